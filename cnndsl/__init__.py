@@ -1,0 +1,16 @@
+"""cnndsl: a compiler for a small declarative language of convolutional networks.
+
+>>> import cnndsl
+>>> net = cnndsl.compile("input 3x32x32\\n[(CONV-RELU)*2-POOL]*3 - FC - RELU - SOFTMAX")
+>>> net.output_shape
+(10,)
+"""
+
+from .api import Network, compile, load, loads, parse_params
+from .diagnostics import CnnError, Diagnostic, UserError, render, render_all
+from .syntax.parser import parse
+
+__version__ = "0.1.0"
+
+__all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "load", "loads",
+           "parse", "parse_params", "render", "render_all"]

@@ -1,0 +1,220 @@
+"""The public API: compile source (or a file, or a zoo name) into a :class:`Network`.
+
+>>> net = compile("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)")
+>>> net.output_shape, net.params_count
+((10,), 15690)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import CnnError, Diagnostic, UserError, render_all
+from .elaborate import Elaborator
+from .ir.graph import Graph, TensorType
+from .passes.check import check
+from .passes.cost import Cost, cost
+from .syntax import ast
+from .syntax.parser import parse
+
+ZOO_DIR = Path(__file__).resolve().parent / "zoo"
+
+
+def zoo_path(name: str) -> Path | None:
+    """The zoo file for ``name`` (``resnet50`` or ``resnet50.cnn``), if there is one."""
+    stem = name[:-4] if name.endswith(".cnn") else name
+    if not stem or "/" in stem or "\\" in stem:
+        return None
+    p = ZOO_DIR / f"{stem.lower()}.cnn"
+    return p if p.is_file() else None
+
+
+def read_source(source_or_path: str | Path) -> tuple[str, str, Path | None]:
+    """(text, display name, base directory) for a path, a zoo name or source text."""
+    if isinstance(source_or_path, Path):
+        candidate: str | None = str(source_or_path)
+    else:
+        text = source_or_path
+        looks_like_path = "\n" not in text and (text.endswith(".cnn") or "/" in text
+                                                or text.endswith(".txt"))
+        candidate = text if ("\n" not in text and len(text) < 4096) else None
+        if candidate is not None and not Path(candidate).is_file():
+            zp = zoo_path(candidate)
+            if zp is not None:
+                return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent
+            if looks_like_path and not any(c in text for c in "()[]-,→"):
+                raise UserError(f"no such file: {text}", help="give a path to a .cnn file, "
+                                "a zoo name (see `cnndsl zoo list`), or source text",
+                                exit_code=2)
+            candidate = None
+    if candidate is not None and Path(candidate).is_file():
+        path = Path(candidate)
+        try:
+            return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"cannot read {path}: {e}", exit_code=2) from None
+    return str(source_or_path), "<input>", None
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``["N=2", "act=relu", "pool?=off"]`` to ``{"N": 2, "act": "relu", "pool?": False}``."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise UserError(f"--set expects K=V, got {item!r}", help="e.g. --set N=2",
+                            exit_code=2)
+        k, v = item.split("=", 1)
+        out[k.strip()] = _scalar(v.strip())
+    return out
+
+
+def _scalar(v: str) -> Any:
+    low = v.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    return v
+
+
+class Network:
+    """A compiled network: its IR graph plus everything derived from it."""
+
+    def __init__(self, graph: Graph, program: ast.Program, source_name: str,
+                 params: dict[str, Any], diagnostics: list[Diagnostic], path: str | None):
+        self.graph = graph
+        self.program = program
+        self.source = program.source.text
+        self.source_name = source_name
+        self.params = dict(params)
+        self.diagnostics = list(diagnostics)
+        self.path = path
+        self._cost: Cost | None = None
+
+    # ------------------------------------------------------------ facts
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.graph.input_type.dims
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.graph.output_type.dims
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.graph.num_classes
+
+    @property
+    def cost(self) -> Cost:
+        if self._cost is None:
+            self._cost = cost(self.graph)
+        return self._cost
+
+    @property
+    def params_count(self) -> int:
+        return self.cost.params.total
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def __repr__(self) -> str:
+        return (f"<Network {self.name}: {self.graph.input_type} -> {self.graph.output_type}, "
+                f"{len(self.graph) - 1} nodes, {self.params_count:,} params>")
+
+    # ------------------------------------------------------------ outputs
+    def dump_ir(self) -> str:
+        return self.graph.dump()
+
+    def to_json(self) -> str:
+        return json.dumps(self.graph.to_json(), indent=2)
+
+    def to_python(self) -> str:
+        """Standalone PyTorch source (imports torch only)."""
+        from .backends.torch_source import to_source
+        return to_source(self.graph, self.source_name, self.params_count)
+
+    def to_torch(self):
+        """A fresh ``torch.nn.Module``, built by executing :meth:`to_python`'s text."""
+        from .backends.torch_source import build
+        return build(self.to_python(), self.name)
+
+    def summary(self):
+        from .report import summarize
+        return summarize(self)
+
+
+def compile(source_or_path: str | Path, params: dict[str, Any] | None = None,
+            input: str | tuple[int, ...] | None = None, strict: bool = False) -> Network:
+    """Compile ``.cnn`` source, a path to one, or a zoo name into a :class:`Network`.
+
+    ``params`` binds network parameters (like ``--set``); ``input`` overrides the input
+    shape (``"3x32x32"`` or a tuple). Raises :class:`CnnError` carrying every
+    diagnostic when the input has errors (and for warnings under ``strict``).
+    """
+    text, name, base = read_source(source_or_path)
+    program = parse(text, name)
+    in_type = _input_type(input)
+    el = Elaborator(program, params or {}, in_type, base)
+    graph = el.run()
+    diags = list(el.diags)
+    if graph is not None:
+        diags += check(graph)
+    if strict:
+        diags = [d.as_error() for d in diags]
+    if graph is None or any(d.is_error for d in diags):
+        raise CnnError(sorted(diags, key=_order))
+    path = name if base is not None else None
+    return Network(graph, program, name, params or {}, sorted(diags, key=_order), path)
+
+
+def _order(d: Diagnostic):
+    s = d.span
+    return (0 if s is None else 1, s.line if s else 0, s.col if s else 0)
+
+
+def _input_type(value) -> TensorType | None:
+    if value is None:
+        return None
+    if isinstance(value, TensorType):
+        return value
+    try:
+        if isinstance(value, (tuple, list)):
+            return TensorType(tuple(int(v) for v in value))
+        return TensorType.parse(str(value))
+    except (ValueError, TypeError):
+        raise UserError(f"bad input shape {value!r}", help="write CxHxW, e.g. 3x224x224, "
+                        "or F for a vector", exit_code=2) from None
+
+
+def load(path: str | Path, **kwargs) -> Network:
+    return compile(Path(path), **kwargs)
+
+
+def loads(text: str, **kwargs) -> Network:
+    """Compile source text (never looked up as a path or zoo name)."""
+    program_name = kwargs.pop("name", "<input>")
+    program = parse(text, program_name)
+    el = Elaborator(program, kwargs.get("params") or {}, _input_type(kwargs.get("input")), None)
+    graph = el.run()
+    diags = list(el.diags) + (check(graph) if graph is not None else [])
+    if kwargs.get("strict"):
+        diags = [d.as_error() for d in diags]
+    if graph is None or any(d.is_error for d in diags):
+        raise CnnError(sorted(diags, key=_order))
+    return Network(graph, program, program_name, kwargs.get("params") or {},
+                   sorted(diags, key=_order), None)
+
+
+__all__ = ["CnnError", "Network", "compile", "load", "loads", "parse_params", "render_all"]

@@ -1,0 +1,28 @@
+"""ONNX export through torch.onnx; the exported graph ends in softmax (probabilities)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..diagnostics import UserError
+
+
+def export_onnx(net, path: Path, opset: int = 17) -> None:
+    try:
+        import torch
+    except ImportError:
+        raise UserError("ONNX export needs PyTorch", help="pip install torch") from None
+
+    model = net.to_torch().eval()
+    if net.num_classes:
+        model = torch.nn.Sequential(model, torch.nn.Softmax(dim=1))
+    dummy = torch.zeros((1,) + tuple(net.input_shape))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.onnx.export(model, (dummy,), str(path), input_names=["input"],
+                          output_names=["probabilities" if net.num_classes else "output"],
+                          dynamic_axes={"input": {0: "batch"}}, opset_version=opset,
+                          dynamo=False)
+    except ImportError as e:
+        raise UserError(f"ONNX export needs an extra package: {e.name or e}",
+                        help="pip install onnx") from None

@@ -1,0 +1,99 @@
+"""The command line: a thin layer over the public API.
+
+Each command lives in ``cnndsl/commands/NAME.py`` with ``add_parser(subparsers)`` and
+``run(args) -> int``. Exit codes: 0 success, 1 the input has errors, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .diagnostics import CnnError, UserError, render_all
+
+COMMANDS = ("check", "summary", "compile", "draw", "zoo", "ops", "demo")
+EXTERNAL = ("cnndsl.train.cli",)  # modules adding several commands (train, eval, predict)
+
+
+def _color(stream) -> bool:
+    return stream.isatty() and os.environ.get("NO_COLOR") is None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with a hint, as argparse does
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnndsl", description="Compile, check, measure, draw and train "
+                     "convolutional networks written in the cnndsl language.")
+    parser.add_argument("--version", action="version", version="cnndsl " + _version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    handlers = {}
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"cnndsl.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"cnndsl.commands.{name}":
+                raise
+            continue
+        mod.add_parser(sub)
+        handlers[name] = mod.run
+    for modname in EXTERNAL:
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        for name, fn in mod.add_parsers(sub).items():
+            handlers[name] = fn
+    parser.set_defaults(_handlers=handlers)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def print_diagnostics(diags, stream=None) -> None:
+    stream = stream or sys.stderr
+    if diags:
+        print(render_all(diags, color=_color(stream)), file=stream)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._handlers[args.command](args) or 0)
+    except CnnError as e:
+        print_diagnostics(e.diagnostics)
+        n = sum(1 for d in e.diagnostics if d.is_error)
+        print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        return 1
+    except UserError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.help:
+            print(f"  help: {e.help}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug in cnndsl, not the user's mistake
+        if os.environ.get("CNNDSL_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e}\n  this is a bug in cnndsl; "
+              "run again with CNNDSL_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Diagnostics: coded messages that point at the source.
+
+Every user mistake becomes a :class:`Diagnostic` (code, message, span, help) and is
+rendered in one place, :func:`render`, with the source excerpt and a caret under the
+span. Codes are catalogued in ``docs/errors.md``; E = error, W = warning, N = note.
+
+>>> src = Source("net.cnn", "conv(10, 3, stride=3)\\n")
+>>> d = Diagnostic("W0301", "does not fit", Span(src, 1, 1, 1, 22), help="pad=1")
+>>> print(render(d))
+warning[W0301]: does not fit
+  --> net.cnn:1:1
+   |
+ 1 | conv(10, 3, stride=3)
+   | ^^^^^^^^^^^^^^^^^^^^^
+   = help: pad=1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+SEVERITY = {"E": "error", "W": "warning", "N": "note"}
+
+
+@dataclass(frozen=True, eq=False)
+class Source:
+    """A named source text (a file, a string, a zoo entry)."""
+
+    name: str
+    text: str
+
+    def line(self, n: int) -> str:
+        lines = self.text.splitlines()
+        return lines[n - 1] if 0 < n <= len(lines) else ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based line:column range in a source; ``end_col`` is exclusive."""
+
+    source: Source = field(compare=False, repr=False)
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.source.name}:{self.line}:{self.col}"
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.source.name,
+            "line": self.line,
+            "column": self.col,
+            "end_line": self.end_line,
+            "end_column": self.end_col,
+        }
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    help: str | None = None
+    label: str | None = None  # text printed after the caret
+    notes: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY.get(self.code[:1], "error")
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def as_error(self) -> Diagnostic:
+        """The same diagnostic promoted to an error (``--strict``)."""
+        if self.severity != "warning":
+            return self
+        return Diagnostic("E" + self.code[1:], self.message, self.span, self.help,
+                          self.label, self.notes)
+
+    def to_json(self) -> dict:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "span": self.span.to_json() if self.span else None,
+            "help": self.help,
+        }
+
+
+class CnnError(Exception):
+    """Raised by the API when the input has errors; carries every diagnostic."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(render(d) for d in self.diagnostics))
+
+
+class UserError(Exception):
+    """A mistake in how a command was used (bad data path, bad flag value).
+
+    The CLI prints it as ``error: message`` plus the help line, and exits with
+    ``exit_code`` (2 = usage, 1 = bad input).
+    """
+
+    def __init__(self, message: str, help: str | None = None, exit_code: int = 1):
+        self.message = message
+        self.help = help
+        self.exit_code = exit_code
+        super().__init__(message if not help else f"{message}\n  help: {help}")
+
+
+def render(d: Diagnostic, color: bool = False) -> str:
+    """Render one diagnostic with its source excerpt, rustc style."""
+    head = f"{d.severity}[{d.code}]: {d.message}"
+    if color:
+        tint = {"error": "31", "warning": "33", "note": "36"}[d.severity]
+        head = f"\x1b[1;{tint}m{d.severity}[{d.code}]\x1b[0m\x1b[1m: {d.message}\x1b[0m"
+    out = [head]
+    if d.span is not None:
+        s = d.span
+        width = len(str(s.end_line))
+        pad = " " * width
+        out.append(f"{pad}--> {s}")
+        text = s.source.line(s.line)
+        if text:
+            end = s.end_col if s.end_line == s.line else len(text) + 1
+            end = max(end, s.col + 1)
+            caret = " " * (s.col - 1) + "^" * (end - s.col)
+            out.append(f"{pad} |")
+            out.append(f"{s.line:>{width}} | {text.rstrip()}")
+            out.append(f"{pad} | {caret}" + (f" {d.label}" if d.label else ""))
+    for note in d.notes:
+        out.append(f"   = note: {note}")
+    if d.help:
+        out.append(f"   = help: {d.help}")
+    return "\n".join(out)
+
+
+def render_all(diags: Iterable[Diagnostic], color: bool = False) -> str:
+    return "\n\n".join(render(d, color) for d in diags)

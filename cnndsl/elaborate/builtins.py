@@ -1,0 +1,171 @@
+"""Built-in blocks that need shapes to expand: merges, residual, the softmax classifier.
+
+Each takes the elaborator, the call's arguments, its span, the environment and the
+input port, and returns the output port. Blocks that need no shape logic (SE, dense,
+transition, inception, depthwise separable, ...) are written in the language itself,
+in ``cnndsl/prelude.cnn``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .. import ops
+from ..diagnostics import Diagnostic, Span
+from ..syntax import ast
+from .env import POISON, Env, Port, err
+
+if TYPE_CHECKING:
+    from .elaborator import Elaborator
+
+Builtin = Callable[["Elaborator", tuple, Span, Env, Port], Port]
+_BUILTINS: dict[str, Builtin] = {}
+
+
+def builtin(*names: str):
+    def register(fn: Builtin) -> Builtin:
+        for n in names:
+            _BUILTINS[n] = fn
+        return fn
+    return register
+
+
+def lookup(name: str) -> Builtin | None:
+    return _BUILTINS.get(name.lower())
+
+
+def names() -> list[str]:
+    return sorted(_BUILTINS)
+
+
+def _split(args: tuple[ast.Arg, ...], what: str, span: Span, allowed: tuple[str, ...] = ()
+           ) -> tuple[list[ast.Expr], dict[str, ast.Arg]]:
+    """The branches (``a | b | c``, or one positional expression) and keyword options."""
+    positional = [a for a in args if a.name is None]
+    options = {a.name.lower(): a for a in args if a.name is not None}
+    for k, a in options.items():
+        if k not in allowed:
+            raise err("E0102", f"`{what}` has no option `{a.name}`", a.span,
+                      help=f"options: {', '.join(allowed)}" if allowed else None)
+    if not positional:
+        raise err("E0110", f"`{what}` needs its branches", span,
+                  help=f"write {what}(a | b)")
+    if len(positional) > 1:
+        raise err("E0103", f"`{what}` takes its branches separated by `|`, not `,`",
+                  positional[1].span, help=f"{what}(a | b | c)")
+    value = positional[0].value
+    branches = list(value.branches) if isinstance(value, ast.Alt) else [value]
+    return branches, options
+
+
+# ---------------------------------------------------------------- merges
+def _merge(kind: str):
+    def expand(el: Elaborator, args, span, env, x):
+        branches, _ = _split(args, kind, span)
+        outs = [el.build(b, env, x) for b in branches]
+        if len(outs) == 1:
+            return outs[0]
+        if not all(p.ok for p in outs):
+            return POISON
+        return el.add_node(ops.get(kind), {}, outs, span)
+    return expand
+
+
+builtin("concat", "cat", "concatenate")(_merge("concat"))
+builtin("add", "sum")(_merge("add"))
+builtin("mul", "multiply", "scale")(_merge("mul"))
+
+
+# ---------------------------------------------------------------- residual
+@builtin("residual", "res")
+def residual(el: Elaborator, args, span, env, x):
+    """``residual(body, shortcut=proj|pad|conv|identity, pre=layers)``.
+
+    The body's output is added to the shortcut. Where the body changes the shape, the
+    shortcut becomes a projection (1x1 conv with the body's stride, then BN: He et al.'s
+    option B, the default), a zero-padded subsampled identity (``shortcut=pad``, option
+    A), or a bare 1x1 conv (``shortcut=conv``, pre-activation ResNets). ``pre`` runs
+    before the split (pre-activation: ``pre=bn - relu``); the shortcut then starts from
+    the pre-activated input when it needs a projection.
+    """
+    branches, options = _split(args, "residual", span, ("shortcut", "pre"))
+    if len(branches) != 1:
+        raise err("E0103", "residual takes one body; its shortcut is implicit", span,
+                  help="for several branches write add(a | b | c)")
+    mode = "proj"
+    if "shortcut" in options:
+        mode = str(el.ev.eval(options["shortcut"].value, env, want_str=True)).lower()
+        mode = {"b": "proj", "a": "pad", "projection": "proj", "id": "identity",
+                "zero": "pad", "zeropad": "pad"}.get(mode, mode)
+        if mode not in ("proj", "pad", "conv", "identity"):
+            raise err("E0105", f"shortcut must be proj (B), pad (A), conv or identity, got "
+                      f"`{mode}`", options["shortcut"].span)
+    with el.builder.frame("residual", f"residual({branches[0].text})", False, span):
+        entry = x
+        if "pre" in options:
+            entry = el.build(options["pre"].value, env, x)
+        body = el.build(branches[0], env, entry)
+        if not body.ok:
+            return POISON
+        short = x
+        if body.type != x.type:
+            short = _shortcut(el, mode, entry, body, span)
+            if not short.ok:
+                return POISON
+        return el.add_node(ops.get("add"), {}, [body, short], span)
+
+
+def _shortcut(el: Elaborator, mode: str, x: Port, body: Port, span: Span) -> Port:
+    src, dst = x.type, body.type
+    if mode == "identity" or not (src.is_map and dst.is_map):
+        raise err("E0307", f"the residual body changes the shape from {src} to {dst}, and "
+                  "the identity shortcut cannot follow", span,
+                  help="use the default projection shortcut, or keep the body's shape")
+    strides = []
+    for n, m in ((src.dims[1], dst.dims[1]), (src.dims[2], dst.dims[2])):
+        s = next((s for s in range(1, n + 1) if -(-n // s) == m), None)
+        if s is None:
+            raise err("E0307", f"no 1x1 strided shortcut maps {src} to {dst}", span,
+                      help="the body may only shrink the map by an integer stride")
+        strides.append(s)
+    stride = tuple(strides)
+    if mode == "pad":
+        if dst.channels < src.channels:
+            raise err("E0307", "a zero-padded shortcut cannot reduce channels "
+                      f"({src.channels} -> {dst.channels})", span, help="use shortcut=proj")
+        return el.add_node(ops.get("shortcut_pad"), {"out": dst.channels, "stride": stride},
+                           [x], span, base="shortcut")
+    conv = ops.get("conv")
+    attrs = {"out": dst.channels, "kernel": (1, 1), "stride": stride, "pad": (0, 0, 0, 0),
+             "dilation": (1, 1), "groups": 1, "bias": False}
+    p = el.add_node(conv, attrs, [x], span, base="downsample")
+    if mode == "proj":
+        bn = ops.get("bn")
+        p = el.add_node(bn, {"eps": 1e-5, "momentum": 0.1, "affine": True}, [p], span,
+                        base="downsample_bn")
+    return p
+
+
+# ---------------------------------------------------------------- softmax classifier
+@builtin("softmax", "soft_max", "classifier")
+def softmax(el: Elaborator, args, span, env, x):
+    """The softmax classifier over ``classes``; adds the class-score fc where needed."""
+    if args:
+        raise err("E0103", "softmax takes no arguments; the class count is the parameter "
+                  "`classes`", span, help="network name(classes=1000): ... or --set classes=N")
+    if not x.ok:
+        return POISON
+    found, _ = env.find("classes")
+    explicit = found or "classes" in el.bindings
+    classes = el.ev.eval(ast.Name(span, "classes"), env)
+    node = el.builder.nodes[-1] if el.builder.nodes else None
+    producer = next((n for n in el.builder.nodes if n.name == x.node), node)
+    is_scores = (x.type.is_vector and producer is not None and producer.op == "fc"
+                 and (not explicit or x.type.dims[0] == classes))
+    if not is_scores:
+        el.report(Diagnostic("N0401", f"added fc({classes}) to give the softmax its class "
+                             "scores", span, help="write fc(classes) before softmax to make "
+                             "it explicit; bind `classes` to change the count"))
+        x = el.apply_op(ops.get("fc"), {"out": classes}, span, x, env)
+    return el.add_node(ops.get("softmax"), {}, [x], span)

@@ -1,0 +1,574 @@
+"""AST to IR: binds parameters, evaluates integers, expands repetition, optional parts
+and blocks, and builds the graph node by node, inferring each node's shape from its
+operator's rule as it goes (a residual's projection and a softmax's class-score layer
+depend on shapes, so elaboration must know them).
+
+Errors are collected, not raised: a failing node poisons its output so that later,
+independent mistakes are still reported in the same run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import ops
+from ..diagnostics import CnnError, Diagnostic, Span
+from ..ir.graph import Graph, TensorType
+from ..ops.schema import REQUIRED, OpDef, ShapeError
+from ..syntax import ast
+from ..syntax.parser import parse
+from . import builtins
+from .env import BUILTIN_DEFAULTS, POISON, ElabError, Env, Evaluator, Port, Thunk, err
+from .graph_builder import GraphBuilder
+
+PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
+ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
+DEFAULT_INPUT = TensorType((3, 32, 32))
+MAX_DEPTH = 64
+
+# Keyword spellings users bring from PyTorch, Keras and papers.
+ATTR_ALIASES = {
+    "padding": "pad", "kernel_size": "kernel", "k": "kernel", "filters": "out",
+    "channels": "out", "out_channels": "out", "units": "out", "features": "out",
+    "out_features": "out", "s": "stride", "rate": "p", "ceil": "ceil_mode",
+    "negative_slope": "slope", "g": "groups",
+}
+
+
+class BlockInfo:
+    def __init__(self, defn: ast.BlockDef, origin: str):
+        self.defn = defn
+        self.origin = origin
+
+
+class Elaborator:
+    def __init__(self, program: ast.Program, bindings: dict[str, Any] | None = None,
+                 input_shape: TensorType | None = None, base_dir: Path | None = None):
+        self.program = program
+        self.bindings = dict(bindings or {})
+        self.input_override = input_shape
+        self.base_dir = base_dir
+        self.diags: list[Diagnostic] = []
+        self.blocks: dict[str, BlockInfo] = {}
+        self.builder = GraphBuilder()
+        self.used: set[str] = set()
+        self.call_stack: list[tuple[str, Span | None]] = []
+        self.explicit: set[str] = set()  # names bound by the user (not builtin defaults)
+        self.ev = Evaluator(self.is_layer, self.used.add)
+
+    # ------------------------------------------------------------ lookup
+    def is_layer(self, name: str) -> bool:
+        return (name.lower() in self.blocks or ops.lookup(name) is not None
+                or builtins.lookup(name) is not None)
+
+    def report(self, d: Diagnostic) -> None:
+        self.diags.append(d)
+
+    # ------------------------------------------------------------ blocks and imports
+    def load_blocks(self) -> None:
+        self._add_file_blocks(parse(PRELUDE.read_text(encoding="utf-8"), "<prelude>"),
+                              "<prelude>", set(), shadow=True)
+        self._load_imports(self.program, {self.program.source.name}, self.base_dir)
+        self._add_file_blocks(self.program, self.program.source.name, set(), shadow=True)
+
+    def _add_file_blocks(self, prog: ast.Program, origin: str, seen: set[str],
+                         shadow: bool) -> None:
+        local: dict[str, ast.BlockDef] = {}
+        for b in prog.blocks:
+            key = b.name.lower()
+            if key in local:
+                self.report(Diagnostic("E0405", f"block `{b.name}` is defined twice", b.span,
+                                       help=f"first defined at line {local[key].span.line}; "
+                                       "rename one"))
+                continue
+            if ops.lookup(b.name) or builtins.lookup(b.name):
+                self.report(Diagnostic("E0405", f"`{b.name}` is a built-in layer; a block "
+                                       "cannot take its name", b.span,
+                                       help="choose another name"))
+                continue
+            local[key] = b
+            if shadow or key not in self.blocks:
+                self.blocks[key] = BlockInfo(b, origin)
+
+    def _load_imports(self, prog: ast.Program, chain: set[str], base: Path | None) -> None:
+        for imp in prog.imports:
+            target = self._find_import(imp.path, base)
+            if target is None:
+                self.report(Diagnostic("E0403", f"cannot find `{imp.path}` to import", imp.span,
+                                       help="paths are relative to the importing file; the "
+                                       "zoo folder is searched too"))
+                continue
+            key = str(target)
+            if key in chain:
+                self.report(Diagnostic("E0404", f"`{imp.path}` imports itself (an import "
+                                       "cycle)", imp.span, help="move the shared blocks into "
+                                       "a third file that both import"))
+                continue
+            try:
+                sub = parse(target.read_text(encoding="utf-8"), str(target))
+            except CnnError as e:
+                self.diags.extend(e.diagnostics)
+                continue
+            self._load_imports(sub, chain | {key}, target.parent)
+            self._add_file_blocks(sub, key, set(), shadow=True)
+
+    @staticmethod
+    def _find_import(path: str, base: Path | None) -> Path | None:
+        candidates = [Path(path)] if Path(path).is_absolute() else []
+        if base is not None:
+            candidates.append(base / path)
+        candidates += [Path.cwd() / path, ZOO_DIR / path]
+        for c in candidates:
+            if c.is_file():
+                return c.resolve()
+        return None
+
+    # ------------------------------------------------------------ network
+    def network_env(self) -> tuple[Env, ast.NetworkDef]:
+        net = self.program.network
+        assert net is not None
+        env = Env({}, None, None, "network")
+        for p in net.params:
+            if p.name in self.bindings:
+                continue
+            if p.default is None:
+                self.report(Diagnostic("E0201", f"parameter `{p.name}` has no value", p.span,
+                                       help=f"give a default (`{p.name}=...`) or bind it: "
+                                       f"`--set {p.name}=<value>` / `params={{'{p.name}': ...}}`"))
+                continue
+            env.vars[p.name] = Thunk(p.default, env)
+            self.explicit.add(p.name)
+        for k, v in self.bindings.items():
+            if not k.endswith("?"):
+                env.vars[k] = v
+                self.explicit.add(k)
+        return env, net
+
+    def input_type(self, net: ast.NetworkDef, env: Env) -> TensorType | None:
+        stmts = [s for s in net.body if isinstance(s, ast.InputStmt)]
+        if self.input_override is not None:
+            return self.input_override
+        if not stmts:
+            self.report(Diagnostic("N0001", f"no input shape given; assuming {DEFAULT_INPUT}",
+                                   net.span, help="write `input CxHxW` or pass --input"))
+            return DEFAULT_INPUT
+        if len(stmts) > 1:
+            self.report(Diagnostic("E0501", "the input shape is given twice", stmts[1].span))
+        s = stmts[0]
+        try:
+            dims = tuple(self.ev.eval(d, env) for d in s.dims)
+        except ElabError as e:
+            self.report(e.diagnostic)
+            return None
+        if len(dims) not in (1, 3) or any(not isinstance(d, int) or isinstance(d, bool)
+                                          or d <= 0 for d in dims):
+            self.report(Diagnostic("E0501", f"input must be CxHxW or F with positive integers, "
+                                   f"got {'x'.join(map(str, dims))}", s.span))
+            return None
+        return TensorType(dims)
+
+    def run(self) -> Graph | None:
+        self.load_blocks()
+        if self.program.network is None:
+            self.report(Diagnostic("E0010", "the file defines blocks but no network",
+                                   self.program.span, help="add layers, or a `network NAME:` "
+                                   "section that uses the blocks"))
+            return None
+        env, net = self.network_env()
+        t = self.input_type(net, env)
+        if t is None:
+            return None
+        x = self.builder.add("input", {"shape": str(t)}, [], t, net.span)
+        x = self.run_body(net.body, env, x)
+        self._check_unused_bindings()
+        if not x.ok or any(d.is_error for d in self.diags):
+            return None
+        out = self.builder.nodes[-1]
+        stem = Path(self.program.source.name).stem.replace("-", "_")
+        name = net.name or (stem if stem.isidentifier() else "network")
+        bound = {k: v for k, v in self.bindings.items()}
+        classes = out.type.dims[0] if out.type.is_vector else None
+        return Graph(name, tuple(self.builder.nodes), x.node or out.name, bound, classes)
+
+    def run_body(self, body: tuple[ast.Stmt, ...], env: Env, x: Port) -> Port:
+        for stmt in body:
+            if isinstance(stmt, ast.Let):
+                if stmt.name in self.bindings and env.origin == "network":
+                    continue  # a --set binding overrides the file's value
+                env.vars[stmt.name] = Thunk(stmt.value, env)
+            elif isinstance(stmt, ast.ChainStmt):
+                x = self.build(stmt.value, env, x)
+        return x
+
+    def _check_unused_bindings(self) -> None:
+        params = {p.name for p in self.program.network.params} if self.program.network else set()
+        lets = {s.name for s in (self.program.network.body if self.program.network else ())
+                if isinstance(s, ast.Let)}
+        for k in self.bindings:
+            if k.endswith("?") or k in params or k in lets or k in self.used:
+                continue
+            self.report(Diagnostic("W0201", f"parameter `{k}` was bound but the network does "
+                                   "not use it", None,
+                                   help="check the spelling; parameters: "
+                                   + (", ".join(sorted(params | lets)) or "none")))
+
+    # ------------------------------------------------------------ building
+    def build(self, e: ast.Expr, env: Env, x: Port) -> Port:
+        try:
+            return self._build(e, env, x)
+        except ElabError as ex:
+            self.report(ex.diagnostic)
+            return POISON
+
+    def _build(self, e: ast.Expr, env: Env, x: Port) -> Port:
+        if isinstance(e, ast.Seq):
+            for op in e.ops:
+                if op == "+":
+                    raise err("E0107", "`+` adds numbers; layers are joined with `-`, `->` "
+                              "or `,`", e.span, help="to add two branches write add(a | b)")
+            for item in e.items:
+                x = self.build(item, env, x)
+            return x
+        if isinstance(e, ast.Group):
+            return self._build(e.value, env, x)
+        if isinstance(e, ast.Name):
+            return self.call(e, (), e.span, env, x)
+        if isinstance(e, ast.Call):
+            return self.call(e.func, e.args, e.span, env, x)
+        if isinstance(e, ast.VggConv):
+            return self.apply_op(ops.get("conv"), {"out": e.width, "kernel": (e.kernel, e.kernel)},
+                                 e.span, x, env)
+        if isinstance(e, ast.VggFc):
+            return self.apply_op(ops.get("fc"), {"out": e.width}, e.span, x, env)
+        if isinstance(e, ast.BinOp):
+            return self._repeat(e, env, x)
+        if isinstance(e, ast.Optional):
+            key = e.value.text.replace(" ", "").lower() + "?"
+            on = self.bindings.get(key, self.bindings.get("?", True))
+            if isinstance(on, str):
+                on = on.lower() not in ("0", "false", "no", "off")
+            self.used.add(key)
+            return self._build(e.value, env, x) if on else x
+        if isinstance(e, ast.Alt):
+            raise err("E0108", "parallel branches `a | b` need a merge", e.span,
+                      help="write concat(a | b), add(a | b) or mul(a | b)")
+        if isinstance(e, (ast.Num, ast.ShapeLit)):
+            raise err("E0107", f"a number where a layer is expected: `{e.text}`", e.span,
+                      help="give widths as arguments (`fc(4096)`, `conv(64, 3)`) or in the "
+                      "VGG form `FC-4096`, `conv3-64`")
+        if isinstance(e, ast.Neg):
+            raise err("E0107", f"`-{e.value.text}`: a layer cannot be negated", e.span,
+                      help="two separators in a row? remove one")
+        raise err("E0107", f"`{e.text}` is not a layer", e.span)
+
+    def _repeat(self, e: ast.BinOp, env: Env, x: Port) -> Port:
+        if e.op not in ("*", "×"):
+            raise err("E0107", f"`{e.op}` divides numbers, but `{e.left.text}` is a layer",
+                      e.span)
+        body, count_expr = e.left, e.right
+        if self.ev.kind(e.left, env) == "num" and self.ev.kind(e.right, env) == "net":
+            body, count_expr = e.right, e.left
+        count = self.ev.eval(count_expr, env)
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise err("E0109", f"a repeat count must be a whole number, got {count!r}",
+                      count_expr.span)
+        if count < 0:
+            raise err("E0109", f"a repeat count cannot be negative ({count})", count_expr.span)
+        for _ in range(count):
+            x = self.build(body, env, x)
+        return x
+
+    # ------------------------------------------------------------ calls
+    def call(self, fn: ast.Name, args: tuple[ast.Arg, ...], span: Span, env: Env,
+             x: Port) -> Port:
+        found, v = env.find(fn.id)
+        if found and not args:
+            if isinstance(v, Thunk):
+                if self.ev.kind(v.expr, v.env) == "num":
+                    raise err("E0107", f"`{fn.id}` is a number ({self.ev.eval(v.expr, v.env)}),"
+                              " not a layer", span)
+                self.used.add(fn.id)
+                return self.build(v.expr, v.env, x)
+            raise err("E0107", f"`{fn.id}` is a parameter ({v!r}), not a layer", span)
+        key = fn.id.lower()
+        if key in self.blocks:
+            return self.call_block(self.blocks[key], args, span, env, x)
+        special = builtins.lookup(fn.id)
+        if special is not None:
+            return special(self, args, span, env, x)
+        op = ops.lookup(fn.id)
+        if op is not None:
+            if op.name == "identity":
+                return x
+            return self.apply_op(op, self.bind_args(op, args, env, x, span), span, x, env)
+        hint = ops.did_you_mean(fn.id, list(self.blocks) + builtins.names())
+        raise err("E0101", f"unknown layer or block `{fn.id}`", fn.span,
+                  help=f"did you mean `{hint}`?" if hint else "see `cnndsl ops` for the "
+                  "layers, or define it: `block name(...) = ...`")
+
+    def call_block(self, info: BlockInfo, args: tuple[ast.Arg, ...], span: Span, env: Env,
+                   x: Port) -> Port:
+        b = info.defn
+        chain = [name for name, _ in self.call_stack]
+        if b.name.lower() in chain or len(chain) >= MAX_DEPTH:
+            path = " -> ".join(chain[chain.index(b.name.lower()):] if b.name.lower() in chain
+                               else chain[-5:]) + f" -> {b.name.lower()}"
+            raise err("E0402", f"block `{b.name}` calls itself ({path})", span,
+                      help="a block cannot use itself; repeat it with `*N` instead")
+        bound = self._bind_block_args(b, args, env, span, x)
+        call_text = self._call_text(b.name, args, env)
+        body_env = Env(bound, self._global_env(env), x, f"block {b.name}")
+        self.call_stack.append((b.name.lower(), span))
+        try:
+            with self.builder.frame(b.name, call_text, info.origin != "<prelude>", span):
+                return self.run_body(b.body, body_env, x)
+        finally:
+            self.call_stack.pop()
+
+    @staticmethod
+    def _global_env(env: Env) -> Env:
+        """The network's environment (blocks see their own parameters, then the network's)."""
+        while env.parent is not None and env.origin != "network":
+            env = env.parent
+        return env
+
+    def _bind_block_args(self, b: ast.BlockDef, args: tuple[ast.Arg, ...], env: Env,
+                         span: Span, x: Port) -> dict[str, Any]:
+        names = [p.name for p in b.params]
+        bound: dict[str, Any] = {}
+        positional = [a for a in args if a.name is None]
+        if len(positional) > len(names):
+            raise err("E0401", f"`{b.name}` takes {len(names)} argument(s), "
+                      f"{len(positional)} given", span,
+                      help=f"{b.name}({', '.join(self._param_sig(p) for p in b.params)})")
+        for p, a in zip(b.params, positional):
+            bound[p.name] = Thunk(a.value, env)
+        for a in args:
+            if a.name is None:
+                continue
+            if a.name not in names:
+                raise err("E0401", f"`{b.name}` has no parameter `{a.name}`", a.span,
+                          help=f"{b.name}({', '.join(self._param_sig(p) for p in b.params)})")
+            if a.name in bound:
+                raise err("E0106", f"`{a.name}` is given twice", a.span)
+            bound[a.name] = Thunk(a.value, env)
+        defaults_env = Env(bound, self._global_env(env), x, f"block {b.name}")
+        for p in b.params:
+            if p.name not in bound:
+                if p.default is None:
+                    raise err("E0401", f"`{b.name}` needs a value for `{p.name}`", span,
+                              help=f"{b.name}({', '.join(self._param_sig(q) for q in b.params)})")
+                bound[p.name] = Thunk(p.default, defaults_env)
+        return bound
+
+    @staticmethod
+    def _param_sig(p: ast.Param) -> str:
+        return p.name if p.default is None else f"{p.name}={p.default.text}"
+
+    def _call_text(self, name: str, args: tuple[ast.Arg, ...], env: Env) -> str:
+        parts = []
+        for a in args:
+            text = a.value.text
+            if self.ev.kind(a.value, env) == "num":
+                try:
+                    text = _fmt_value(self.ev.eval(a.value, env, want_str=True))
+                except ElabError:
+                    pass
+            parts.append(text if a.name is None else f"{a.name}={text}")
+        return f"{name}({', '.join(parts)})" if parts else name
+
+    # ------------------------------------------------------------ operators
+    def bind_args(self, op: OpDef, args: tuple[ast.Arg, ...], env: Env, x: Port,
+                  span: Span) -> dict[str, Any]:
+        """Evaluate and validate a call's arguments against the operator's schema."""
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        positional = [a for a in op.attrs if a.positional]
+        arg_env = env
+        i = 0
+        problems = []
+        for a in args:
+            if a.name is None:
+                if i >= len(positional):
+                    problems.append(err("E0103", f"too many arguments for `{op.name}`", a.span,
+                                        help=_signature(op)))
+                    continue
+                attr = positional[i]
+                i += 1
+            else:
+                name = a.name.lower()
+                attr = op.attr(name) or op.attr(ATTR_ALIASES.get(name, ""))
+                if attr is None:
+                    names = [t.name for t in op.attrs]
+                    hint = _closest(name, names)
+                    problems.append(err("E0102", f"`{op.name}` has no argument `{a.name}`",
+                                        a.span, help=(f"did you mean `{hint}`? " if hint else "")
+                                        + _signature(op)))
+                    continue
+            if attr.name in values:
+                problems.append(err("E0106", f"`{attr.name}` is given twice", a.span))
+                continue
+            try:
+                v = self.ev.eval(a.value, arg_env, want_str=attr.kind in ("str", "pad"))
+                values[attr.name] = _check_attr(op, attr, v, a.value)
+                spans[attr.name] = a.span
+            except ElabError as ex:
+                problems.append(ex)
+        for p in problems[1:]:
+            self.report(p.diagnostic)
+        if problems:
+            raise problems[0]
+        return values
+
+    def apply_op(self, op: OpDef, values: dict[str, Any], span: Span, x: Port,
+                 env: Env) -> Port:
+        attrs: dict[str, Any] = {}
+        for a in op.attrs:
+            if a.name in values:
+                attrs[a.name] = values[a.name]
+            elif a.default is REQUIRED:
+                raise err("E0110", f"`{op.name}` needs `{a.name}`", span, help=_signature(op))
+            elif callable(a.default):
+                attrs[a.name] = _check_attr(op, a, self._default(a, env), None)
+            else:
+                attrs[a.name] = _normalize(a, a.default)
+        if not x.ok:
+            return POISON
+        if op.family == "fc" and x.type.is_map:
+            flat = ops.get("flatten")
+            x = self.builder.add("flatten", {}, [x], flat.infer({}, [x.type]), span)
+        return self.add_node(op, attrs, [x], span)
+
+    def _default(self, a, env: Env) -> Any:
+        class Ctx(dict):
+            def __missing__(ctx, key):
+                found, v = env.find(key)
+                if found:
+                    self.used.add(key)
+                    return self.ev.eval(v.expr, v.env) if isinstance(v, Thunk) else v
+                return BUILTIN_DEFAULTS[key]
+        return a.default(Ctx())
+
+    def add_node(self, op: OpDef, attrs: dict[str, Any], inputs: list[Port], span: Span,
+                 base: str | None = None) -> Port:
+        if not all(p.ok for p in inputs):
+            return POISON
+        types = [p.type for p in inputs]
+        try:
+            attrs = op.resolve(attrs, types)
+            out = op.infer(attrs, types)
+        except ShapeError as ex:
+            raise err(ex.code, ex.message, span, help=ex.help,
+                      label=ex.label) from None
+        return self.builder.add(op.name, attrs, inputs, out, span, base)
+
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "x".join(map(str, v))
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _signature(op: OpDef) -> str:
+    parts = []
+    for a in op.attrs:
+        if a.default is REQUIRED:
+            parts.append(a.name)
+        elif callable(a.default):
+            parts.append(f"{a.name}=<default>")
+        else:
+            parts.append(f"{a.name}={_fmt_value(a.default) if a.default is not None else '...'}")
+    return f"{op.name}({', '.join(parts)})"
+
+
+def _closest(name: str, names: list[str]) -> str | None:
+    import difflib
+    m = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    return m[0] if m else None
+
+
+def _normalize(attr, v: Any) -> Any:
+    if attr.kind == "pair" and isinstance(v, int):
+        return (v, v)
+    return v
+
+
+def _check_attr(op: OpDef, attr, v: Any, expr: ast.Expr | None) -> Any:
+    """Type- and range-check one attribute value; returns the normalized value."""
+    span = expr.span if expr is not None else None
+    shown = expr.text if expr is not None else repr(v)
+    kind = attr.kind
+
+    def integer(x: Any) -> int:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise err("E0104", f"`{attr.name}` of {op.name} must be a whole number, got "
+                      f"{_fmt_value(x) if not isinstance(x, str) else repr(x)}", span,
+                      help=f"{op.name}: {attr.doc}" if attr.doc else None)
+        if isinstance(x, float):
+            if not x.is_integer():
+                raise err("E0104", f"`{attr.name}` of {op.name} must be a whole number, "
+                          f"`{shown}` is {x:g}", span,
+                          help="round it: floor(...), round(...) or //")
+            x = int(x)
+        return x
+
+    def bounded(x: int | float) -> None:
+        if attr.min is not None and x < attr.min:
+            need = "positive" if attr.min == 1 else f"at least {attr.min:g}"
+            raise err("E0105", f"`{attr.name}` of {op.name} must be {need}, got {x:g}", span,
+                      help=f"{op.name}: {attr.doc}" if attr.doc else None)
+        if attr.max is not None and x > attr.max:
+            raise err("E0105", f"`{attr.name}` of {op.name} must be at most {attr.max:g}, "
+                      f"got {x:g}", span)
+
+    if v is None:
+        return None
+    if kind == "int":
+        v = integer(v)
+        bounded(v)
+        return v
+    if kind == "float":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise err("E0104", f"`{attr.name}` of {op.name} must be a number", span)
+        bounded(v)
+        return float(v)
+    if kind == "bool":
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, int) and v in (0, 1):
+            return bool(v)
+        raise err("E0104", f"`{attr.name}` of {op.name} must be true or false", span)
+    if kind == "str":
+        if not isinstance(v, str):
+            raise err("E0104", f"`{attr.name}` of {op.name} must be a name", span)
+        if attr.choices and v.lower() not in attr.choices:
+            raise err("E0105", f"`{attr.name}` must be one of {', '.join(attr.choices)}", span)
+        return v.lower() if attr.choices else v
+    if kind == "pair":
+        vals = v if isinstance(v, tuple) else (v, v)
+        if len(vals) != 2:
+            raise err("E0104", f"`{attr.name}` of {op.name} must be N or HxW", span)
+        vals = tuple(integer(x) for x in vals)
+        for x in vals:
+            bounded(x)
+        return vals
+    if kind == "pad":
+        if isinstance(v, str):
+            if v.lower() not in ("same", "valid", "auto"):
+                raise err("E0105", f"padding must be a number, HxW, 'same', 'valid' or 'auto', "
+                          f"got {v!r}", span)
+            return v.lower()
+        vals = v if isinstance(v, tuple) else (v, v)
+        if len(vals) not in (2, 4):
+            raise err("E0104", "padding must be P, PhxPw or top x bottom x left x right", span)
+        vals = tuple(integer(x) for x in vals)
+        for x in vals:
+            bounded(x)
+        return vals
+    return v

@@ -1,0 +1,228 @@
+"""The IR: a DAG of operator nodes in topological order, plain data.
+
+A node has an op name, resolved attributes (ints, floats, strings, bools, int tuples),
+the names of its inputs, its output type, the span of the source that made it and its
+scope (the block calls it sits in). The batch dimension is implicit.
+
+>>> t = TensorType((64, 56, 56))
+>>> str(t), t.is_map, t.numel
+('64x56x56', True, 200704)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import Source, Span
+
+AttrValue = int | float | bool | str | tuple | None
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """A feature map ``C×H×W`` (three dims) or a vector ``F`` (one dim), batch implicit."""
+
+    dims: tuple[int, ...]
+
+    @property
+    def is_map(self) -> bool:
+        return len(self.dims) == 3
+
+    @property
+    def is_vector(self) -> bool:
+        return len(self.dims) == 1
+
+    @property
+    def channels(self) -> int:
+        return self.dims[0]
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n
+
+    def __str__(self) -> str:
+        return "x".join(str(d) for d in self.dims)
+
+    @classmethod
+    def parse(cls, text: str) -> TensorType:
+        """``"3x32x32"`` or ``"784"``; raises ValueError on anything else."""
+        parts = text.strip().lower().replace("×", "x").split("x")
+        dims = tuple(int(p) for p in parts)
+        if len(dims) not in (1, 3) or any(d <= 0 for d in dims):
+            raise ValueError(text)
+        return cls(dims)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One block call on the way from the network to a node.
+
+    ``name`` is the instance name (``stage2``); ``block`` the block called (``stage``);
+    ``call`` the call as written with its arguments evaluated (``stage(128, 4)``);
+    ``named`` frames contribute to node names and become submodules in the emitted code
+    (user blocks); builtin blocks (residual, se, ...) are unnamed and only group nodes.
+    """
+
+    name: str
+    block: str
+    call: str
+    named: bool = True
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # unique: path with dots as underscores (stage2_basic1_conv1)
+    path: str  # module path in the emitted code (stage2.basic1.conv1)
+    op: str
+    attrs: tuple[tuple[str, AttrValue], ...]
+    inputs: tuple[str, ...]
+    type: TensorType
+    span: Span | None = field(default=None, compare=False)
+    scope: tuple[Frame, ...] = ()
+
+    @property
+    def a(self) -> dict[str, AttrValue]:
+        return dict(self.attrs)
+
+    @property
+    def local(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    def scope_str(self) -> str:
+        return "/".join(f.name for f in self.scope)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A network: nodes in topological order; the first is the ``input`` node."""
+
+    name: str
+    nodes: tuple[Node, ...]
+    output: str
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    num_classes: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {n.name: n for n in self.nodes})
+
+    def __getitem__(self, name: str) -> Node:
+        return self._index[name]  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def input_type(self) -> TensorType:
+        return self.nodes[0].type
+
+    @property
+    def output_type(self) -> TensorType:
+        return self[self.output].type
+
+    def consumers(self) -> dict[str, list[str]]:
+        uses: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                uses[i].append(n.name)
+        return uses
+
+    # ------------------------------------------------------------ verification
+    def lint(self) -> list[str]:
+        """Structural problems (an internal-consistency check, not user diagnostics)."""
+        problems = []
+        seen: set[str] = set()
+        for n in self.nodes:
+            if n.name in seen:
+                problems.append(f"duplicate node name {n.name}")
+            for i in n.inputs:
+                if i not in seen:
+                    problems.append(f"{n.name} uses {i} before it is defined")
+            seen.add(n.name)
+        if self.output not in seen:
+            problems.append(f"output {self.output} is not a node")
+        return problems
+
+    # ------------------------------------------------------------ printing
+    def dump(self) -> str:
+        """One deterministic line per node: what golden tests compare."""
+        lines = [f"network {self.name}"]
+        for n in self.nodes:
+            args = ", ".join("%" + i for i in n.inputs)
+            attrs = ", ".join(f"{k}={_fmt(v)}" for k, v in n.attrs)
+            inner = "; ".join(x for x in (args, attrs) if x)
+            where = f"  @{n.scope_str()}" if n.scope else ""
+            lines.append(f"  %{n.name} = {n.op}({inner}) : {n.type}{where}")
+        lines.append(f"  return %{self.output}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------ JSON
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "output": self.output,
+            "num_classes": self.num_classes,
+            "params": dict(self.params),
+            "nodes": [
+                {
+                    "name": n.name,
+                    "path": n.path,
+                    "op": n.op,
+                    "attrs": {k: _jsonable(v) for k, v in n.attrs},
+                    "inputs": list(n.inputs),
+                    "type": list(n.type.dims),
+                    "span": n.span.to_json() if n.span else None,
+                    "scope": [
+                        {"name": f.name, "block": f.block, "call": f.call, "named": f.named}
+                        for f in n.scope
+                    ],
+                }
+                for n in self.nodes
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict | str) -> Graph:
+        if isinstance(data, str):
+            data = json.loads(data)
+        sources: dict[str, Source] = {}
+        nodes = []
+        for d in data["nodes"]:
+            span = None
+            if d.get("span"):
+                s = d["span"]
+                src = sources.setdefault(s["file"], Source(s["file"], ""))
+                span = Span(src, s["line"], s["column"], s["end_line"], s["end_column"])
+            scope = tuple(Frame(f["name"], f["block"], f["call"], f["named"])
+                          for f in d.get("scope", ()))
+            attrs = tuple((k, tuple(v) if isinstance(v, list) else v)
+                          for k, v in d["attrs"].items())
+            nodes.append(Node(d["name"], d["path"], d["op"], attrs, tuple(d["inputs"]),
+                              TensorType(tuple(d["type"])), span, scope))
+        return cls(data["name"], tuple(nodes), data["output"], data.get("params", {}),
+                   data.get("num_classes"))
+
+
+def _fmt(v: AttrValue) -> str:
+    if isinstance(v, tuple):
+        return "x".join(str(x) for x in v)
+    if isinstance(v, str):
+        return repr(v)
+    return str(v)
+
+
+def _jsonable(v: AttrValue):
+    return list(v) if isinstance(v, tuple) else v

@@ -1,0 +1,471 @@
+"""The core operators. Each definition is the one place its rules live.
+
+Conventions (see docs/language.md and docs/cost.md): MACs count multiply-accumulates of
+convolutions and fully connected layers, bias adds excluded (fvcore's and the slides'
+convention); batch norm is counted apart (2 per element: scale and shift, as fvcore
+does at inference); pools, activations and merges cost no MACs.
+"""
+
+from __future__ import annotations
+
+from ..ir.graph import TensorType
+from . import window as win
+from .registry import register
+from .schema import REQUIRED, Attr, Attrs, OpDef, Params, ShapeError, Types, Window
+
+
+# ---------------------------------------------------------------- helpers
+def _pair(v) -> str:
+    return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+
+
+def _need_map(op: str, t: TensorType) -> None:
+    if not t.is_map:
+        raise ShapeError("E0304", f"{op} needs a feature map (CxHxW) but its input is a "
+                         f"vector of {t}", help="put it before the first fully connected "
+                         "layer, or remove it")
+
+
+def _resolve_pad(a: Attrs, ins: Types) -> Attrs:
+    """Turn ``pad`` (int, HxW, 'auto', 'same', 'valid') into (top, bottom, left, right)."""
+    a = dict(a)
+    (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a.get("dilation", (1, 1))
+    pad = a["pad"]
+    if pad == "valid":
+        pad = (0, 0, 0, 0)
+    elif pad == "auto":
+        ph, pw = dh * (kh - 1) // 2, dw * (kw - 1) // 2
+        pad = (ph, ph, pw, pw)
+    elif pad == "same":
+        if not ins[0].is_map:
+            pad = (0, 0, 0, 0)
+        else:
+            t, b = win.same_padding(ins[0].dims[1], kh, sh, dh)
+            lft, r = win.same_padding(ins[0].dims[2], kw, sw, dw)
+            pad = (t, b, lft, r)
+    elif isinstance(pad, int):
+        pad = (pad, pad, pad, pad)
+    elif isinstance(pad, tuple) and len(pad) == 2:
+        pad = (pad[0], pad[0], pad[1], pad[1])
+    a["pad"] = pad
+    return a
+
+
+def _window(a: Attrs) -> Window:
+    return Window(a["kernel"], a["stride"], a["pad"], a.get("dilation", (1, 1)),
+                  bool(a.get("ceil_mode", False)))
+
+
+def _slide(op: str, a: Attrs, t: TensorType) -> tuple[int, int]:
+    """Output H, W of a window op, with errors for impossible geometry."""
+    w = _window(a)
+    out = []
+    for axis, n in ((0, t.dims[1]), (1, t.dims[2])):
+        k, s, d = w.kernel[axis], w.stride[axis], w.dilation[axis]
+        p0, p1 = w.pad[2 * axis], w.pad[2 * axis + 1]
+        extent = win.span(k, d)
+        if extent > n + p0 + p1:
+            what = f"{k}x{k}" if w.kernel[0] == w.kernel[1] else f"{w.kernel[0]}x{w.kernel[1]}"
+            raise ShapeError(
+                "E0301",
+                f"{what} window is larger than its {'padded ' if p0 + p1 else ''}input "
+                f"({n + p0 + p1} {'rows' if axis == 0 else 'columns'})",
+                label=f"input is {t}",
+                help="use a smaller kernel, add padding, or remove a downsampling layer "
+                "before this one")
+        f = win.fit(n, k, s, p0, p1, d, w.ceil_mode)
+        if f.size <= 0:
+            raise ShapeError("E0302", f"output size would be {f.size}", label=f"input is {t}")
+        out.append(f.size)
+    return out[0], out[1]
+
+
+def _pad_text(a: Attrs) -> str:
+    t, b, lft, r = a["pad"]
+    if t == b and lft == r:
+        return _pair((t, lft))
+    return repr((t, b, lft, r))
+
+
+KERNEL = Attr("kernel", "pair", 3, min=1, doc="window size, an int or HxW")
+STRIDE = Attr("stride", "pair", 1, min=1, doc="step, an int or HxW")
+DILATION = Attr("dilation", "pair", 1, min=1, doc="spacing between kernel taps")
+PAD = Attr("pad", "pad", "auto", min=0,
+           doc="zero padding: int, HxW, 'auto' ((F-1)/2 on each side), 'same' "
+           "(TensorFlow's: output = ceil(input/stride), the odd pixel after), 'valid' (0)")
+
+
+# ---------------------------------------------------------------- convolution
+def _conv_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    _need_map("conv", t)
+    g = a["groups"]
+    if t.channels % g:
+        raise ShapeError("E0303", f"{t.channels} input channels are not divisible by "
+                         f"groups={g}", label=f"input is {t}",
+                         help="choose groups dividing both channel counts")
+    if a["out"] % g:
+        raise ShapeError("E0303", f"{a['out']} output channels are not divisible by "
+                         f"groups={g}", help="choose groups dividing both channel counts")
+    h, w = _slide("conv", a, t)
+    return TensorType((a["out"], h, w))
+
+
+def _conv_params(a: Attrs, ins: Types, out: TensorType) -> Params:
+    kh, kw = a["kernel"]
+    weights = a["out"] * (ins[0].channels // a["groups"]) * kh * kw
+    return Params(weights, a["out"] if a["bias"] else 0)
+
+
+def _conv_macs(a: Attrs, ins: Types, out: TensorType) -> int:
+    kh, kw = a["kernel"]
+    return out.numel * (ins[0].channels // a["groups"]) * kh * kw
+
+
+def _conv_label(a: Attrs, out: TensorType) -> str:
+    kh, kw = a["kernel"]
+    k = f"{kh}x{kw}"
+    g = a["groups"]
+    kind = "conv"
+    if g > 1:
+        kind = "dw conv" if g == out.channels and a.get("_in") in (None, g) else f"conv g{g}"
+    s = a["stride"]
+    stride = "" if s == (1, 1) else f", /{s[0]}" if s[0] == s[1] else f", /{s[0]}x{s[1]}"
+    return f"{k} {kind}, {a['out']}{stride}"
+
+
+def _conv_module(a: Attrs, ins: Types, out: TensorType) -> str:
+    t, b, lft, r = a["pad"]
+    args = [str(ins[0].channels), str(a["out"]), f"kernel_size={_pair(a['kernel'])}"]
+    if a["stride"] != (1, 1):
+        args.append(f"stride={_pair(a['stride'])}")
+    pre = None
+    if t == b and lft == r:
+        if t or lft:
+            args.append(f"padding={_pair((t, lft))}")
+    elif a["stride"] == (1, 1):
+        args.append("padding='same'")
+    else:
+        pre = f"nn.ZeroPad2d(({lft}, {r}, {t}, {b}))"
+    if a["dilation"] != (1, 1):
+        args.append(f"dilation={_pair(a['dilation'])}")
+    if a["groups"] != 1:
+        args.append(f"groups={a['groups']}")
+    if not a["bias"]:
+        args.append("bias=False")
+    conv = f"nn.Conv2d({', '.join(args)})"
+    return f"nn.Sequential({pre}, {conv})" if pre else conv
+
+
+register(OpDef(
+    name="conv", family="conv",
+    doc="2-D convolution. A bare `conv` is 3x3, stride 1, padding (F-1)/2, with "
+    "`channels` filters.",
+    aliases=("convolution", "conv2d"),
+    attrs=(
+        Attr("out", "int", lambda ctx: ctx["channels"], min=1, doc="number of filters (K)"),
+        KERNEL, STRIDE, PAD, DILATION,
+        Attr("groups", "int", 1, min=1, doc="grouped convolution; in_c for depthwise"),
+        Attr("bias", "bool", True, doc="add a learned bias per filter"),
+    ),
+    resolve=_resolve_pad, infer=_conv_infer, params=_conv_params, macs=_conv_macs,
+    macs_kind="conv", window=_window, label=_conv_label, torch_module=_conv_module,
+    cost_note="MACs = output elements x (C_in/groups) x kh x kw; params = K x C_in/groups "
+    "x kh x kw weights + K biases",
+))
+
+
+# ---------------------------------------------------------------- pooling
+def _pool_resolve(a: Attrs, ins: Types) -> Attrs:
+    a = dict(a)
+    if a.get("stride") is None:
+        a["stride"] = a["kernel"]
+    a.setdefault("dilation", (1, 1))
+    return _resolve_pad(a, ins)
+
+
+def _pool_infer(kind: str):
+    def infer(a: Attrs, ins: Types) -> TensorType:
+        t = ins[0]
+        _need_map(f"{kind} pool", t)
+        top, bottom, left, right = a["pad"]
+        kh, kw = a["kernel"]
+        if top != bottom or left != right:
+            raise ShapeError("E0305", "pooling supports symmetric padding only",
+                             help="give pad as an int or HxW")
+        if 2 * top > kh or 2 * left > kw:
+            raise ShapeError("E0305", f"pooling padding {_pad_text(a)} is more than half "
+                             f"the {kh}x{kw} window", help="PyTorch allows at most "
+                             "kernel/2 padding in pools")
+        h, w = _slide(f"{kind} pool", a, t)
+        return TensorType((t.channels, h, w))
+    return infer
+
+
+def _pool_label(kind: str):
+    def label(a: Attrs, out: TensorType) -> str:
+        k, s = a["kernel"], a["stride"]
+        stride = "" if s == (1, 1) else f", /{s[0]}" if s[0] == s[1] else f", /{s}"
+        return f"{k[0]}x{k[1]} {kind} pool{stride}"
+    return label
+
+
+def _pool_module(cls: str):
+    def module(a: Attrs, ins: Types, out: TensorType) -> str:
+        args = [f"kernel_size={_pair(a['kernel'])}"]
+        if a["stride"] != a["kernel"]:
+            args.append(f"stride={_pair(a['stride'])}")
+        t, _, lft, _ = a["pad"]
+        if t or lft:
+            args.append(f"padding={_pair((t, lft))}")
+        if a.get("ceil_mode"):
+            args.append("ceil_mode=True")
+        if cls == "AvgPool2d" and not a.get("count_include_pad", True):
+            args.append("count_include_pad=False")
+        return f"nn.{cls}({', '.join(args)})"
+    return module
+
+
+_POOL_ATTRS = (
+    Attr("kernel", "pair", 2, min=1, doc="window size"),
+    Attr("stride", "pair", None, min=1, doc="step (default: the kernel size)"),
+    Attr("pad", "pad", 0, min=0, doc="padding on each side (int or HxW; 'same')"),
+    Attr("ceil_mode", "bool", False, doc="round the output size up, as Caffe did"),
+)
+
+register(OpDef(
+    name="maxpool", family="pool", aliases=("pool", "max_pool", "maxpool2d"),
+    doc="Max pooling. A bare `pool` is 2x2, stride 2 (the slides' common setting).",
+    attrs=_POOL_ATTRS, resolve=_pool_resolve, infer=_pool_infer("max"), window=_window,
+    label=_pool_label("max"), torch_module=_pool_module("MaxPool2d"), macs_kind="pool",
+    cost_note="no parameters, no MACs (comparisons only)",
+))
+register(OpDef(
+    name="avgpool", family="pool", aliases=("avg_pool", "avgpool2d"),
+    doc="Average pooling; padding counts as zeros unless count_include_pad=false.",
+    attrs=_POOL_ATTRS + (Attr("count_include_pad", "bool", True,
+                              doc="average over the padded window, as PyTorch does"),),
+    resolve=_pool_resolve, infer=_pool_infer("avg"), window=_window,
+    label=_pool_label("avg"), torch_module=_pool_module("AvgPool2d"), macs_kind="pool",
+    cost_note="no parameters, no MACs (additions only)",
+))
+
+
+def _global_infer(a: Attrs, ins: Types) -> TensorType:
+    _need_map("global pooling", ins[0])
+    return TensorType((ins[0].channels,))
+
+
+def _global_window(a: Attrs) -> Window | None:
+    return None
+
+
+register(OpDef(
+    name="gap", family="pool", aliases=("globalavgpool", "global_avg_pool", "avgpool_global",
+                                          "adaptiveavgpool1", "gavgpool"),
+    doc="Global average pooling: CxHxW to a vector of C (GoogLeNet, ResNet).",
+    infer=_global_infer, label=lambda a, o: "global avg pool", macs_kind="pool",
+    torch_module=lambda a, ins, out: "nn.AdaptiveAvgPool2d(1)",
+    torch_call=lambda a, xs, m, ins, out: f"torch.flatten({m}({xs[0]}), 1)",
+    cost_note="no MACs (fvcore counts input elements for adaptive average pooling; "
+    "reported under `pool`)",
+))
+register(OpDef(
+    name="gmp", family="pool", aliases=("globalmaxpool", "global_max_pool"),
+    doc="Global max pooling: CxHxW to a vector of C.",
+    infer=_global_infer, label=lambda a, o: "global max pool",
+    torch_module=lambda a, ins, out: "nn.AdaptiveMaxPool2d(1)",
+    torch_call=lambda a, xs, m, ins, out: f"torch.flatten({m}({xs[0]}), 1)",
+))
+
+
+def _adaptive_infer(a: Attrs, ins: Types) -> TensorType:
+    _need_map("adaptive pooling", ins[0])
+    h, w = a["size"]
+    return TensorType((ins[0].channels, h, w))
+
+
+register(OpDef(
+    name="adaptiveavgpool", family="pool", aliases=("adaptive_avg_pool", "adaptivepool"),
+    doc="Adaptive average pooling to a fixed HxW (torchvision's AlexNet and VGG heads).",
+    attrs=(Attr("size", "pair", REQUIRED, min=1, doc="output HxW"),),
+    infer=_adaptive_infer, label=lambda a, o: f"adaptive avg pool {a['size'][0]}x{a['size'][1]}",
+    macs_kind="pool",
+    torch_module=lambda a, ins, out: f"nn.AdaptiveAvgPool2d({_pair(a['size'])})",
+))
+
+
+# ---------------------------------------------------------------- fully connected
+def _fc_infer(a: Attrs, ins: Types) -> TensorType:
+    if not ins[0].is_vector:  # the elaborator inserts a flatten; this is a safety net
+        raise ShapeError("E0304", "fc needs a vector input", help="insert `flatten`")
+    return TensorType((a["out"],))
+
+
+register(OpDef(
+    name="fc", family="fc", aliases=("dense", "linear", "fullyconnected", "fully_connected"),
+    doc="Fully connected layer. After a feature map it flattens it first (an explicit "
+    "`flatten` node appears in the IR). A bare `fc` has `hidden` units.",
+    attrs=(Attr("out", "int", lambda ctx: ctx["hidden"], min=1, doc="number of units"),
+           Attr("bias", "bool", True, doc="add a learned bias per unit")),
+    infer=_fc_infer,
+    params=lambda a, ins, out: Params(ins[0].dims[0] * a["out"], a["out"] if a["bias"] else 0),
+    macs=lambda a, ins, out: ins[0].dims[0] * a["out"], macs_kind="linear",
+    label=lambda a, o: f"FC {a['out']}",
+    torch_module=lambda a, ins, out: (f"nn.Linear({ins[0].dims[0]}, {a['out']}"
+                                      + (", bias=False)" if not a["bias"] else ")")),
+    cost_note="MACs = in x out; params = in x out + out",
+))
+
+
+def _flatten_infer(a: Attrs, ins: Types) -> TensorType:
+    return TensorType((ins[0].numel,))
+
+
+register(OpDef(
+    name="flatten", family="reshape", doc="CxHxW to a vector of C*H*W (the slides' Flatten).",
+    infer=_flatten_infer, label=lambda a, o: "flatten",
+    torch_module=lambda a, ins, out: "nn.Flatten()",
+))
+
+
+# ---------------------------------------------------------------- activations
+def _same(a: Attrs, ins: Types) -> TensorType:
+    return ins[0]
+
+
+def _activation(name: str, module: str, aliases: tuple[str, ...] = (), doc: str = "",
+                attrs: tuple[Attr, ...] = (), label: str | None = None) -> None:
+    register(OpDef(
+        name=name, family="act", aliases=aliases, doc=doc or f"{name} activation.",
+        attrs=attrs, infer=_same, label=lambda a, o: label or name,
+        macs_kind="elementwise",
+        torch_module=lambda a, ins, out: module.format(**a),
+        cost_note="no MACs (element-wise)",
+    ))
+
+
+_activation("relu", "nn.ReLU()", doc="max(0, x).")
+_activation("relu6", "nn.ReLU6()", doc="min(max(0, x), 6) (MobileNet).")
+_activation("leakyrelu", "nn.LeakyReLU({slope})", aliases=("leaky_relu", "lrelu"),
+            attrs=(Attr("slope", "float", 0.01, min=0, doc="negative slope"),),
+            doc="Leaky ReLU.", label="leaky relu")
+_activation("elu", "nn.ELU()", doc="ELU.")
+_activation("tanh", "nn.Tanh()", doc="tanh.")
+_activation("sigmoid", "nn.Sigmoid()", doc="logistic sigmoid.")
+_activation("gelu", "nn.GELU()", doc="GELU.")
+_activation("silu", "nn.SiLU()", aliases=("swish",), doc="x * sigmoid(x).")
+_activation("hardswish", "nn.Hardswish()", aliases=("hswish", "hard_swish"), doc="MobileNetV3.")
+_activation("hardsigmoid", "nn.Hardsigmoid()", aliases=("hsigmoid",), doc="MobileNetV3.")
+
+register(OpDef(
+    name="softmax", family="head", aliases=("soft_max", "softmax_classifier", "classifier"),
+    doc="The softmax classifier. Where its input is not already the class scores it adds "
+    "the class-score fc (with a note). The emitted module returns the logits; softmax is "
+    "applied by prediction helpers and ONNX export.",
+    infer=_same, label=lambda a, o: "softmax",
+    torch_module=lambda a, ins, out: None,
+    torch_call=lambda a, xs, m, ins, out: xs[0],
+))
+
+
+# ---------------------------------------------------------------- normalization
+def _bn_infer(a: Attrs, ins: Types) -> TensorType:
+    return ins[0]
+
+
+def _bn_module(a: Attrs, ins: Types, out: TensorType) -> str:
+    cls = "BatchNorm2d" if ins[0].is_map else "BatchNorm1d"
+    extra = ""
+    if a["eps"] != 1e-5:
+        extra += f", eps={a['eps']!r}"
+    if a["momentum"] != 0.1:
+        extra += f", momentum={a['momentum']!r}"
+    if not a["affine"]:
+        extra += ", affine=False"
+    return f"nn.{cls}({ins[0].channels}{extra})"
+
+
+register(OpDef(
+    name="bn", family="norm", aliases=("batchnorm", "batch_norm", "batchnorm2d"),
+    doc="Batch normalization over channels (or features of a vector).",
+    attrs=(Attr("eps", "float", 1e-5, min=0), Attr("momentum", "float", 0.1, min=0),
+           Attr("affine", "bool", True)),
+    infer=_bn_infer,
+    params=lambda a, ins, out: Params(ins[0].channels if a["affine"] else 0,
+                                      ins[0].channels if a["affine"] else 0,
+                                      2 * ins[0].channels),
+    macs=lambda a, ins, out: out.numel * (2 if a["affine"] else 1), macs_kind="norm",
+    label=lambda a, o: "batch norm", torch_module=_bn_module,
+    cost_note="params: gamma and beta (C each, trainable); running mean and variance are "
+    "buffers (2C). MACs: reported apart as `norm`, 2 per element (fvcore's count)",
+))
+
+register(OpDef(
+    name="lrn", family="norm", aliases=("norm", "localresponsenorm", "local_response_norm"),
+    doc="Local response normalization (AlexNet's NORM; defaults from the AlexNet paper).",
+    attrs=(Attr("size", "int", 5, min=1), Attr("alpha", "float", 1e-4, min=0),
+           Attr("beta", "float", 0.75, min=0), Attr("k", "float", 2.0, min=0)),
+    infer=lambda a, ins: (_need_map("lrn", ins[0]), ins[0])[1],
+    label=lambda a, o: "LRN",
+    torch_module=lambda a, ins, out: (f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}"
+                                      f", beta={a['beta']!r}, k={a['k']!r})"),
+    cost_note="no parameters; not counted in MACs",
+))
+
+
+# ---------------------------------------------------------------- regularization
+register(OpDef(
+    name="dropout", family="reg", aliases=("drop",),
+    doc="Dropout with probability p (identity at evaluation).",
+    attrs=(Attr("p", "float", 0.5, min=0, max=1),),
+    infer=_same, label=lambda a, o: f"dropout {a['p']}",
+    torch_module=lambda a, ins, out: f"nn.Dropout(p={a['p']!r})",
+))
+
+register(OpDef(
+    name="droppath", family="reg", aliases=("drop_path", "stochasticdepth", "stochastic_depth"),
+    doc="Stochastic depth: drops the whole residual branch of a sample with probability p "
+    "during training (scaling survivors by 1/(1-p)); identity at evaluation.",
+    attrs=(Attr("p", "float", 0.1, min=0, max=1, doc="drop probability"),),
+    infer=_same, label=lambda a, o: f"drop path {a['p']}",
+    torch_module=lambda a, ins, out: f"DropPath({a['p']!r})",
+))
+
+register(OpDef(
+    name="identity", family="reshape", aliases=("id", "skip", "noop"),
+    doc="Passes its input through (a branch of a merge, or a placeholder).",
+    infer=_same, label=lambda a, o: "identity",
+    torch_module=lambda a, ins, out: None, torch_call=lambda a, xs, m, ins, out: xs[0],
+))
+
+register(OpDef(
+    name="input", family="io", doc="The network's input.",
+    attrs=(Attr("shape", "str", REQUIRED),),
+    infer=lambda a, ins: TensorType.parse(a["shape"]), label=lambda a, o: f"input {o}",
+))
+
+
+def _shortcut_pad_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    _need_map("shortcut_pad", t)
+    sh, sw = a["stride"]
+    return TensorType((a["out"], -(-t.dims[1] // sh), -(-t.dims[2] // sw)))
+
+
+def _shortcut_pad_call(a: Attrs, xs: list[str], m, ins: Types, out: TensorType) -> str:
+    sh, sw = a["stride"]
+    extra = a["out"] - ins[0].channels
+    before, after = extra // 2, extra - extra // 2
+    sub = xs[0] if (sh, sw) == (1, 1) else f"{xs[0]}[:, :, ::{sh}, ::{sw}]"
+    return f"F.pad({sub}, (0, 0, 0, 0, {before}, {after}))"
+
+
+register(OpDef(
+    name="shortcut_pad", family="reshape",
+    doc="He et al.'s option A shortcut: subsample by the stride, zero-pad the new channels "
+    "(half before, half after). No parameters.",
+    attrs=(Attr("out", "int", REQUIRED, min=1), Attr("stride", "pair", 1, min=1)),
+    infer=_shortcut_pad_infer, label=lambda a, o: "zero-pad shortcut",
+    torch_module=lambda a, ins, out: None, torch_call=_shortcut_pad_call,
+))

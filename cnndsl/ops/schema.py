@@ -1,0 +1,126 @@
+"""What an operator is: an attribute schema plus its rules, declared together.
+
+An :class:`OpDef` holds everything the compiler knows about one operator: attributes
+with defaults and bounds, the shape rule, parameter and MAC counts, the sliding window
+(for receptive fields and the "does it fit" check), the diagram label and the PyTorch
+emission. Passes ask the registry (:mod:`cnndsl.ops`); they never switch on op names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..ir.graph import TensorType
+
+REQUIRED = object()
+
+
+class ShapeError(Exception):
+    """An impossible shape; the elaborator turns it into a diagnostic at the node."""
+
+    def __init__(self, code: str, message: str, help: str | None = None,
+                 label: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.help = help
+        self.label = label
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute. ``kind``: int, float, bool, str, pair (int or HxW), pad.
+
+    ``default`` is a value, :data:`REQUIRED`, or a callable of the network's defaults
+    (``ctx``, a mapping such as ``{"channels": 32}``) for widths of bare layers.
+    """
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+    positional: bool = True
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameter elements: weights and biases (trainable), buffers (BN statistics)."""
+
+    weights: int = 0
+    bias: int = 0
+    buffers: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.bias
+
+    def __add__(self, other: Params) -> Params:
+        return Params(self.weights + other.weights, self.bias + other.bias,
+                      self.buffers + other.buffers)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window along H and W: kernel, stride, padding (before, after), dilation."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int, int, int]  # top, bottom, left, right
+    dilation: tuple[int, int] = (1, 1)
+    ceil_mode: bool = False
+
+
+Attrs = dict[str, Any]
+Types = list[TensorType]
+
+
+def _no_params(a: Attrs, ins: Types, out: TensorType) -> Params:
+    return Params()
+
+
+def _no_macs(a: Attrs, ins: Types, out: TensorType) -> int:
+    return 0
+
+
+def _no_window(a: Attrs) -> Window | None:
+    return None
+
+
+def _same_attrs(a: Attrs, ins: Types) -> Attrs:
+    return a
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    family: str  # conv, pool, fc, act, norm, reg, merge, reshape, head, io
+    doc: str
+    infer: Callable[[Attrs, Types], TensorType]
+    attrs: tuple[Attr, ...] = ()
+    aliases: tuple[str, ...] = ()
+    arity: int = 1  # -1: any number of inputs (merges)
+    resolve: Callable[[Attrs, Types], Attrs] = _same_attrs
+    params: Callable[[Attrs, Types, TensorType], Params] = _no_params
+    macs: Callable[[Attrs, Types, TensorType], int] = _no_macs
+    macs_kind: str = "none"  # conv, linear, norm, pool, elementwise, none: for fvcore-style splits
+    window: Callable[[Attrs], Window | None] = _no_window
+    label: Callable[[Attrs, TensorType], str] | None = None
+    # PyTorch: a constructor expression (None: functional), and the forward expression
+    # given the input variable names and the module reference (``self.conv1``).
+    torch_module: Callable[[Attrs, Types, TensorType], str | None] | None = None
+    torch_call: Callable[[Attrs, list[str], str | None, Types, TensorType], str] | None = None
+    cost_note: str = ""
+
+    def attr(self, name: str) -> Attr | None:
+        for a in self.attrs:
+            if a.name == name:
+                return a
+        return None
+
+    def describe(self, attrs: Attrs, out: TensorType) -> str:
+        return self.label(attrs, out) if self.label else self.name

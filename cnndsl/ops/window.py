@@ -1,0 +1,70 @@
+"""Sliding-window arithmetic, written once for convolutions and pools.
+
+The slides' rule: ``W2 = (W1 - F + 2P)/S + 1``. PyTorch floors it (or ceils with
+``ceil_mode``); a placement that the floor drops is harmless when it would only have
+covered padding, and a real loss when input pixels are never seen.
+
+>>> fit(7, 3, 3, 0, 0)
+Fit(size=2, exact=2.3333333333333335, unseen=1)
+>>> fit(224, 7, 2, 3, 3).unseen      # ResNet's stem loses only padding
+0
+>>> fit(224, 11, 4, 0, 0).unseen     # AlexNet's stem on 224 never sees a column
+1
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fit:
+    size: int  # output size (PyTorch's)
+    exact: float  # the slides' formula without flooring
+    unseen: int  # trailing real input pixels no window covers
+
+
+def span(kernel: int, dilation: int = 1) -> int:
+    """The extent of a (dilated) kernel."""
+    return dilation * (kernel - 1) + 1
+
+
+def fit(n: int, kernel: int, stride: int, pad0: int, pad1: int, dilation: int = 1,
+        ceil_mode: bool = False) -> Fit:
+    """Output size of a window sliding over ``n`` pixels, and what it leaves unseen."""
+    extent = span(kernel, dilation)
+    room = n + pad0 + pad1 - extent
+    exact = room / stride + 1
+    if room < 0:
+        return Fit(0, exact, n)
+    size = room // stride + 1
+    if ceil_mode:
+        size = -(-room // stride) + 1
+        # PyTorch: the last window must start inside the input or the left padding
+        if (size - 1) * stride >= n + pad0:
+            size -= 1
+    last_covered = (size - 1) * stride - pad0 + extent - 1
+    return Fit(size, exact, max(0, n - 1 - last_covered))
+
+
+def suggestions(n: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> list[str]:
+    """Fixes for a window that leaves pixels unseen: a padding, or another stride."""
+    out = []
+    extent = span(kernel, dilation)
+    for p in range(pad + 1, pad + stride + 1):
+        if (n + 2 * p - extent) % stride == 0 and p < extent:
+            size = (n + 2 * p - extent) // stride + 1
+            out.append(f"pad={p} gives a {size}x{size} output that sees every pixel")
+            break
+    for s in range(stride - 1, 0, -1):
+        if (n + 2 * pad - extent) % s == 0:
+            out.append(f"use stride {s}")
+            break
+    return out
+
+
+def same_padding(n: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's 'same': output ceil(n/stride); the odd pixel of padding goes after."""
+    total = max((math.ceil(n / stride) - 1) * stride + span(kernel, dilation) - n, 0)
+    return total // 2, total - total // 2

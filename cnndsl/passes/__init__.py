@@ -1,0 +1,1 @@
+"""Analyses and transforms over the IR: pure functions, listed in pipeline order."""

@@ -1,0 +1,60 @@
+"""The static checks that need the whole graph: windows that leave input unseen.
+
+>>> from cnndsl import compile
+>>> [d.code for d in check(compile("input 3x7x7\\nconv(10, 3, stride=3)").graph)]
+['W0301']
+"""
+
+from __future__ import annotations
+
+from .. import ops
+from ..diagnostics import Diagnostic
+from ..ir.graph import Graph, Node
+from ..ops import window as win
+
+
+def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
+    op = ops.get(node.op)
+    w = op.window(node.a)
+    if w is None or not node.inputs:
+        return None
+    t = graph[node.inputs[0]].type
+    if not t.is_map:
+        return None
+    lost = []
+    for axis, what in ((0, "row"), (1, "column")):
+        n = t.dims[1 + axis]
+        k, s, d = w.kernel[axis], w.stride[axis], w.dilation[axis]
+        p0, p1 = w.pad[2 * axis], w.pad[2 * axis + 1]
+        f = win.fit(n, k, s, p0, p1, d, w.ceil_mode)
+        if f.unseen:
+            lost.append((axis, what, n, k, s, p0, p1, d, f))
+    if not lost:
+        return None
+    axis, what, n, k, s, p0, p1, d, f = lost[0]
+    which = " and ".join(f"{x[8].unseen} {x[1]}(s)" for x in lost)
+    kernel = f"{w.kernel[0]}x{w.kernel[1]}"
+    pad_text = f"2*{p0}" if p0 == p1 else f"{p0}+{p1}"
+    ext = f"{k}" if d == 1 else f"{win.span(k, d)}"
+    arithmetic = (f"({n} - {ext} + {pad_text})/{s} + 1 = {f.exact:.3g}; the last {which} "
+                  "of the input are never seen")
+    fixes = win.suggestions(n, k, s, p0, d) if p0 == p1 else []
+    what_op = "window" if op.family != "pool" else "pooling window"
+    return Diagnostic(
+        "W0301",
+        f"{kernel} {what_op} at stride {s} does not fit a {t.dims[1]}x{t.dims[2]} input",
+        node.span, label=arithmetic, help="; or ".join(fixes) if fixes else None)
+
+
+CHECKS = (_fit_warning,)
+
+
+def check(graph: Graph) -> list[Diagnostic]:
+    """Warnings about a well-typed graph (a pure function of the IR)."""
+    out = []
+    for node in graph.nodes:
+        for rule in CHECKS:
+            d = rule(node, graph)
+            if d is not None:
+                out.append(d)
+    return out

@@ -1,0 +1,387 @@
+"""Text to AST: the Lark LALR parser, a post-lexer for line breaks, and the transformer.
+
+>>> prog = parse("conv(64, 3) - relu - maxpool")
+>>> prog.network.body[0].value.items[0].func.id
+'conv'
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..diagnostics import CnnError, Diagnostic, Source, Span
+from . import ast
+
+GRAMMAR = Path(__file__).resolve().parent.parent / "grammars" / "cnn.lark"
+
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+_CONTINUES_AFTER = {"MINUS", "ARROW", "COMMA", "PLUS", "STAR", "SLASH", "DSLASH",
+                    "PERCENT", "VBAR", "EQUAL"}
+_CONTINUES_BEFORE = {"ARROW", "VBAR", "RPAR", "RSQB", "RBRACE"}
+
+
+class _SyntaxFault(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+
+
+class _LineJoiner:
+    """Drops line breaks inside brackets and around sequencing operators.
+
+    Also checks bracket balance, so an unclosed ``(`` is reported where it opens.
+    """
+
+    always_accept = ("_NL",)
+
+    def __init__(self) -> None:
+        self.source: Source | None = None
+        self.stack: list[Token] = []
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        stack: list[Token] = []
+        self.stack = stack
+        prev: Token | None = None
+        pending_nl: Token | None = None
+        for tok in stream:
+            if tok.type == "_NL":
+                if stack or prev is None or prev.type in _CONTINUES_AFTER:
+                    continue
+                pending_nl = pending_nl or tok
+                continue
+            if pending_nl is not None:
+                if tok.type not in _CONTINUES_BEFORE:
+                    yield pending_nl
+                pending_nl = None
+            if tok.type in _OPENERS:
+                stack.append(tok)
+            elif tok.type in _CLOSERS:
+                if not stack:
+                    raise _SyntaxFault(_diag(self.source, tok, "E0006",
+                                             f"unmatched closing `{tok}`",
+                                             help="remove it, or add the opening bracket"))
+                opener = stack.pop()
+                if _OPENERS[opener.type] != tok.type:
+                    raise _SyntaxFault(_diag(
+                        self.source, tok, "E0006",
+                        f"`{tok}` does not close `{opener}` (opened at line {opener.line}, "
+                        f"column {opener.column})",
+                        help=f"close it with `{_closing(opener)}`"))
+            yield tok
+            prev = tok
+        if stack:
+            opener = stack[-1]
+            raise _SyntaxFault(_diag(self.source, opener, "E0003",
+                                     f"unclosed `{opener}`",
+                                     label="opened here and never closed",
+                                     help=f"add `{_closing(opener)}` where the group ends"))
+
+
+def _closing(tok: Token) -> str:
+    return {"(": ")", "[": "]", "{": "}"}[str(tok)]
+
+
+def _tok_span(source: Source | None, tok: Token) -> Span:
+    src = source or Source("<input>", "")
+    line = tok.line or 1
+    col = tok.column or 1
+    end_line = tok.end_line or line
+    end_col = tok.end_column or col + max(len(str(tok)), 1)
+    if end_line != line:
+        end_line, end_col = line, col + 1
+    return Span(src, line, col, end_line, end_col)
+
+
+def _diag(source, tok, code, message, help=None, label=None) -> Diagnostic:
+    return Diagnostic(code, message, _tok_span(source, tok), help=help, label=label)
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> tuple[Lark, _LineJoiner]:
+    joiner = _LineJoiner()
+    parser = Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="basic",
+                  postlex=joiner, propagate_positions=True, maybe_placeholders=True,
+                  cache=False)
+    return parser, joiner
+
+
+# ---------------------------------------------------------------- transformer
+def _span(source: Source, meta) -> Span:
+    if getattr(meta, "empty", True):
+        return Span(source, 1, 1, 1, 1)
+    return Span(source, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, source: Source):
+        super().__init__()
+        self.src = source
+
+    def _s(self, meta) -> Span:
+        return _span(self.src, meta)
+
+    def _t(self, tok: Token) -> Span:
+        return _tok_span(self.src, tok)
+
+    # atoms
+    def name(self, meta, c):
+        return ast.Name(self._t(c[0]), str(c[0]))
+
+    def int(self, meta, c):
+        return ast.Num(self._t(c[0]), int(c[0]))
+
+    def float(self, meta, c):
+        return ast.Num(self._t(c[0]), float(c[0]))
+
+    def string(self, meta, c):
+        return ast.Str(self._t(c[0]), str(c[0])[1:-1])
+
+    def shape(self, meta, c):
+        dims = tuple(int(x) for x in str(c[0]).replace("×", "x").split("x"))
+        return ast.ShapeLit(self._t(c[0]), dims)
+
+    def vgg_conv(self, meta, c):
+        k, w = str(c[0])[4:].split("-")
+        return ast.VggConv(self._t(c[0]), int(k), int(w))
+
+    def vgg_fc(self, meta, c):
+        return ast.VggFc(self._t(c[0]), int(str(c[0]).split("-")[1]))
+
+    def soft_max(self, meta, c):
+        return ast.Name(self._t(c[0]), "softmax")
+
+    def call(self, meta, c):
+        fn = ast.Name(self._t(c[0]), str(c[0]))
+        args = tuple(c[1]) if c[1] is not None else ()
+        return ast.Call(self._s(meta), fn, args)
+
+    def args(self, meta, c):
+        return [a if isinstance(a, ast.Arg) else ast.Arg(a.span, None, a) for a in c]
+
+    def kwarg(self, meta, c):
+        return ast.Arg(self._s(meta), str(c[0]), c[1])
+
+    def group(self, meta, c):
+        return ast.Group(self._s(meta), c[0])
+
+    def optional(self, meta, c):
+        return ast.Optional(self._s(meta), c[0])
+
+    def neg(self, meta, c):
+        return ast.Neg(self._s(meta), c[1])
+
+    def binop(self, meta, c):
+        node = c[0]
+        for i in range(1, len(c), 2):
+            right = c[i + 1]
+            span = Span(self.src, node.span.line, node.span.col, right.span.end_line,
+                        right.span.end_col)
+            node = ast.BinOp(span, str(c[i]), node, right)
+        return node
+
+    def seq(self, meta, c):
+        if len(c) == 1:
+            return c[0]
+        items = tuple(c[0::2])
+        ops = tuple(str(t) for t in c[1::2])
+        return ast.Seq(self._s(meta), items, ops)
+
+    def alt(self, meta, c):
+        if len(c) == 1:
+            return c[0]
+        return ast.Alt(self._s(meta), tuple(c))
+
+    # statements
+    def param(self, meta, c):
+        return ast.Param(self._s(meta), str(c[0]), c[1])
+
+    def params(self, meta, c):
+        return tuple(p for p in c if p is not None)
+
+    def import_stmt(self, meta, c):
+        return ast.Import(self._s(meta), str(c[1])[1:-1])
+
+    def block_def(self, meta, c):
+        body = (ast.ChainStmt(c[3].span, c[3]),)
+        return ast.BlockDef(self._s(meta), str(c[1]), c[2] or (), body)
+
+    def block_header(self, meta, c):
+        return ast.BlockDef(self._s(meta), str(c[1]), c[2] or (), ())
+
+    def network_header(self, meta, c):
+        return ast.NetworkDef(self._s(meta), str(c[1]), c[2] or (), ())
+
+    def input_stmt(self, meta, c):
+        val = c[1]
+        if isinstance(val, list):
+            dims = tuple(a.value for a in val)
+        elif isinstance(val, Token) and val.type == "SHAPE":
+            sp = self._t(val)
+            dims = tuple(ast.Num(sp, int(x)) for x in str(val).replace("×", "x").split("x"))
+        else:
+            dims = (ast.Num(self._t(val), int(val)),)
+        return ast.InputStmt(self._s(meta), dims)
+
+    def let_stmt(self, meta, c):
+        return ast.Let(self._s(meta), str(c[0]), c[1])
+
+    def chain_stmt(self, meta, c):
+        return ast.ChainStmt(self._s(meta), c[0])
+
+    def start(self, meta, lines):
+        return lines
+
+
+# ---------------------------------------------------------------- grouping lines
+def _group(source: Source, lines: list[ast.Stmt]) -> ast.Program:
+    imports: list[ast.Import] = []
+    blocks: list[ast.BlockDef] = []
+    network: ast.NetworkDef | None = None
+    current: ast.BlockDef | ast.NetworkDef | None = None
+    body: list[ast.Stmt] = []
+    loose: list[ast.Stmt] = []  # lines before any header: an anonymous network
+    errors: list[Diagnostic] = []
+
+    def close() -> None:
+        nonlocal current, network
+        if current is None:
+            return
+        if isinstance(current, ast.BlockDef):
+            if not current.body and not body:
+                errors.append(Diagnostic("E0007", f"block `{current.name}` has no body",
+                                         current.span, help="write its layers on the lines "
+                                         "after the header, or `block name(...) = layers`"))
+            blocks.append(ast.BlockDef(current.span, current.name, current.params,
+                                       current.body + tuple(body)))
+        else:
+            network = ast.NetworkDef(current.span, current.name, current.params, tuple(body))
+        current = None
+        body.clear()
+
+    for line in lines:
+        if isinstance(line, ast.Import):
+            close()
+            imports.append(line)
+        elif isinstance(line, ast.BlockDef):
+            close()
+            if line.body:  # one-line form
+                blocks.append(line)
+            else:
+                current = line
+        elif isinstance(line, ast.NetworkDef):
+            close()
+            if network is not None:
+                errors.append(Diagnostic("E0008", "a file holds one network",
+                                         line.span, help="put the other network in its "
+                                         "own file and `import` shared blocks"))
+            current = line
+        elif current is not None:
+            if isinstance(line, ast.InputStmt) and isinstance(current, ast.BlockDef):
+                errors.append(Diagnostic("E0009", "`input` belongs to a network, not a block",
+                                         line.span))
+            body.append(line)
+        else:
+            loose.append(line)
+    close()
+    if loose:
+        if network is not None:
+            errors.append(Diagnostic("E0008", "layers outside the network", loose[0].span,
+                                     help="move these lines under the `network` header"))
+        else:
+            first = loose[0].span
+            network = ast.NetworkDef(first, None, (), tuple(loose))
+    if errors:
+        raise CnnError(errors)
+    whole = Span(source, 1, 1, max(1, source.text.count("\n") + 1), 1)
+    return ast.Program(whole, source, tuple(imports), tuple(blocks), network)
+
+
+# ---------------------------------------------------------------- errors
+_FRIENDLY = {
+    "MINUS": "`-`", "ARROW": "`->`", "COMMA": "`,`", "PLUS": "`+`", "STAR": "`*`",
+    "SLASH": "`/`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
+    "LBRACE": "`{`", "RBRACE": "`}`", "EQUAL": "`=`", "COLON": "`:`", "VBAR": "`|`",
+    "QMARK": "`?`", "NAME": "a name", "INT": "a number", "FLOAT": "a number",
+    "SHAPE": "a shape like 3x32x32", "STRING": "a string", "_NL": "end of line",
+    "$END": "end of input",
+}
+
+
+def _describe(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of input"
+    if tok.type == "_NL":
+        return "end of line"
+    return f"`{tok}`"
+
+
+def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
+    if isinstance(err, UnexpectedCharacters):
+        ch = source.text[err.pos_in_stream] if err.pos_in_stream < len(source.text) else "?"
+        span = Span(source, err.line, err.column, err.line, err.column + 1)
+        help = None
+        if ch == ";":
+            help = "separate layers with `-`, `->` or `,`"
+        elif ch == ":":
+            help = "a `:` ends a `network` or `block` header"
+        return Diagnostic("E0002", f"unexpected character `{ch}`", span, help=help)
+    if isinstance(err, UnexpectedEOF):
+        span = Span(source, max(1, source.text.count("\n")), 1, max(1, source.text.count("\n")), 2)
+        return Diagnostic("E0005", "unexpected end of input", span)
+    assert isinstance(err, UnexpectedToken)
+    tok = err.token
+    expected = set(err.expected)
+    span = _tok_span(source, tok) if tok.type != "$END" else Span(
+        source, max(1, err.line if err.line > 0 else 1), 1, max(1, err.line), 2)
+    if tok.type == "$END" or tok.type == "_NL":
+        what = "end of input" if tok.type == "$END" else "end of line"
+        if "RPAR" in expected or "RSQB" in expected:
+            return Diagnostic("E0003", f"{what} before the group is closed", span,
+                              help="close the bracket")
+        return Diagnostic("E0005", f"unexpected {what}: the expression is incomplete", span,
+                          help="a separator must be followed by a layer")
+    if tok.type in ("NAME", "INT", "FLOAT", "SHAPE", "VGG_CONV", "VGG_FC", "SOFT_MAX",
+                    "LPAR", "LSQB", "LBRACE") and "MINUS" in expected:
+        return Diagnostic("E0004", f"missing separator before {_describe(tok)}", span,
+                          help="join layers with `-`, `->` or `,` (inside a call, "
+                          "separate arguments with `,`)")
+    if tok.type in ("RPAR", "RSQB", "RBRACE", "COMMA", "MINUS", "ARROW", "PLUS", "STAR",
+                    "VBAR"):
+        return Diagnostic("E0001", f"expected a layer or a value before {_describe(tok)}",
+                          span, help="remove the extra symbol, or write what belongs here")
+    want = sorted({_FRIENDLY.get(e, e.lower()) for e in expected if not e.startswith("__")})
+    shown = ", ".join(want[:6]) + (", ..." if len(want) > 6 else "")
+    return Diagnostic("E0001", f"unexpected {_describe(tok)}", span,
+                      help=f"expected one of: {shown}" if want else None)
+
+
+# ---------------------------------------------------------------- public
+def parse(text: str, name: str = "<input>") -> ast.Program:
+    """Parse .cnn source text into an :class:`ast.Program`; raise CnnError on errors."""
+    source = Source(name, text)
+    parser, joiner = _lark()
+    joiner.source = source
+    try:
+        tree = parser.parse(text if text.endswith("\n") else text + "\n")
+    except _SyntaxFault as fault:
+        raise CnnError([fault.diagnostic]) from None
+    except UnexpectedInput as err:
+        inner = getattr(err, "orig_exc", None) or getattr(err, "__context__", None)
+        if isinstance(inner, _SyntaxFault):
+            raise CnnError([inner.diagnostic]) from None
+        diag = _syntax_error(source, err)
+        opener = joiner.stack[-1] if joiner.stack else None
+        if opener is not None and diag.span is not None and opener.line < diag.span.line:
+            diag = _diag(source, opener, "E0003", f"unclosed `{opener}`",
+                         label="opened here and never closed",
+                         help=f"add `{_closing(opener)}` where the group ends "
+                         f"(line breaks inside brackets do not end a line)")
+        raise CnnError([diag]) from None
+    lines = _ToAst(source).transform(tree)
+    return _group(source, list(lines))
