@@ -150,9 +150,24 @@ class Network:
         from .backends.torch_source import build
         return build(self.to_python(), self.name)
 
-    def summary(self):
+    def summary(self, **options):
+        """Per-layer and total costs as Python objects (see cnndsl.report)."""
         from .report import summarize
-        return summarize(self)
+        return summarize(self, **options)
+
+    def to_dot(self, **options) -> str:
+        """Graphviz DOT source of the network diagram (see cnndsl.draw)."""
+        from .draw import to_dot
+        return to_dot(self, **options)
+
+    def draw(self, path, **options):
+        """Render the diagram to ``path`` (.svg, .png, .pdf, .dot or .mmd)."""
+        from .draw import draw
+        return draw(self, path, **options)
+
+    def _repr_svg_(self):  # Jupyter shows a Network as its diagram
+        from .draw import to_svg_or_none
+        return to_svg_or_none(self)
 
 
 def compile(source_or_path: str | Path, params: dict[str, Any] | None = None,

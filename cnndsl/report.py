@@ -53,7 +53,7 @@ class Summary:
         }
 
 
-def summarize(net) -> Summary:
+def summarize(net, **options) -> Summary:
     from . import ops
     c = net.cost
     rows = []
