@@ -1,0 +1,140 @@
+"""Checkpoints: everything needed to rebuild, evaluate or continue a run.
+
+A checkpoint is a dict of tensors and plain JSON-able values (no pickled objects), so
+it loads with ``torch.load(weights_only=True)`` and cannot run code. It is written to a
+temporary file in the same directory, flushed to disk, then renamed over the old one:
+an interruption at any moment leaves the previous checkpoint or the new one, never a
+broken file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cnndsl.diagnostics import UserError
+
+FORMAT = "cnndsl-checkpoint"
+VERSION = 1
+LAST, BEST = "last.pt", "best.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    """The state of every random number generator a run uses."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    py = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": py[0], "state": list(py[1]), "gauss": py[2]},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def plain(value: Any) -> Any:
+    """``value`` with only the types ``weights_only`` loading admits (tensors, str, int,
+    float, bool, None, lists, tuples, dicts); subclasses (numpy scalars, TorchVersion,
+    Path) become their plain base type."""
+    if isinstance(value, torch.Tensor) or value is None:
+        return value
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    if isinstance(value, str | os.PathLike):
+        return str(value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    raise TypeError(f"cannot store a {type(value).__name__} in a checkpoint")
+
+
+def save_atomic(obj: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def find(path: str | os.PathLike) -> Path:
+    """A checkpoint file, or ``DIR/last.pt`` for a run directory."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        if (p / LAST).is_file():
+            return p / LAST
+        raise UserError(f"{p}: no checkpoint ({LAST}) in this directory",
+                        help="give a run directory written by `cnndsl train --out DIR`",
+                        exit_code=2)
+    if not p.is_file():
+        raise UserError(f"{p}: no such checkpoint", exit_code=2)
+    return p
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check what it is."""
+    p = find(path)
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UserError(f"{p}: refused to load: it holds objects other than tensors and "
+                        f"plain values ({str(e).splitlines()[0]})",
+                        help="cnndsl loads checkpoints with weights_only=True so that a file "
+                             "cannot run code") from e
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+        raise UserError(f"{p}: cannot read the checkpoint: {str(e).splitlines()[0]}",
+                        help="the file is damaged or truncated") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{p}: not a cnndsl checkpoint",
+                        help="cnndsl eval/predict/--resume read files written by cnndsl train")
+    if int(ckpt.get("version", 0)) > VERSION:
+        raise UserError(f"{p}: checkpoint version {ckpt['version']} is newer than this "
+                        f"cnndsl understands ({VERSION})", help="upgrade cnndsl")
+    ckpt["_path"] = str(p)
+    return ckpt

@@ -1,0 +1,263 @@
+"""``cnndsl train``, ``cnndsl eval``, ``cnndsl predict``: argparse over the Python API.
+
+Importing this module is cheap (no torch): ``cnndsl/cli.py`` imports it for every
+command. :func:`add_parsers` adds the three sub-commands and returns their handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+DATA_HELP = ("digits (embedded, default) | mnist:DIR | cifar10:DIR | folder:DIR | npz:FILE "
+             "| synthetic:N=512,shape=1x28x28,classes=10")
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``--set K=V`` values: ints, floats, booleans, else strings.
+
+    >>> parse_set(["classes=10", "dropout=0.5", "bn=off", "act=relu"])
+    {'classes': 10, 'dropout': 0.5, 'bn': False, 'act': 'relu'}
+    """
+    try:
+        from cnndsl.api import parse_params  # the compiler's own reading, when present
+    except ImportError:
+        parse_params = None
+    if parse_params is not None:
+        return dict(parse_params(items))
+    from cnndsl.diagnostics import UserError
+
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UserError(f"--set expects K=V, got {item!r}", help="e.g. --set classes=10",
+                            exit_code=2)
+        out[key.strip()] = scalar(value.strip())
+    return out
+
+
+def scalar(v: str) -> Any:
+    low = v.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    return v
+
+
+def add_train_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train a network on data (GPU or CPU)",
+                       description="Train a .cnn network. Default data: the embedded UCI "
+                       "digits. Files go to --out DIR (default runs/NAME): checkpoints "
+                       "last.pt and best.pt, metrics.jsonl, metrics.csv, curves.png.")
+    p.add_argument("file", nargs="?", metavar="FILE",
+                   help=".cnn file or zoo name (optional with --resume)")
+    p.add_argument("--data", metavar="SPEC", help=DATA_HELP)
+    p.add_argument("--set", action="append", metavar="K=V", default=[],
+                   help="bind a network parameter (repeatable)")
+    p.add_argument("--input", metavar="CxHxW", help="override the network's input shape")
+    r = p.add_argument_group("recipe (explicit values override --preset)")
+    r.add_argument("--preset", choices=("alexnet2012", "resnet2015"),
+                   help="the slides' recipes: alexnet2012 (SGD momentum 0.9, lr 1e-2, weight "
+                        "decay 5e-4, batch 128, plateau); resnet2015 (SGD momentum 0.9, lr "
+                        "0.1, weight decay 1e-5, batch 256, plateau, He init)")
+    r.add_argument("--epochs", type=int, metavar="N", help="default 10")
+    r.add_argument("--batch-size", type=int, metavar="N",
+                   help="global batch (all processes together); default 64")
+    r.add_argument("--optimizer", metavar="NAME[,NAME...]",
+                   help="sgd, adam (default), adamw, adadelta, rmsprop; several names train "
+                        "once each and plot their loss curves together")
+    r.add_argument("--lr", type=float, metavar="LR",
+                   help="default per optimizer: sgd 0.01, adam/adamw/rmsprop 1e-3, adadelta 1")
+    r.add_argument("--weight-decay", type=float, metavar="WD",
+                   help="L2 penalty (decoupled for adamw); default 0 (adamw 0.01)")
+    r.add_argument("--momentum", type=float, metavar="M", help="sgd default 0.9; rmsprop 0")
+    r.add_argument("--nesterov", action="store_true", default=None,
+                   help="Nesterov momentum (sgd)")
+    r.add_argument("--schedule", metavar="NAME",
+                   help="none (default), step, cosine, onecycle, plateau (divide by 10 when "
+                        "validation accuracy stops improving)")
+    r.add_argument("--warmup", type=float, metavar="EPOCHS", help="linear warm-up epochs")
+    r.add_argument("--step-size", type=int, metavar="EPOCHS",
+                   help="step schedule: epochs between drops (default epochs/3)")
+    r.add_argument("--gamma", type=float, help="step schedule: factor per drop (default 0.1)")
+    r.add_argument("--patience", type=int, metavar="EPOCHS",
+                   help="plateau schedule: epochs without improvement (default 3)")
+    r.add_argument("--init", metavar="NAME",
+                   help="default (PyTorch's), he (Xavier/2, He et al. 2015), xavier")
+    r.add_argument("--label-smoothing", type=float, metavar="EPS")
+    r.add_argument("--clip-grad", type=float, metavar="NORM", help="clip the gradient norm")
+    r.add_argument("--seed", type=int, help="default 0 (runs are reproducible)")
+    r.add_argument("--val-split", type=float, metavar="F",
+                   help="hold out this fraction for validation (default: the data's test set, "
+                        "else 0.2; 0 = none)")
+    r.add_argument("--augment", metavar="SPEC",
+                   help="none | crop[:PAD] | flip | crop:4,flip | auto (default: crop:4,flip "
+                        "for cifar10, none otherwise)")
+    r.add_argument("--no-normalize", dest="normalize", action="store_false", default=None,
+                   help="do not normalise inputs to zero mean, unit variance")
+    d = p.add_argument_group("device and fast paths")
+    d.add_argument("--device", default="auto", help="auto (default) | cpu | cuda | cuda:N")
+    d.add_argument("--amp", default="auto", choices=("auto", "on", "off", "bf16", "fp16"),
+                   help="mixed precision (auto: bf16 or fp16 on CUDA, off on the CPU)")
+    d.add_argument("--no-amp", dest="amp", action="store_const", const="off",
+                   help="train in float32")
+    d.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels-last memory format (default: on for CUDA)")
+    d.add_argument("--compile", nargs="?", const=True, default=False, metavar="BACKEND",
+                   help="torch.compile the model (optionally with BACKEND)")
+    d.add_argument("--no-data-on-device", dest="data_on_device", action="store_false",
+                   default=None, help="keep the data set in host memory")
+    d.add_argument("--no-pin-memory", dest="pin_memory", action="store_false",
+                   help="no pinned host memory for batches")
+    d.add_argument("--sync-bn", action="store_true",
+                   help="synchronise batch-norm statistics across processes (torchrun)")
+    d.add_argument("--deterministic", action="store_true",
+                   help="deterministic algorithms, no cuDNN autotuning")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
+    o.add_argument("--overwrite", action="store_true", help="replace a run in --out")
+    o.add_argument("--resume", metavar="DIR", help="continue the run in DIR (or a .pt file)")
+    o.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "none"))
+    o.add_argument("-q", "--quiet", dest="progress", action="store_const", const="none")
+    o.add_argument("--no-plots", dest="plots", action="store_false",
+                   help="no curves.png / compare.png")
+    return p
+
+
+def add_parsers(sub: Any) -> dict[str, Handler]:
+    """Add ``train``, ``eval`` and ``predict`` to ``sub``; their handlers by name."""
+    add_train_parser(sub)
+    e = sub.add_parser("eval", help="score a checkpoint on data",
+                       description="Accuracy, top-5 accuracy, loss and confusion matrix of a "
+                       "checkpoint (a .pt file or a run directory).")
+    e.add_argument("checkpoint", metavar="CKPT")
+    e.add_argument("--data", metavar="SPEC", help="default: the data the run trained on")
+    e.add_argument("--split", default="auto", choices=("auto", "val", "test", "train", "all"),
+                   help="auto: the test set if the data has one, else the run's validation "
+                        "hold-out")
+    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--confusion", metavar="PNG",
+                   help="confusion matrix image (default: confusion.png by the checkpoint)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    pr = sub.add_parser("predict", help="classify image files with a checkpoint",
+                        description="The class and softmax probability of each image.")
+    pr.add_argument("checkpoint", metavar="CKPT")
+    pr.add_argument("images", nargs="+", metavar="IMAGE")
+    pr.add_argument("--top", type=int, default=1, metavar="K", help="show the K best classes")
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--json", action="store_true", help="print JSON lines")
+    return {"train": run_train, "eval": run_eval, "predict": run_predict}
+
+
+def default_out(name: str) -> Path:
+    """``runs/NAME``, or ``runs/NAME-2``, ... when that already holds a run."""
+    base = Path("runs") / (name or "network")
+    out, n = base, 1
+    while (out / "last.pt").exists() or (out / "compare.json").exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = None) -> int:
+    from cnndsl.diagnostics import UserError
+
+    from .api import train
+
+    params = parse_set(args.set)
+    if args.file is None and args.resume is None:
+        raise UserError("train needs a .cnn FILE (or --resume DIR)",
+                        help="cnndsl train zoo/lenet5.cnn --data digits", exit_code=2)
+    net = None
+    if args.file is not None:
+        if compile_fn is None:
+            import cnndsl
+
+            compile_fn = cnndsl.compile
+        net = compile_fn(args.file, params=params or None, input=args.input)
+        warnings = getattr(net, "warnings", None)
+        if warnings:
+            from cnndsl.diagnostics import render_all
+
+            print(render_all(warnings), file=sys.stderr)
+    elif params or args.input:
+        raise UserError("--set/--input need FILE; a resumed run keeps its network",
+                        exit_code=2)
+    out = args.out
+    if out is None and args.resume is None:
+        out = default_out(net.name if net is not None else "network")
+    result = train(
+        net, args.data, epochs=args.epochs, batch_size=args.batch_size,
+        optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
+        momentum=args.momentum, nesterov=args.nesterov, schedule=args.schedule,
+        warmup=args.warmup, step_size=args.step_size, gamma=args.gamma,
+        patience=args.patience, init=args.init, preset=args.preset,
+        label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, seed=args.seed,
+        val_split=args.val_split, augment=args.augment, normalize=args.normalize,
+        device=args.device, out=out, overwrite=args.overwrite, amp=args.amp,
+        channels_last=args.channels_last, compile=args.compile,
+        data_on_device=args.data_on_device, pin_memory=args.pin_memory,
+        sync_bn=args.sync_bn, deterministic=args.deterministic, resume=args.resume,
+        progress=args.progress, plots=args.plots)
+    runs = result if isinstance(result, dict) else {"": result}
+    quiet = args.progress == "none"
+    for name, h in runs.items():
+        if not quiet and h.records and h.out is not None:
+            b = h.best
+            acc = (f"best val_acc {100 * b['val_acc']:.2f}% (epoch {b['epoch']})"
+                   if b.get("val_acc") is not None else f"final loss {h.last['train_loss']:.4f}")
+            print(f"{name + ': ' if name else ''}{acc}; run in {h.out}/")
+    if isinstance(result, dict) and getattr(result, "plot", None) and not quiet:
+        print(f"loss curves compared in {result.plot}")
+    return 130 if any(h.stopped == "interrupted" for h in runs.values()) else 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from .checkpoint import find
+    from .inference import evaluate_checkpoint
+
+    png = args.confusion or find(args.checkpoint).parent / "confusion.png"
+    ev = evaluate_checkpoint(args.checkpoint, args.data, split=args.split,
+                             batch_size=args.batch_size, device=args.device,
+                             confusion_png=png)
+    if args.json:
+        print(json.dumps(ev.to_json()))
+        return 0
+    s = ev.scores
+    print(f"{ev.data} ({ev.split}): {s.count} images")
+    print(f"accuracy {100 * s.accuracy:.2f}%  top-5 {100 * s.top5:.2f}%  loss {s.loss:.4f}")
+    if len(s.confusion) <= 20:
+        width = max(4, max((len(str(v)) for row in s.confusion for v in row), default=1) + 1)
+        names = [c[:width - 1] for c in ev.classes] + \
+            [str(i) for i in range(len(ev.classes), len(s.confusion))]
+        print("confusion matrix (rows: true, columns: predicted):")
+        print(" " * width + "".join(f"{n:>{width}}" for n in names))
+        for n, row in zip(names, s.confusion):
+            print(f"{n:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    print(f"confusion matrix image: {ev.confusion_png}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from .inference import predict
+
+    for p in predict(args.checkpoint, args.images, top=args.top, device=args.device):
+        if args.json:
+            print(json.dumps(p.to_json()))
+        else:
+            print(f"{p.source}: " + ", ".join(f"{c} ({100 * q:.1f}%)" for c, q in p.top))
+    return 0

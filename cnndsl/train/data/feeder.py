@@ -1,0 +1,111 @@
+"""Batches for one epoch: which samples, in what order, on which device.
+
+The order of an epoch and the augmentation of each step come from generators seeded by
+(seed, epoch[, step]) alone, so an epoch can be replayed from any step (resume) and
+every process of a distributed run agrees on the global batch; process ``rank`` of
+``world`` takes samples ``rank::world`` of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from .augment import Augment
+from .transform import Transform
+from .types import ImageSet
+
+
+def mix_seed(*parts: int) -> int:
+    """A 63-bit seed from integers, well mixed (nearby inputs give unrelated seeds)."""
+    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # network input, on the device
+    y: torch.Tensor  # labels, on the device
+    size: int  # samples in the global batch (all processes)
+
+
+class Feeder:
+    """Turns an :class:`ImageSet` into device batches for training or evaluation.
+
+    ``resident``: the whole set is copied to the device once (no per-batch host
+    transfers); otherwise each batch is gathered on the host into pinned memory (when
+    ``pin``) and copied with ``non_blocking``.
+    """
+
+    def __init__(self, images: ImageSet, transform: Transform, device: torch.device,
+                 *, augment: Augment | None = None, resident: bool = True,
+                 pin: bool = False, channels_last: bool = False,
+                 world: int = 1, rank: int = 0) -> None:
+        self.images = images
+        self.transform = transform
+        self.device = device
+        self.augment = augment or Augment()
+        self.pin = pin and device.type == "cuda" and not resident
+        self.channels_last = channels_last
+        self.world, self.rank = world, rank
+        on_device = images.x.device == device
+        if resident and not on_device:
+            self.x = images.x.to(device)
+            self.y = images.y.to(device)
+        else:
+            self.x, self.y = images.x, images.y
+        self.resident = self.x.device == device
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def steps(self, batch_size: int, train: bool = False) -> int:
+        """Batches per epoch. In training, a last batch too small to give every process
+        two samples is dropped (batch norm cannot train on one sample)."""
+        full, rest = divmod(len(self.images), batch_size)
+        smallest = 2 * self.world if train else 1
+        return full + (1 if rest >= smallest else 0)
+
+    def order(self, seed: int, epoch: int, shuffle: bool) -> torch.Tensor:
+        n = len(self.images)
+        if not shuffle:
+            return torch.arange(n)
+        return torch.randperm(n, generator=torch.Generator().manual_seed(mix_seed(seed, epoch)))
+
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.resident:
+            index = index.to(self.device, non_blocking=True)
+            return self.x[index], self.y[index]
+        if self.pin:
+            xb = torch.empty((len(index), *self.x.shape[1:]), dtype=self.x.dtype,
+                             pin_memory=True)
+            torch.index_select(self.x, 0, index, out=xb)
+            yb = self.y[index].pin_memory()
+        else:
+            xb, yb = self.x[index], self.y[index]
+        return (xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True))
+
+    def batches(self, batch_size: int, *, seed: int = 0, epoch: int = 0,
+                shuffle: bool = False, train: bool = False,
+                start: int = 0) -> Iterator[Batch]:
+        """The batches of one epoch from step ``start`` on."""
+        order = self.order(seed, epoch, shuffle)
+        steps = self.steps(batch_size, train)
+        g = torch.Generator()
+        for step in range(start, steps):
+            glob = order[step * batch_size:(step + 1) * batch_size]
+            local = glob[self.rank::self.world]
+            xb, yb = self.gather(local)
+            x = self.transform.geometry(xb)
+            if train and self.augment:
+                g.manual_seed(mix_seed(seed, epoch, step, 1))
+                offsets, flips = self.augment.draw(len(glob), g)
+                sl = slice(self.rank, None, self.world)
+                x = self.augment.apply(x, offsets[sl], flips[sl])
+            x = self.transform.normalize(x)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield Batch(x, yb, len(glob))

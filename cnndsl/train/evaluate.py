@@ -1,0 +1,67 @@
+"""Loss, accuracy, top-5 and the confusion matrix of a model on a data set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .data import Feeder
+from .distributed import World
+from .precision import Precision
+
+
+@dataclass
+class Scores:
+    loss: float
+    accuracy: float
+    top5: float
+    count: int
+    confusion: list[list[int]] = field(default_factory=list)  # [true][predicted]
+
+    def to_json(self) -> dict:
+        return {"loss": self.loss, "accuracy": self.accuracy, "top5": self.top5,
+                "count": self.count, "confusion": self.confusion}
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, feeder: Feeder, *, batch_size: int,
+             num_classes: int, precision: Precision | None = None,
+             world: World | None = None, confusion: bool = False) -> Scores:
+    """Evaluate ``model`` (an unwrapped module) on every sample of ``feeder``.
+
+    In a distributed run each process scores its share and the sums are combined.
+    """
+    world = world or World()
+    was_training = model.training
+    model.eval()
+    dev = feeder.device
+    sums = torch.zeros(4, dtype=torch.float64, device=dev)  # loss, top1, top5, count
+    matrix = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=dev)
+    k = min(5, num_classes)
+    for batch in feeder.batches(batch_size):
+        if len(batch.y) == 0:
+            continue
+        if precision is not None:
+            with precision.autocast():
+                logits = model(batch.x)
+        else:
+            logits = model(batch.x)
+        logits = logits.float()
+        sums[0] += F.cross_entropy(logits, batch.y, reduction="sum")
+        top = logits.topk(k, dim=1).indices
+        sums[1] += (top[:, 0] == batch.y).sum()
+        sums[2] += (top == batch.y[:, None]).any(dim=1).sum()
+        sums[3] += len(batch.y)
+        if confusion:
+            matrix += torch.bincount(batch.y * num_classes + top[:, 0],
+                                     minlength=num_classes * num_classes)
+    world.sum_(sums)
+    if confusion:
+        world.sum_(matrix)
+    model.train(was_training)
+    loss, top1, top5, count = sums.tolist()
+    n = max(count, 1.0)
+    cm = matrix.view(num_classes, num_classes).tolist() if confusion else []
+    return Scores(loss / n, top1 / n, top5 / n, int(count), cm)

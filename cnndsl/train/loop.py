@@ -1,0 +1,416 @@
+"""The training loop of one run: one network, one recipe, one output directory.
+
+NOTE: exact resume. Everything random in an epoch comes from generators seeded by
+(seed, epoch, ...) alone: the sample order, the augmentation of each step, and the
+global RNGs (dropout) reseeded at the start of each epoch. A checkpoint taken between
+two steps also stores the RNG states and the running sums of the epoch, so a run
+stopped at any step and resumed from its checkpoint computes exactly what an
+uninterrupted run computes (bitwise on the CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cnndsl.diagnostics import UserError
+
+from . import checkpoint as ck
+from .config import Recipe
+from .data import Feeder, Prepared, mix_seed
+from .distributed import World
+from .evaluate import evaluate
+from .history import History, write_metrics
+from .initialize import apply_init
+from .optim import make_optimizer, set_lr
+from .precision import Precision, choose_precision
+from .progress import Progress
+from .protocol import NetworkLike
+from .schedule import Schedule
+
+
+@dataclass
+class Options:
+    """How to run (the device and the fast paths); none of it changes the recipe."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    out: Path | None = None
+    amp: str | bool = "auto"
+    channels_last: bool | None = None  # None: on for CUDA
+    compile: bool | str = False  # True: torch.compile (inductor); a string: that backend
+    data_on_device: bool | None = None  # None: when the data fits in half the free memory
+    pin_memory: bool = True
+    sync_bn: bool = False
+    progress: str | bool = "auto"
+    plots: bool = True
+    callback: Callable[[Event], None] | None = None
+
+
+@dataclass
+class Event:
+    """What a callback sees after each step (``kind="step"``) and epoch (``"epoch"``)."""
+
+    kind: str
+    epoch: int  # 0-based
+    step: int  # steps done in this epoch
+    record: dict[str, Any] | None
+    trainer: Trainer
+
+    def stop(self) -> None:
+        """Stop after this step, as Ctrl-C does (a checkpoint is written)."""
+        self.trainer.stop_requested = True
+
+
+class Diverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+    def __init__(self, message: str, history: History, help: str) -> None:
+        super().__init__(message, help=help, exit_code=1)
+        self.history = history
+
+
+def seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+class Trainer:
+    """Set up from a network, prepared data and a resolved recipe; :meth:`run` trains."""
+
+    def __init__(self, network: NetworkLike, data: Prepared, recipe: Recipe,
+                 options: Options, world: World | None = None,
+                 resume: dict[str, Any] | None = None) -> None:
+        self.net, self.data, self.r, self.o = network, data, recipe, options
+        self.world = world or World()
+        self.device = options.device
+        self.out = options.out if self.world.main else None
+        self.num_classes = network.num_classes or len(data.classes)
+        self.progress = Progress(options.progress, enabled=self.world.main)
+        self.stop_requested = False
+        self.history = History(network=network.name, optimizer=recipe.optimizer,
+                               out=self.out, notes=list(data.notes))
+        self.resume = resume
+        self._build()
+
+    # -- setup ---------------------------------------------------------------------
+
+    def _build(self) -> None:
+        r, o, dev = self.r, self.o, self.device
+        seed_all(r.seed)
+        model = self.net.to_torch()
+        apply_init(model, r.init)
+        model.to(dev)
+        cuda = dev.type == "cuda"
+        self.channels_last = cuda if o.channels_last is None else o.channels_last
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        if o.sync_bn and self.world.distributed:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.base = model
+        if self.resume is not None:
+            self._load_model_state(self.resume)
+        self.model: torch.nn.Module = model
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.model = DistributedDataParallel(model, device_ids=[dev.index] if cuda else None)
+        if o.compile:
+            backend = o.compile if isinstance(o.compile, str) else "inductor"
+            self.model = torch.compile(self.model, backend=backend)
+        self.precision: Precision = choose_precision(o.amp, dev)
+        self.optimizer = make_optimizer(self.base.parameters(), r, dev)
+        self._make_feeders()
+        self.steps = self.train_feeder.steps(r.batch_size, train=True)
+        self.schedule = Schedule(r.schedule, float(r.lr), epochs=r.epochs,  # type: ignore[arg-type]
+                                 steps_per_epoch=self.steps, warmup=r.warmup,
+                                 step_size=int(r.step_size or 1), gamma=r.gamma,
+                                 patience=r.patience)
+
+    def _make_feeders(self) -> None:
+        o, d, dev = self.o, self.data, self.device
+        resident = o.data_on_device
+        if resident is None:
+            resident = True
+            if dev.type == "cuda":
+                need = d.train.nbytes() + (d.val.nbytes() if d.val is not None else 0)
+                resident = need < 0.5 * torch.cuda.mem_get_info(dev)[0]
+        kw = dict(resident=resident, pin=o.pin_memory, channels_last=self.channels_last,
+                  world=self.world.size, rank=self.world.rank)
+        self.train_feeder = Feeder(d.train, d.transform, dev, augment=d.augment, **kw)
+        self.val_feeder = Feeder(d.val, d.transform, dev, **kw) if d.val is not None else None
+
+    def _load_model_state(self, ckpt: dict[str, Any]) -> None:
+        try:
+            self.base.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as e:
+            raise UserError(f"{ckpt.get('_path', 'checkpoint')}: its weights do not fit the "
+                            f"network: {str(e).splitlines()[0]}",
+                            help="resume with the same .cnn file and --set values") from e
+
+    def describe(self) -> list[str]:
+        d, r = self.data, self.r
+        dev = str(self.device)
+        if self.world.distributed:
+            dev += f" x {self.world.size} processes (DistributedDataParallel)"
+        fast = [self.precision.describe()]
+        if self.channels_last:
+            fast.append("channels-last")
+        if self.o.compile:
+            fast.append("torch.compile")
+        if self.device.type == "cuda":
+            fast.append("data on the GPU" if self.train_feeder.resident else "pinned memory")
+        val = f"{len(d.val)} images ({d.val_name})" if d.val is not None else "none"
+        lines = [f"data: {d.source.describe()}; training on {len(d.train)}, validation {val}",
+                 d.transform.describe()]
+        if d.augment:
+            lines.append(f"augmentation: {d.augment.spec()}")
+        lines.append(f"recipe: {r.optimizer} lr {r.lr:g}"
+                     + (f" momentum {r.momentum:g}" if r.optimizer in ("sgd", "rmsprop") else "")
+                     + (" nesterov" if r.nesterov else "")
+                     + f", weight decay {r.weight_decay:g}, batch {r.batch_size}, "
+                     f"{r.epochs} epochs, schedule {r.schedule}"
+                     + (f" + {r.warmup:g} warm-up epochs" if r.warmup else "")
+                     + f", init {r.init}, seed {r.seed}"
+                     + (f", preset {r.preset}" if r.preset else ""))
+        lines.append(f"device: {dev}; {', '.join(fast)}")
+        return lines + list(d.notes)
+
+    # -- checkpoints ---------------------------------------------------------------
+
+    def payload(self, epoch: int, step: int, partial: dict[str, float]) -> dict[str, Any]:
+        n, d = self.net, self.data
+        meta = ck.plain({
+            "format": ck.FORMAT, "version": ck.VERSION, "torch": str(torch.__version__),
+            "network": n.name, "source": n.source, "path": n.path,
+            "params": dict(n.params), "input_shape": [int(v) for v in n.input_shape],
+            "num_classes": self.num_classes, "classes": list(d.classes),
+            "data": d.source.spec, "transform": d.transform.to_json(),
+            "recipe": self.r.to_json(), "schedule": self.schedule.state_dict(),
+            "epoch": epoch, "step": step, "partial": partial,
+            "metrics": list(self.history.records), "world_size": self.world.size,
+        })
+        return {**meta, "state_dict": self.base.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
+                "rng": ck.rng_state()}
+
+    def save(self, epoch: int, step: int, partial: dict[str, float], best: bool) -> None:
+        if self.out is None:
+            return
+        last = self.out / ck.LAST
+        ck.save_atomic(self.payload(epoch, step, partial), last)
+        if best:
+            ck.copy_atomic(last, self.out / ck.BEST)
+
+    def _restore(self) -> tuple[int, int, dict[str, float]]:
+        """Optimizer, schedule, scaler, metrics from the checkpoint being resumed."""
+        c = self.resume
+        if c is None:
+            return 0, 0, {}
+        self.optimizer.load_state_dict(c["optimizer"])
+        self.schedule.load_state_dict(c["schedule"])
+        if self.precision.scaler is not None and c.get("scaler"):
+            self.precision.scaler.load_state_dict(c["scaler"])
+        self.history.records = list(c["metrics"])
+        step = int(c.get("step", 0))
+        if step:
+            ck.set_rng_state(c["rng"])
+        return int(c["epoch"]), step, dict(c.get("partial") or {})
+
+    # -- the loop ------------------------------------------------------------------
+
+    def run(self) -> History:
+        r, h = self.r, self.history
+        start_epoch, start_step, partial = self._restore()
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "network.cnn").write_text(self.net.source)
+        for line in self.describe():
+            self.progress.note(line)
+        if start_epoch or start_step:
+            self.progress.note(f"resuming at epoch {start_epoch + 1}"
+                               + (f", step {start_step + 1}" if start_step else ""))
+        best = max((x["val_acc"] for x in h.records if x.get("val_acc") is not None),
+                   default=-1.0)
+        try:
+            with self._stop_on_sigint():
+                for epoch in range(start_epoch, r.epochs):
+                    record = self._epoch(epoch, start_step, partial)
+                    start_step, partial = 0, {}
+                    if record is None:  # stopped inside the epoch
+                        h.stopped = "interrupted"
+                        break
+                    improved = record.get("val_acc") is not None and record["val_acc"] > best
+                    best = max(best, record.get("val_acc") or -1.0)
+                    h.records.append(record)
+                    self.save(epoch + 1, 0, {}, best=improved or record.get("val_acc") is None)
+                    if self.out is not None:
+                        write_metrics(h.records, self.out)
+                    self.progress.epoch(record, r.epochs)
+                    self._callback("epoch", epoch, self.steps, record)
+                    if self.stop_requested and epoch + 1 < r.epochs:
+                        h.stopped = "interrupted"
+                        break
+        finally:
+            self.progress.clear()
+            self._finish()
+        if h.stopped == "interrupted" and self.out is not None:
+            self.progress.note(f"stopped; checkpoint {self.out / ck.LAST}; continue with "
+                               f"--resume {self.out}")
+        h.model = self.base
+        return h
+
+    def _finish(self) -> None:
+        if self.out is None or not self.o.plots or not self.history.records:
+            return
+        from .plots import have_matplotlib, save_curves
+
+        if have_matplotlib():
+            save_curves(self.history, self.out / "curves.png")
+        else:
+            self.progress.note("note: matplotlib is not installed, so no curves.png "
+                               "(pip install matplotlib)")
+
+    def _callback(self, kind: str, epoch: int, step: int, record: dict | None) -> None:
+        if self.o.callback is not None:
+            self.o.callback(Event(kind, epoch, step, record, self))
+
+    @contextlib.contextmanager
+    def _stop_on_sigint(self) -> Iterator[None]:
+        """First Ctrl-C: finish the step, save, stop. Second: abort at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            self.progress.note("\nstopping after this step (Ctrl-C again to abort) ...")
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _epoch(self, epoch: int, start: int, partial: dict[str, float]) -> dict | None:
+        """Train one epoch (from step ``start``); its record, or None when stopped."""
+        r, dev, world, prec = self.r, self.device, self.world, self.precision
+        if start == 0:
+            seed_all(mix_seed(r.seed, epoch, world.rank, 2))
+        self.model.train()
+        loss_sum = torch.tensor(partial.get("loss", 0.0), device=dev)
+        correct = torch.tensor(int(partial.get("correct", 0)), device=dev)
+        seen = seen0 = int(partial.get("seen", 0))
+        spent = float(partial.get("time", 0.0))
+        check_every = 1 if (world.size == 1 and dev.type == "cpu") else 20
+        scale = world.size  # loss = sum over the local share * world / global batch
+        t0 = time.perf_counter()
+        step = start
+        batches = self.train_feeder.batches(r.batch_size, seed=r.seed, epoch=epoch,
+                                            shuffle=True, train=True, start=start)
+        for step, batch in enumerate(batches, start):
+            set_lr(self.optimizer, self.schedule.lr(epoch, step))
+            with prec.autocast():
+                logits = self.model(batch.x)
+                loss = F.cross_entropy(logits.float(), batch.y, reduction="sum",
+                                       label_smoothing=r.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            scaled = loss * (scale / batch.size)
+            if prec.scaler is not None:
+                prec.scaler.scale(scaled).backward()
+                if r.clip_grad:
+                    prec.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.base.parameters(), r.clip_grad)
+                prec.scaler.step(self.optimizer)
+                prec.scaler.update()
+            else:
+                scaled.backward()
+                if r.clip_grad:
+                    torch.nn.utils.clip_grad_norm_(self.base.parameters(), r.clip_grad)
+                self.optimizer.step()
+            with torch.no_grad():
+                loss_sum += loss.detach()
+                correct += (logits.argmax(dim=1) == batch.y).sum()
+            seen += len(batch.y)
+            self._callback("step", epoch, step + 1, None)
+            stop = self.stop_requested
+            if (step + 1) % check_every == 0 or step + 1 == self.steps:
+                stop = self._check(loss if check_every == 1 else loss_sum, epoch, step)
+            elif world.distributed:
+                stop = False  # processes agree on stopping at check steps only
+            self.progress.step(epoch, r.epochs, step, self.steps, t0,
+                               lambda ls=loss_sum, c=correct, n=seen: (
+                                   ls.item() / max(n, 1), c.item() / max(n, 1),
+                                   (n - seen0) * world.size))
+            if stop and step + 1 < self.steps:
+                spent += time.perf_counter() - t0
+                self.save(epoch, step + 1, {"loss": loss_sum.item(), "correct": correct.item(),
+                                            "seen": seen, "time": spent}, best=False)
+                return None
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        spent += time.perf_counter() - t0
+        totals = world.sum_(torch.tensor([loss_sum.item(), correct.item(), seen,
+                                          float(self.stop_requested)],
+                                         dtype=torch.float64, device=dev))
+        t_loss, t_correct, t_seen, t_stop = totals.tolist()
+        self.stop_requested = t_stop > 0
+        record: dict[str, Any] = {
+            "epoch": epoch + 1, "train_loss": t_loss / max(t_seen, 1),
+            "train_acc": t_correct / max(t_seen, 1),
+            "val_loss": None, "val_acc": None, "val_top5": None,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "images_per_s": t_seen / max(spent, 1e-9), "epoch_time": spent,
+        }
+        prev = self.history.records[-1]["time"] if self.history.records else 0.0
+        if self.val_feeder is not None:
+            v = evaluate(self.base, self.val_feeder, batch_size=2 * r.batch_size,
+                         num_classes=self.num_classes, precision=prec, world=world)
+            record.update(val_loss=v.loss, val_acc=v.accuracy, val_top5=v.top5)
+        record["time"] = prev + spent
+        if self.schedule.end_epoch(record["val_acc"] if record["val_acc"] is not None
+                                   else record["train_acc"]):
+            self.progress.note(f"accuracy has not improved for {r.patience} epochs: "
+                               f"learning rate divided by 10")
+        return record
+
+    def _check(self, value: torch.Tensor, epoch: int, step: int) -> bool:
+        """Whether to stop (all processes agree: one asked); raises on a NaN/inf loss,
+        keeping the last good checkpoint."""
+        flags = torch.stack([(~torch.isfinite(value)).any().float(),
+                             torch.tensor(float(self.stop_requested), device=self.device)])
+        bad, stop = (v > 0 for v in self.world.sum_(flags).tolist())
+        if self.world.distributed and stop:
+            self.stop_requested = True
+        if not bad:
+            return stop
+        self.history.stopped = "diverged"
+        self.history.model = self.base
+        kept = ""
+        if self.out is not None and (self.out / ck.LAST).is_file():
+            kept = f"; the last good checkpoint is {self.out / ck.LAST} (epoch {epoch})"
+        lr = self.optimizer.param_groups[0]["lr"]
+        raise Diverged(
+            f"the training loss became NaN or infinite at epoch {epoch + 1}, step "
+            f"{step + 1} (learning rate {lr:.3g}); training stopped{kept}", self.history,
+            help="lower the learning rate (--lr), add warm-up (--warmup 1), clip gradients "
+                 "(--clip-grad 1), or train without mixed precision (--no-amp)")
+
+
+def finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

@@ -1,0 +1,86 @@
+"""Learning-rate schedules, computed per step, with a linear warm-up.
+
+One small class instead of stacked torch schedulers: the rate is a function of (epoch,
+step) plus, for ``plateau``, a factor that drops when validation accuracy stops rising
+(the slides' "divide by 10 when validation accuracy plateaus"). Its state is a plain dict.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class Schedule:
+    """The learning rate of every step.
+
+    >>> s = Schedule("step", 0.1, epochs=6, steps_per_epoch=10, step_size=2)
+    >>> [round(s.lr(e, 0), 6) for e in range(6)]
+    [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    >>> p = Schedule("plateau", 0.1, epochs=9, steps_per_epoch=1, patience=2)
+    >>> for acc in (0.5, 0.6, 0.6, 0.6):
+    ...     p.end_epoch(acc)
+    >>> p.lr(4, 0)
+    0.01
+    """
+
+    def __init__(self, kind: str, base_lr: float, *, epochs: int, steps_per_epoch: int,
+                 warmup: float = 0.0, step_size: int = 1, gamma: float = 0.1,
+                 patience: int = 3) -> None:
+        self.kind = kind
+        self.base = base_lr
+        self.spe = max(1, steps_per_epoch)
+        self.total = epochs * self.spe
+        self.warmup_steps = int(round(warmup * self.spe))
+        self.step_size = step_size
+        self.gamma = gamma
+        self.patience = patience
+        self.factor = 1.0  # plateau
+        self.best: float | None = None
+        self.bad_epochs = 0
+
+    def lr(self, epoch: int, step: int) -> float:
+        t = epoch * self.spe + step
+        lr = self.base * self.shape(epoch, t)
+        if t < self.warmup_steps:
+            lr *= (t + 1) / self.warmup_steps
+        return lr
+
+    def shape(self, epoch: int, t: int) -> float:
+        if self.kind == "step":
+            return self.gamma ** (epoch // self.step_size)
+        if self.kind == "plateau":
+            return self.factor
+        if self.kind == "cosine":
+            span = max(1, self.total - self.warmup_steps)
+            p = min(1.0, max(0.0, (t - self.warmup_steps) / span))
+            return 0.5 * (1.0 + math.cos(math.pi * p))
+        if self.kind == "onecycle":  # Smith & Topin 2017, as torch's OneCycleLR (cosine)
+            up = max(1, int(0.3 * self.total))
+            start, end = 1 / 25, 1 / 25 / 1e4
+            if t < up:
+                return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * t / up))
+            p = min(1.0, (t - up) / max(1, self.total - up))
+            return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * p))
+        return 1.0
+
+    def end_epoch(self, accuracy: float | None) -> bool:
+        """Tell the plateau schedule an epoch's accuracy; True when the rate dropped."""
+        if self.kind != "plateau" or accuracy is None:
+            return False
+        if self.best is None or accuracy > self.best + 1e-4:
+            self.best, self.bad_epochs = accuracy, 0
+            return False
+        self.bad_epochs += 1
+        if self.bad_epochs >= self.patience:
+            self.factor /= 10.0
+            self.bad_epochs = 0
+            return True
+        return False
+
+    def state_dict(self) -> dict:
+        return {"factor": self.factor, "best": self.best, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.factor = float(d["factor"])
+        self.best = None if d["best"] is None else float(d["best"])
+        self.bad_epochs = int(d["bad_epochs"])
