@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -186,12 +187,26 @@ def compile(source_or_path: str | Path, params: dict[str, Any] | None = None,
     diags = list(el.diags)
     if graph is not None:
         diags += check(graph)
+    diags = _allowed(diags)
     if strict:
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):
         raise CnnError(sorted(diags, key=_order))
     path = name if base is not None else None
     return Network(graph, program, name, params or {}, sorted(diags, key=_order), path)
+
+
+def _allowed(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Drop warnings the source allows on their line: ``# ... allow W0301``."""
+    out = []
+    for d in diags:
+        if d.severity == "warning" and d.span is not None:
+            line = d.span.source.line(d.span.line)
+            comment = line[line.find("#"):] if "#" in line else ""
+            if re.search(rf"\ballow:?\s+(\w+[ ,]*)*\b{d.code}\b", comment):
+                continue
+        out.append(d)
+    return out
 
 
 def _order(d: Diagnostic):
@@ -223,7 +238,7 @@ def loads(text: str, **kwargs) -> Network:
     program = parse(text, program_name)
     el = Elaborator(program, kwargs.get("params") or {}, _input_type(kwargs.get("input")), None)
     graph = el.run()
-    diags = list(el.diags) + (check(graph) if graph is not None else [])
+    diags = _allowed(list(el.diags) + (check(graph) if graph is not None else []))
     if kwargs.get("strict"):
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):

@@ -66,21 +66,22 @@ class Diagnostic:
     help: str | None = None
     label: str | None = None  # text printed after the caret
     notes: tuple[str, ...] = ()
+    strict: bool = False  # a warning promoted to an error by --strict
 
     @property
     def severity(self) -> str:
-        return SEVERITY.get(self.code[:1], "error")
+        return "error" if self.strict else SEVERITY.get(self.code[:1], "error")
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
 
     def as_error(self) -> Diagnostic:
-        """The same diagnostic promoted to an error (``--strict``)."""
+        """The same diagnostic promoted to an error (``--strict``); the code stays."""
         if self.severity != "warning":
             return self
-        return Diagnostic("E" + self.code[1:], self.message, self.span, self.help,
-                          self.label, self.notes)
+        return Diagnostic(self.code, self.message, self.span, self.help, self.label,
+                          self.notes, strict=True)
 
     def to_json(self) -> dict:
         return {

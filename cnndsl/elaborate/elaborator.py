@@ -46,7 +46,9 @@ class Elaborator:
     def __init__(self, program: ast.Program, bindings: dict[str, Any] | None = None,
                  input_shape: TensorType | None = None, base_dir: Path | None = None):
         self.program = program
-        self.bindings = dict(bindings or {})
+        # Optional-part switches (``POOL?``) are matched case-insensitively.
+        self.bindings = {(k.replace(" ", "").lower() if k.endswith("?") else k): v
+                         for k, v in (bindings or {}).items()}
         self.input_override = input_shape
         self.base_dir = base_dir
         self.diags: list[Diagnostic] = []
@@ -206,6 +208,12 @@ class Elaborator:
         lets = {s.name for s in (self.program.network.body if self.program.network else ())
                 if isinstance(s, ast.Let)}
         for k in self.bindings:
+            if k.endswith("?") and k != "?" and k not in self.used:
+                self.report(Diagnostic("W0201", f"`{k}` switches an optional part, but the "
+                                       "network has no such part", None,
+                                       help="optional parts are named by their text, e.g. "
+                                       "`POOL?` is switched by `--set POOL?=off`"))
+                continue
             if k.endswith("?") or k in params or k in lets or k in self.used:
                 continue
             self.report(Diagnostic("W0201", f"parameter `{k}` was bound but the network does "
@@ -269,7 +277,12 @@ class Elaborator:
         body, count_expr = e.left, e.right
         if self.ev.kind(e.left, env) == "num" and self.ev.kind(e.right, env) == "net":
             body, count_expr = e.right, e.left
-        count = self.ev.eval(count_expr, env)
+        try:
+            count = self.ev.eval(count_expr, env)
+        except ElabError as ex:
+            self.report(ex.diagnostic)
+            self.build(body, env, POISON)  # still look for independent errors inside
+            return POISON
         if isinstance(count, float) and count.is_integer():
             count = int(count)
         if isinstance(count, bool) or not isinstance(count, int):

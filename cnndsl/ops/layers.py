@@ -139,22 +139,23 @@ def _conv_module(a: Attrs, ins: Types, out: TensorType) -> str:
     args = [str(ins[0].channels), str(a["out"]), f"kernel_size={_pair(a['kernel'])}"]
     if a["stride"] != (1, 1):
         args.append(f"stride={_pair(a['stride'])}")
-    pre = None
-    if t == b and lft == r:
-        if t or lft:
-            args.append(f"padding={_pair((t, lft))}")
-    elif a["stride"] == (1, 1):
-        args.append("padding='same'")
-    else:
-        pre = f"nn.ZeroPad2d(({lft}, {r}, {t}, {b}))"
+    if t == b and lft == r and (t or lft):
+        args.append(f"padding={_pair((t, lft))}")
     if a["dilation"] != (1, 1):
         args.append(f"dilation={_pair(a['dilation'])}")
     if a["groups"] != 1:
         args.append(f"groups={a['groups']}")
     if not a["bias"]:
         args.append("bias=False")
-    conv = f"nn.Conv2d({', '.join(args)})"
-    return f"nn.Sequential({pre}, {conv})" if pre else conv
+    return f"nn.Conv2d({', '.join(args)})"
+
+
+def _conv_call(a: Attrs, xs: list[str], m: str | None, ins: Types, out: TensorType) -> str:
+    """Asymmetric padding ('same' with an even kernel) is applied explicitly, then the conv."""
+    t, b, lft, r = a["pad"]
+    if t == b and lft == r:
+        return f"{m}({xs[0]})"
+    return f"{m}(F.pad({xs[0]}, ({lft}, {r}, {t}, {b})))"
 
 
 register(OpDef(
@@ -170,6 +171,7 @@ register(OpDef(
     ),
     resolve=_resolve_pad, infer=_conv_infer, params=_conv_params, macs=_conv_macs,
     macs_kind="conv", window=_window, label=_conv_label, torch_module=_conv_module,
+    torch_call=_conv_call,
     cost_note="MACs = output elements x (C_in/groups) x kh x kw; params = K x C_in/groups "
     "x kh x kw weights + K biases",
 ))

@@ -61,6 +61,8 @@ def suggestions(n: int, kernel: int, stride: int, pad: int, dilation: int = 1) -
         if (n + 2 * pad - extent) % s == 0:
             out.append(f"use stride {s}")
             break
+    bigger = next(m for m in range(n + 1, n + stride + 1) if (m + 2 * pad - extent) % stride == 0)
+    out.append(f"an input of {bigger} fits")
     return out
 
 

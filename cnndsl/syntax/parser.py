@@ -23,7 +23,7 @@ _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 _CONTINUES_AFTER = {"MINUS", "ARROW", "COMMA", "PLUS", "STAR", "SLASH", "DSLASH",
                     "PERCENT", "VBAR", "EQUAL"}
-_CONTINUES_BEFORE = {"ARROW", "VBAR", "RPAR", "RSQB", "RBRACE"}
+_CONTINUES_BEFORE = {"ARROW", "MINUS", "COMMA", "VBAR", "RPAR", "RSQB", "RBRACE"}
 
 
 class _SyntaxFault(Exception):
