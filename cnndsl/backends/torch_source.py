@@ -16,25 +16,6 @@ from dataclasses import dataclass, field
 from .. import ops
 from ..ir.graph import Frame, Graph, Node
 
-_DROP_PATH = '''
-
-class DropPath(nn.Module):
-    """Stochastic depth: drop a sample's branch with probability p while training."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x):
-        if not self.training or self.p == 0.0:
-            return x
-        keep = 1.0 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-'''
 
 
 @dataclass
@@ -100,7 +81,7 @@ class _Emitter:
         self.classes: list[str] = []
         self.by_body: dict[str, str] = {}
         self.used_names: set[str] = set()
-        self.needs_drop_path = False
+        self.helpers: list[str] = []  # helper classes the operators need
         self.uses = graph.consumers()
 
     def _class_name(self, base: str) -> str:
@@ -167,9 +148,9 @@ class _Emitter:
                 attrs = node.a
                 module = op.torch_module(attrs, in_types, node.type) if op.torch_module else None
                 ref = None
+                if op.torch_helper and op.torch_helper not in self.helpers:
+                    self.helpers.append(op.torch_helper)
                 if module is not None:
-                    if module.startswith("DropPath("):
-                        self.needs_drop_path = True
                     init.append(f"self.{node.local} = {module}")
                     ref = f"self.{node.local}"
                 if op.torch_call is not None:
@@ -222,8 +203,7 @@ def to_source(graph: Graph, source_name: str = "<cnndsl>", params: int | None = 
     header += ['"""', "", "import torch", "from torch import nn",
                "from torch.nn import functional as F  # noqa: F401", ""]
     parts = ["\n".join(header)]
-    if em.needs_drop_path:
-        parts.append(_DROP_PATH.strip("\n") + "\n")
+    parts.extend(h.strip("\n") + "\n" for h in em.helpers)
     parts.extend(em.classes)
     footer = [
         f"INPUT_SHAPE = {shape!r}",

@@ -9,12 +9,13 @@ in ``cnndsl/prelude.cnn``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .. import ops
 from ..diagnostics import Diagnostic, Span
 from ..syntax import ast
-from .env import POISON, Env, Port, err
+from .env import POISON, ElabError, Env, Port, err
 
 if TYPE_CHECKING:
     from .elaborator import Elaborator
@@ -59,6 +60,10 @@ def _split(args: tuple[ast.Arg, ...], what: str, span: Span, allowed: tuple[str,
     return branches, options
 
 
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 # ---------------------------------------------------------------- merges
 def _merge(kind: str):
     def expand(el: Elaborator, args, span, env, x):
@@ -68,7 +73,16 @@ def _merge(kind: str):
             return outs[0]
         if not all(p.ok for p in outs):
             return POISON
-        return el.add_node(ops.get(kind), {}, outs, span)
+        try:
+            return el.add_node(ops.get(kind), {}, outs, span)
+        except ElabError as ex:  # name each branch and what it gives
+            d = ex.diagnostic
+            if d is None:
+                raise
+            notes = tuple(f"branch {i + 1} `{_short(b.text)}` (line {b.span.line}:"
+                          f"{b.span.col}) gives {p.type}"
+                          for i, (b, p) in enumerate(zip(branches, outs)))
+            raise ElabError(replace(d, notes=d.notes + notes)) from None
     return expand
 
 
@@ -80,12 +94,13 @@ builtin("mul", "multiply", "scale")(_merge("mul"))
 # ---------------------------------------------------------------- residual
 @builtin("residual", "res")
 def residual(el: Elaborator, args, span, env, x):
-    """``residual(body, shortcut=proj|pad|conv|identity, pre=layers)``.
+    """``residual(body, shortcut=proj|pad|conv|identity|none, pre=layers)``.
 
     The body's output is added to the shortcut. Where the body changes the shape, the
     shortcut becomes a projection (1x1 conv with the body's stride, then BN: He et al.'s
     option B, the default), a zero-padded subsampled identity (``shortcut=pad``, option
-    A), or a bare 1x1 conv (``shortcut=conv``, pre-activation ResNets). ``pre`` runs
+    A), or a bare 1x1 conv (``shortcut=conv``, pre-activation ResNets); ``shortcut=none``
+    drops the shortcut there (MobileNetV2); ``identity`` makes it an error. ``pre`` runs
     before the split (pre-activation: ``pre=bn - relu``); the shortcut then starts from
     the pre-activated input when it needs a projection.
     """
@@ -98,9 +113,9 @@ def residual(el: Elaborator, args, span, env, x):
         mode = str(el.ev.eval(options["shortcut"].value, env, want_str=True)).lower()
         mode = {"b": "proj", "a": "pad", "projection": "proj", "id": "identity",
                 "zero": "pad", "zeropad": "pad"}.get(mode, mode)
-        if mode not in ("proj", "pad", "conv", "identity"):
-            raise err("E0105", f"shortcut must be proj (B), pad (A), conv or identity, got "
-                      f"`{mode}`", options["shortcut"].span)
+        if mode not in ("proj", "pad", "conv", "identity", "none"):
+            raise err("E0105", f"shortcut must be proj (B), pad (A), conv, identity or none, "
+                      f"got `{mode}`", options["shortcut"].span)
     with el.builder.frame("residual", f"residual({branches[0].text})", False, span):
         entry = x
         if "pre" in options:
@@ -110,6 +125,8 @@ def residual(el: Elaborator, args, span, env, x):
             return POISON
         short = x
         if body.type != x.type:
+            if mode == "none":  # MobileNetV2: no shortcut where the shape changes
+                return body
             short = _shortcut(el, mode, entry, body, span)
             if not short.ok:
                 return POISON
@@ -147,6 +164,21 @@ def _shortcut(el: Elaborator, mode: str, x: Port, body: Port, span: Span) -> Por
     return p
 
 
+# ---------------------------------------------------------------- conditional
+@builtin("if")
+def conditional(el: Elaborator, args, span, env, x):
+    """``if(test, then, otherwise)``: the layers of ``then`` where test is non-zero."""
+    positional = [a for a in args if a.name is None]
+    if len(positional) != 3 or len(args) != 3:
+        raise err("E0401", "if takes three arguments: if(test, then, otherwise)", span,
+                  help="e.g. if(t - 1, pwconv(in_c * t), id)")
+    test = el.ev.eval(positional[0].value, env)
+    if not isinstance(test, (int, float)):
+        raise err("E0104", f"the test of `if` must be a number or true/false, got {test!r}",
+                  positional[0].span)
+    return el.build(positional[1 if test else 2].value, env, x)
+
+
 # ---------------------------------------------------------------- softmax classifier
 @builtin("softmax", "soft_max", "classifier")
 def softmax(el: Elaborator, args, span, env, x):
@@ -161,8 +193,10 @@ def softmax(el: Elaborator, args, span, env, x):
     classes = el.ev.eval(ast.Name(span, "classes"), env)
     node = el.builder.nodes[-1] if el.builder.nodes else None
     producer = next((n for n in el.builder.nodes if n.name == x.node), node)
-    is_scores = (x.type.is_vector and producer is not None and producer.op == "fc"
-                 and (not explicit or x.type.dims[0] == classes))
+    width = x.type.dims[0] if x.type.is_vector else None
+    from_fc = producer is not None and producer.op == "fc"
+    is_scores = width is not None and ((from_fc and (not explicit or width == classes))
+                                       or (explicit and width == classes))
     if not is_scores:
         el.report(Diagnostic("N0401", f"added fc({classes}) to give the softmax its class "
                              "scores", span, help="write fc(classes) before softmax to make "

@@ -64,8 +64,9 @@ class Elaborator:
         return (name.lower() in self.blocks or ops.lookup(name) is not None
                 or builtins.lookup(name) is not None)
 
-    def report(self, d: Diagnostic) -> None:
-        self.diags.append(d)
+    def report(self, d: Diagnostic | None) -> None:
+        if d is not None:
+            self.diags.append(d)
 
     # ------------------------------------------------------------ blocks and imports
     def load_blocks(self) -> None:
@@ -290,8 +291,8 @@ class Elaborator:
                       count_expr.span)
         if count < 0:
             raise err("E0109", f"a repeat count cannot be negative ({count})", count_expr.span)
-        for _ in range(count):
-            x = self.build(body, env, x)
+        for i in range(count):  # `repeat_index` is the iteration, from 0
+            x = self.build(body, env.child({"repeat_index": i}, None, env.origin), x)
         return x
 
     # ------------------------------------------------------------ calls
@@ -336,10 +337,20 @@ class Elaborator:
         body_env = Env(bound, self._global_env(env), x, f"block {b.name}")
         self.call_stack.append((b.name.lower(), span))
         try:
-            with self.builder.frame(b.name, call_text, info.origin != "<prelude>", span):
+            if self._is_single_op(b):  # a one-layer block is inlined: no scope of its own
+                return self.run_body(b.body, body_env, x)
+            with self.builder.frame(b.name, call_text, True, span):
                 return self.run_body(b.body, body_env, x)
         finally:
             self.call_stack.pop()
+
+    def _is_single_op(self, b: ast.BlockDef) -> bool:
+        if len(b.body) != 1 or not isinstance(b.body[0], ast.ChainStmt):
+            return False
+        v = b.body[0].value
+        name = v.func.id if isinstance(v, ast.Call) else v.id if isinstance(v, ast.Name) else None
+        return (name is not None and name.lower() not in self.blocks
+                and builtins.lookup(name) is None and ops.lookup(name) is not None)
 
     @staticmethod
     def _global_env(env: Env) -> Env:
@@ -432,6 +443,8 @@ class Elaborator:
                 problems.append(ex)
         for p in problems[1:]:
             self.report(p.diagnostic)
+        if problems and all(p.diagnostic is None for p in problems):
+            raise problems[0]
         if problems:
             raise problems[0]
         return values
@@ -550,7 +563,7 @@ def _check_attr(op: OpDef, attr, v: Any, expr: ast.Expr | None) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise err("E0104", f"`{attr.name}` of {op.name} must be a number", span)
         bounded(v)
-        return float(v)
+        return round(float(v), 12)  # 0.1 * 3 prints as 0.3
     if kind == "bool":
         if isinstance(v, bool):
             return v

@@ -23,8 +23,8 @@ BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "on": True, 
 class ElabError(Exception):
     """A diagnostic that stops the current expression (collected, then elaboration goes on)."""
 
-    def __init__(self, diagnostic: Diagnostic):
-        self.diagnostic = diagnostic
+    def __init__(self, diagnostic: Diagnostic | None):
+        self.diagnostic = diagnostic  # None: a consequence of an error already reported
 
 
 def err(code: str, message: str, span: Span | None, help: str | None = None,
@@ -190,7 +190,9 @@ class Evaluator:
         low = e.id.lower()
         if low in ("in_c", "in_h", "in_w"):
             port = env.input_port()
-            if port is None or not port.ok:
+            if port is not None and not port.ok:
+                raise ElabError(None)  # the input is poisoned: already reported
+            if port is None:
                 raise err("E0203", f"`{e.id}` is only known inside a block, where it is the "
                           "block's input size", e.span)
             t = port.type

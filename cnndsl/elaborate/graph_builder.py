@@ -29,7 +29,8 @@ class GraphBuilder:
             span: Span | None, base: str | None = None) -> Port:
         path = self._named_path()
         stem = base or _BASE.get(op, op)
-        local = "input" if op == "input" else f"{stem}{self._next(('node', path, stem))}"
+        sep = "_" if stem[-1:].isdigit() else ""
+        local = "input" if op == "input" else f"{stem}{sep}{self._next(('node', path, stem))}"
         dotted = ".".join(path + (local,))
         node = Node(
             name=dotted.replace(".", "_"),
@@ -48,7 +49,8 @@ class GraphBuilder:
     def frame(self, block: str, call: str, named: bool, span: Span | None):
         """Enter a block call: ``stage2`` for the second call of ``stage`` in this scope."""
         key = ("frame", self._named_path() if named else tuple(f.name for f in self.scope), block)
-        name = f"{block}{self._next(key)}"
+        sep = "_" if block[-1:].isdigit() else ""
+        name = f"{block}{sep}{self._next(key)}"
         self.scope.append(Frame(name, block, call, named, span))
         try:
             yield

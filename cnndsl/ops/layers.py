@@ -3,7 +3,8 @@
 Conventions (see docs/language.md and docs/cost.md): MACs count multiply-accumulates of
 convolutions and fully connected layers, bias adds excluded (fvcore's and the slides'
 convention); batch norm is counted apart (2 per element: scale and shift, as fvcore
-does at inference); pools, activations and merges cost no MACs.
+does at inference), and so are global and adaptive average pools (1 per input element,
+as fvcore counts them); other pools, activations and merges cost no MACs.
 """
 
 from __future__ import annotations
@@ -267,15 +268,17 @@ register(OpDef(
                                           "adaptiveavgpool1", "gavgpool"),
     doc="Global average pooling: CxHxW to a vector of C (GoogLeNet, ResNet).",
     infer=_global_infer, label=lambda a, o: "global avg pool", macs_kind="pool",
+    macs=lambda a, ins, out: ins[0].numel,
     torch_module=lambda a, ins, out: "nn.AdaptiveAvgPool2d(1)",
     torch_call=lambda a, xs, m, ins, out: f"torch.flatten({m}({xs[0]}), 1)",
-    cost_note="no MACs (fvcore counts input elements for adaptive average pooling; "
-    "reported under `pool`)",
+    cost_note="no parameters; MACs = input elements (one accumulate each, fvcore's "
+    "count for adaptive average pooling), kind `pool`, outside the conv+linear total",
 ))
 register(OpDef(
     name="gmp", family="pool", aliases=("globalmaxpool", "global_max_pool"),
     doc="Global max pooling: CxHxW to a vector of C.",
-    infer=_global_infer, label=lambda a, o: "global max pool",
+    infer=_global_infer, label=lambda a, o: "global max pool", macs_kind="pool",
+    cost_note="no parameters, no MACs (comparisons only)",
     torch_module=lambda a, ins, out: "nn.AdaptiveMaxPool2d(1)",
     torch_call=lambda a, xs, m, ins, out: f"torch.flatten({m}({xs[0]}), 1)",
 ))
@@ -292,7 +295,9 @@ register(OpDef(
     doc="Adaptive average pooling to a fixed HxW (torchvision's AlexNet and VGG heads).",
     attrs=(Attr("size", "pair", REQUIRED, min=1, doc="output HxW"),),
     infer=_adaptive_infer, label=lambda a, o: f"adaptive avg pool {a['size'][0]}x{a['size'][1]}",
-    macs_kind="pool",
+    macs_kind="pool", macs=lambda a, ins, out: ins[0].numel,
+    cost_note="no parameters; MACs = input elements (fvcore's count), kind `pool`, "
+    "outside the conv+linear total",
     torch_module=lambda a, ins, out: f"nn.AdaptiveAvgPool2d({_pair(a['size'])})",
 ))
 
@@ -305,7 +310,7 @@ def _fc_infer(a: Attrs, ins: Types) -> TensorType:
 
 
 register(OpDef(
-    name="fc", family="fc", aliases=("dense", "linear", "fullyconnected", "fully_connected"),
+    name="fc", family="fc", aliases=("linear", "fullyconnected", "fully_connected"),
     doc="Fully connected layer. After a feature map it flattens it first (an explicit "
     "`flatten` node appears in the IR). A bare `fc` has `hidden` units.",
     attrs=(Attr("out", "int", lambda ctx: ctx["hidden"], min=1, doc="number of units"),
@@ -327,6 +332,7 @@ def _flatten_infer(a: Attrs, ins: Types) -> TensorType:
 register(OpDef(
     name="flatten", family="reshape", doc="CxHxW to a vector of C*H*W (the slides' Flatten).",
     infer=_flatten_infer, label=lambda a, o: "flatten",
+    cost_note="no parameters, no MACs; a view of its input (no new activation memory)",
     torch_module=lambda a, ins, out: "nn.Flatten()",
 ))
 
@@ -366,6 +372,8 @@ register(OpDef(
     "the class-score fc (with a note). The emitted module returns the logits; softmax is "
     "applied by prediction helpers and ONNX export.",
     infer=_same, label=lambda a, o: "softmax",
+    cost_note="no parameters, no MACs: the module returns logits (softmax is applied "
+    "outside)",
     torch_module=lambda a, ins, out: None,
     torch_call=lambda a, xs, m, ins, out: xs[0],
 ))
@@ -412,7 +420,8 @@ register(OpDef(
     label=lambda a, o: "LRN",
     torch_module=lambda a, ins, out: (f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}"
                                       f", beta={a['beta']!r}, k={a['k']!r})"),
-    cost_note="no parameters; not counted in MACs",
+    cost_note="no parameters; not counted in MACs (no multiply-accumulate with learned "
+    "weights; fvcore skips it too)",
 ))
 
 
@@ -422,8 +431,29 @@ register(OpDef(
     doc="Dropout with probability p (identity at evaluation).",
     attrs=(Attr("p", "float", 0.5, min=0, max=1),),
     infer=_same, label=lambda a, o: f"dropout {a['p']}",
+    cost_note="no parameters, no MACs; identity at inference (no new activation memory)",
     torch_module=lambda a, ins, out: f"nn.Dropout(p={a['p']!r})",
 ))
+
+_DROP_PATH = '''
+class DropPath(nn.Module):
+    """Stochastic depth: drop a sample's branch with probability p while training."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+'''
+
 
 register(OpDef(
     name="droppath", family="reg", aliases=("drop_path", "stochasticdepth", "stochastic_depth"),
@@ -431,13 +461,15 @@ register(OpDef(
     "during training (scaling survivors by 1/(1-p)); identity at evaluation.",
     attrs=(Attr("p", "float", 0.1, min=0, max=1, doc="drop probability"),),
     infer=_same, label=lambda a, o: f"drop path {a['p']}",
-    torch_module=lambda a, ins, out: f"DropPath({a['p']!r})",
+    cost_note="no parameters, no MACs; identity at inference",
+    torch_module=lambda a, ins, out: f"DropPath({a['p']!r})", torch_helper=_DROP_PATH,
 ))
 
 register(OpDef(
     name="identity", family="reshape", aliases=("id", "skip", "noop"),
     doc="Passes its input through (a branch of a merge, or a placeholder).",
     infer=_same, label=lambda a, o: "identity",
+    cost_note="no parameters, no MACs; returns its input",
     torch_module=lambda a, ins, out: None, torch_call=lambda a, xs, m, ins, out: xs[0],
 ))
 
@@ -469,5 +501,31 @@ register(OpDef(
     "(half before, half after). No parameters.",
     attrs=(Attr("out", "int", REQUIRED, min=1), Attr("stride", "pair", 1, min=1)),
     infer=_shortcut_pad_infer, label=lambda a, o: "zero-pad shortcut",
+    cost_note="no parameters, no MACs (a strided copy with zero channels)",
     torch_module=lambda a, ins, out: None, torch_call=_shortcut_pad_call,
+))
+
+
+_POSITION_BIAS = '''
+class PositionBias(nn.Module):
+    """A learned bias for every position of a feature map (AlphaGo's policy head)."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x):
+        return x + self.bias
+'''
+
+register(OpDef(
+    name="posbias", family="norm", aliases=("position_bias", "positionbias"),
+    doc="A learned bias per position (and channel) of a feature map, as AlphaGo's policy "
+    "network adds after its last 1x1 convolution.",
+    infer=lambda a, ins: (_need_map("posbias", ins[0]), ins[0])[1],
+    params=lambda a, ins, out: Params(0, ins[0].numel),
+    label=lambda a, o: "position bias",
+    torch_module=lambda a, ins, out: f"PositionBias({', '.join(map(str, ins[0].dims))})",
+    torch_helper=_POSITION_BIAS,
+    cost_note="C*H*W bias parameters; no MACs",
 ))

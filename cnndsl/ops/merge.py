@@ -51,18 +51,21 @@ register(OpDef(
     name="concat", family="merge", aliases=("cat", "concatenate"), arity=-1,
     doc="Concatenate branches along channels (feature maps of equal HxW, or vectors).",
     infer=_concat_infer, label=lambda a, o: "concat",
+    cost_note="no parameters, no MACs (a copy)",
     torch_call=lambda a, xs, m, ins, out: f"torch.cat([{', '.join(xs)}], 1)",
 ))
 register(OpDef(
     name="add", family="merge", aliases=("sum", "plus"), arity=-1,
     doc="Add branches element-wise (equal shapes).",
-    infer=_elementwise_infer("add"), label=lambda a, o: "+",
+    infer=_elementwise_infer("add"), label=lambda a, o: "+", macs_kind="elementwise",
+    cost_note="no parameters, no MACs (one addition per element, no multiply)",
     torch_call=lambda a, xs, m, ins, out: " + ".join(xs),
 ))
 register(OpDef(
     name="mul", family="merge", aliases=("multiply", "scale", "prod"), arity=-1,
     doc="Multiply branches element-wise; a vector of C scales the channels of a CxHxW map.",
-    infer=_elementwise_infer("mul"), label=lambda a, o: "x",
+    infer=_elementwise_infer("mul"), label=lambda a, o: "x", macs_kind="elementwise",
+    cost_note="no parameters, no MACs (one multiplication per element, no accumulate)",
     torch_call=lambda a, xs, m, ins, out: " * ".join(
         f"{x}[:, :, None, None]" if t.is_vector and out.is_map else x for x, t in zip(xs, ins)),
 ))

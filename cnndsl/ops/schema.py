@@ -114,6 +114,7 @@ class OpDef:
     # given the input variable names and the module reference (``self.conv1``).
     torch_module: Callable[[Attrs, Types, TensorType], str | None] | None = None
     torch_call: Callable[[Attrs, list[str], str | None, Types, TensorType], str] | None = None
+    torch_helper: str = ""  # source of a helper nn.Module class the emission uses
     cost_note: str = ""
 
     def attr(self, name: str) -> Attr | None:

@@ -1,0 +1,172 @@
+"""Branches and blocks: the generic parallel form, user blocks, named blocks, merges."""
+
+import pytest
+
+import cnndsl
+from cnndsl.cli import main
+from cnndsl.diagnostics import CnnError
+
+NAIVE = """
+input 256x28x28
+concat(conv(128, 1) | conv(192, 3) | conv(96, 5) | maxpool(3, stride=1, pad=1))
+"""
+REDUCED = """
+input 256x28x28
+concat(conv(128, 1) - relu
+     | conv(64, 1) - relu - conv(192, 3) - relu
+     | conv(64, 1) - relu - conv(96, 5) - relu
+     | maxpool(3, stride=1, pad=1) - conv(64, 1) - relu)
+"""
+
+
+def test_naive_inception_module():
+    assert cnndsl.compile(NAIVE).output_shape == (672, 28, 28)  # the slides' Q3
+
+
+def test_inception_with_reductions():
+    assert cnndsl.compile(REDUCED).output_shape == (480, 28, 28)
+    # the prelude's GoogLeNet module is the same thing
+    net = cnndsl.compile("input 256x28x28\ninception(128, 64, 192, 64, 96, 64)")
+    assert net.output_shape == (480, 28, 28)
+    assert net.params_count == cnndsl.compile(REDUCED).params_count
+
+
+CIFAR = 'import "lib/cifar_resnet.cnn"\ninput 3x32x32\ncifar_resnet({n}, sc={sc})'
+
+
+@pytest.mark.parametrize("n, sc, params", [
+    (3, "proj", 272_474), (9, "proj", 855_770), (18, "proj", 1_730_714),
+    (3, "pad", 269_722), (9, "pad", 853_018), (18, "pad", 1_727_962),
+])
+def test_cifar_resnets(n, sc, params):
+    assert cnndsl.compile(CIFAR.format(n=n, sc=sc)).params_count == params
+
+
+@pytest.mark.parametrize("name, params", [
+    ("resnet18", 11_689_512), ("resnet50", 25_557_032), ("resnext50_32x4d", 25_028_904),
+    ("densenet121", 7_978_856), ("densenet_bc_100_12", 769_162),
+])
+def test_torchvision_and_paper_counts(name, params):
+    assert cnndsl.compile(name).params_count == params
+
+
+def test_resnet50_fits_in_15_lines():
+    lines = [ln for ln in (cnndsl.api.zoo_path("resnet50").read_text().splitlines()
+                           + cnndsl.api.ZOO_DIR.joinpath("lib/resnet.cnn").read_text().splitlines())
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    assert len(lines) <= 15
+
+
+def test_se_block_adds_exactly_its_fc_weights_and_biases():
+    plain = cnndsl.compile("resnet50")
+    src = """import "lib/resnet.cnn"
+block seb(c, stride=1) = residual(conv(c, 1, bias=false) - bn - relu - conv(c, 3, stride, bias=false) - bn - relu - conv(4 * c, 1, bias=false) - bn - se(16)) - relu
+block layer(c, n, stride=2) = seb(c, stride) - seb(c) * (n - 1)
+network seresnet50:
+    input 3x224x224
+    stem
+    layer(64, 3, stride=1) - layer(128, 4) - layer(256, 6) - layer(512, 3)
+    head(1000)"""
+    se = cnndsl.compile(src)
+    blocks = [(256, 3), (512, 4), (1024, 6), (2048, 3)]
+    extra = sum(n * (2 * c * (c // 16) + c // 16 + c) for c, n in blocks)
+    assert se.params_count - plain.params_count == extra
+    assert se.params_count == 28_088_024  # timm's seresnet50
+
+
+def test_grouped_and_depthwise_convolutions():
+    net = cnndsl.compile("input 32x16x16\ndwconv(3, 2) - pwconv(64) - conv(64, 3, groups=4)")
+    convs = [n for n in net.graph.nodes if n.op == "conv"]
+    assert convs[0].a["groups"] == 32 and convs[0].type.dims == (32, 8, 8)
+    assert net.cost.nodes[convs[0].name].params.total == 32 * 9
+    assert net.cost.nodes[convs[2].name].params.total == 64 * 16 * 9 + 64
+
+
+def test_stochastic_depth_is_identity_at_eval():
+    torch = pytest.importorskip("torch")
+    net = cnndsl.compile("input 8x4x4\n(residual(conv(8) - droppath(0.1 * (repeat_index + 1))))*3")
+    assert [n.a["p"] for n in net.graph.nodes if n.op == "droppath"] == [0.1, 0.2, 0.3]
+    model = net.to_torch().eval()
+    x = torch.randn(2, 8, 4, 4)
+    assert torch.equal(model(x), model(x))
+
+
+def test_pre_activation_and_option_a_shortcuts():
+    pre = cnndsl.compile("input 16x8x8\nresidual(conv(32, 3, 2), pre=bn - relu, shortcut=conv)")
+    ops = [n.op for n in pre.graph.nodes]
+    assert ops == ["input", "bn", "relu", "conv", "conv", "add"]
+    short = pre.graph.nodes[4]
+    assert short.inputs == (pre.graph.nodes[2].name,)  # from the pre-activated input
+    a = cnndsl.compile("input 16x8x8\nresidual(conv(32, 3, 2), shortcut=pad)")
+    assert a.params_count == 32 * 16 * 9 + 32  # option A has no parameters
+
+
+def test_blocks_call_blocks_with_expressions():
+    src = """
+block unit(c) = conv(c, 3) - relu
+block twice(c, k=2) = unit(c * k) - unit(c) * (k - 1)
+input 3x8x8
+twice(4) - twice(4, k=3)
+"""
+    net = cnndsl.compile(src)
+    widths = [n.type.dims[0] for n in net.graph.nodes if n.op == "conv"]
+    assert widths == [8, 4, 12, 4, 4]
+    assert net.graph.nodes[-1].path.startswith("twice2.unit")
+
+
+def test_multi_line_block_definition():
+    src = "block pair(c):\n    conv(c)\n    relu\nnetwork n:\n    input 3x8x8\n    pair(4) - pair(8)"
+    assert cnndsl.compile(src).output_shape == (8, 8, 8)
+
+
+def test_import_and_cycle(tmp_path):
+    (tmp_path / "a.cnn").write_text('import "b.cnn"\nblock a1 = conv(4)\n')
+    (tmp_path / "b.cnn").write_text('import "a.cnn"\nblock b1 = relu\n')
+    (tmp_path / "net.cnn").write_text('import "a.cnn"\ninput 3x8x8\na1 - b1')
+    with pytest.raises(CnnError) as e:
+        cnndsl.compile(str(tmp_path / "net.cnn"))
+    assert [d.code for d in e.value.diagnostics] == ["E0404"]
+
+
+def _diag(tmp_path, capsys, src):
+    f = tmp_path / "net.cnn"
+    f.write_text(src)
+    rc = main(["check", str(f)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("src, code, where", [
+    ("input 3x8x8\nadd(conv(8) | conv(8, stride=2))", "E0307", "net.cnn:2:1"),
+    ("input 3x8x8\nconcat(conv(8) | maxpool)", "E0306", "net.cnn:2:1"),
+    ("input 3x8x8\nconv - nosuchblock(3)", "E0101", "net.cnn:2:8"),
+    ("block b(c, k) = conv(c, k)\ninput 3x8x8\nb(4)", "E0401", "net.cnn:3:1"),
+    ("block b(c) = conv(c)\ninput 3x8x8\nb(4, 5)", "E0401", "net.cnn:3:1"),
+    ("block b(c) = conv(c)\ninput 3x8x8\nb(4, d=5)", "E0401", "net.cnn:3:6"),
+    ("block a = conv - b\nblock b = relu - a\ninput 3x8x8\na", "E0402", "net.cnn:2:18"),
+    ('import "missing.cnn"\ninput 3x8x8\nconv', "E0403", "net.cnn:1:1"),
+    ('import "net.cnn"\ninput 3x8x8\nconv', "E0404", "net.cnn:1:1"),
+])
+def test_block_errors(tmp_path, capsys, src, code, where):
+    err = _diag(tmp_path, capsys, src)
+    assert f"[{code}]" in err and where in err
+
+
+def test_merge_mismatch_names_each_branch(tmp_path, capsys):
+    err = _diag(tmp_path, capsys, "input 3x8x8\nadd(conv(8) | conv(8, stride=2))")
+    assert "8x8x8, 8x4x4" in err
+    assert "branch 1 `conv(8)` (line 2:5) gives 8x8x8" in err
+    assert "branch 2 `conv(8, stride=2)` (line 2:15) gives 8x4x4" in err
+
+
+def test_recursion_shows_the_call_chain(tmp_path, capsys):
+    err = _diag(tmp_path, capsys, "block a = conv - b\nblock b = relu - a\ninput 3x8x8\na")
+    assert "a -> b -> a" in err
+
+
+def test_torch_classes_are_deduplicated():
+    pytest.importorskip("torch")
+    text = cnndsl.compile("resnet50").to_python()
+    assert text.count("class Bottleneck") == 8  # first + rest of each of 4 stages
+    assert text.count("class Layer") == 4
