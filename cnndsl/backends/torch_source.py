@@ -17,7 +17,6 @@ from .. import ops
 from ..ir.graph import Frame, Graph, Node
 
 
-
 @dataclass
 class _Group:
     """The nodes of one named block call, emitted as a submodule."""

@@ -269,8 +269,7 @@ register(OpDef(
     doc="Global average pooling: CxHxW to a vector of C (GoogLeNet, ResNet).",
     infer=_global_infer, label=lambda a, o: "global avg pool", macs_kind="pool",
     macs=lambda a, ins, out: ins[0].numel,
-    torch_module=lambda a, ins, out: "nn.AdaptiveAvgPool2d(1)",
-    torch_call=lambda a, xs, m, ins, out: f"torch.flatten({m}({xs[0]}), 1)",
+    torch_module=lambda a, ins, out: "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())",
     cost_note="no parameters; MACs = input elements (one accumulate each, fvcore's "
     "count for adaptive average pooling), kind `pool`, outside the conv+linear total",
 ))
@@ -279,8 +278,7 @@ register(OpDef(
     doc="Global max pooling: CxHxW to a vector of C.",
     infer=_global_infer, label=lambda a, o: "global max pool", macs_kind="pool",
     cost_note="no parameters, no MACs (comparisons only)",
-    torch_module=lambda a, ins, out: "nn.AdaptiveMaxPool2d(1)",
-    torch_call=lambda a, xs, m, ins, out: f"torch.flatten({m}({xs[0]}), 1)",
+    torch_module=lambda a, ins, out: "nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())",
 ))
 
 
