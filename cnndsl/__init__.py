@@ -12,5 +12,20 @@ from .syntax.parser import parse
 
 __version__ = "0.1.0"
 
+
+def port_weights(reference, compiled, strict: bool = True):
+    """Copy a reference model's parameters and buffers into a compiled one by structure.
+
+    See :mod:`cnndsl.port` (imports torch).
+    """
+    from .port import port_weights as _port
+    return _port(reference, compiled, strict=strict)
+
+
+def train(network, data="digits", **options):
+    """Train a compiled network; see :mod:`cnndsl.train` (imports torch)."""
+    from .train import train as _train
+    return _train(network, data, **options)
+
 __all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "load", "loads",
-           "parse", "parse_params", "render", "render_all"]
+           "parse", "parse_params", "port_weights", "render", "render_all", "train"]

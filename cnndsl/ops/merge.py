@@ -70,3 +70,9 @@ register(OpDef(
         f"{x}[:, :, None, None]" if t.is_vector and out.is_map else x for x, t in zip(xs, ins)),
 ))
 
+register(OpDef(
+    name="mean", family="merge", aliases=("avg", "average", "join"), arity=-1,
+    doc="Average branches element-wise (equal shapes): FractalNet's join.",
+    infer=_elementwise_infer("add"), label=lambda a, o: "mean",
+    torch_call=lambda a, xs, m, ins, out: f"({' + '.join(xs)}) / {len(xs)}",
+))
