@@ -21,11 +21,5 @@ def port_weights(reference, compiled, strict: bool = True):
     from .port import port_weights as _port
     return _port(reference, compiled, strict=strict)
 
-
-def train(network, data="digits", **options):
-    """Train a compiled network; see :mod:`cnndsl.train` (imports torch)."""
-    from .train import train as _train
-    return _train(network, data, **options)
-
 __all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "load", "loads",
-           "parse", "parse_params", "port_weights", "render", "render_all", "train"]
+           "parse", "parse_params", "port_weights", "render", "render_all"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from cnndsl.diagnostics import UserError
 
-from .config import Recipe, make_recipe
+from .config import Recipe, make_recipe, validate
 from .history import History
 from .protocol import NetworkLike, rebuild
 
@@ -59,7 +59,7 @@ def resumed_recipe(ckpt: dict[str, Any], given: Mapping[str, Any],
         if k != "epochs":
             notes.append(f"resume: {k} changed from {getattr(stored, k)} to {v}; the run "
                          "will not continue exactly as it would have")
-    return make_recipe(None, **{**dataclasses.asdict(stored), **changes})
+    return validate(dataclasses.replace(stored, **changes))
 
 
 def train(network: NetworkLike | str | os.PathLike | None = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import shutil
 import tempfile
 import zipfile
@@ -123,10 +124,15 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UserError(f"{p}: refused to load: it holds objects other than tensors and "
-                        f"plain values ({str(e).splitlines()[0]})",
-                        help="cnndsl loads checkpoints with weights_only=True so that a file "
-                             "cannot run code") from e
+        text = str(e)
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if found:
+            raise UserError(f"{p}: refused to load: it holds a Python object "
+                            f"({found.group(1)}), not only tensors and plain values",
+                            help="cnndsl loads checkpoints with weights_only=True so that a "
+                                 "file cannot run code") from e
+        raise UserError(f"{p}: cannot read the checkpoint: the file is damaged, truncated or "
+                        "not a checkpoint") from e
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         raise UserError(f"{p}: cannot read the checkpoint: {str(e).splitlines()[0]}",
                         help="the file is damaged or truncated") from e

@@ -31,21 +31,25 @@ SAFE_GLOBALS = {
 }
 
 
+class Refused(pickle.UnpicklingError):
+    """The pickle names something other than numpy arrays and plain containers."""
+
+
 class SafeUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> object:
         if (module, name) in SAFE_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        raise Refused(f"refusing to load {module}.{name}")
 
 
 def unpickle(path: Path) -> dict:
     try:
         with path.open("rb") as f:
             obj = SafeUnpickler(io.BufferedReader(f), encoding="bytes").load()
-    except pickle.UnpicklingError as e:
+    except Refused as e:
         raise UserError(f"{path}: not a CIFAR batch ({e})",
                         help="cifar10:DIR reads the 'CIFAR-10 python version' files") from e
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, OSError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, OSError) as e:
         raise UserError(f"{path}: cannot read: the file is damaged or truncated ({e})",
                         help="download the data set again") from e
     if not isinstance(obj, dict):

@@ -49,7 +49,7 @@ def read_with_pillow(path: Path) -> np.ndarray:
             if im.mode not in ("L", "RGB"):
                 grey = im.mode in ("1", "LA", "F") or (im.mode == "P" and _grey_palette(im))
                 im = im.convert("L" if grey else "RGB")
-            arr = np.asarray(im, dtype=np.uint8)
+            arr = np.array(im, dtype=np.uint8)
     except UnidentifiedImageError as e:
         raise UserError(f"{path}: not an image file Pillow can read") from e
     except (OSError, SyntaxError, ValueError) as e:

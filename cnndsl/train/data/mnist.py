@@ -57,7 +57,7 @@ def read_idx(path: Path) -> np.ndarray:
         raise UserError(f"{path}: {have - need} unexpected bytes after the declared "
                         f"{'x'.join(map(str, dims))} values")
     return np.frombuffer(raw, dtype=dtype, count=need // dtype.itemsize,
-                         offset=head).reshape(dims)
+                         offset=head).reshape(dims).copy()
 
 
 def find_idx(root: Path, prefix: str, kind: str) -> Path | None:
