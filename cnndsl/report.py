@@ -1,23 +1,69 @@
-"""Per-layer summaries of a network, as Python objects and as text, JSON, Markdown, CSV."""
+"""Per-layer summaries of a network, as Python objects and as text, JSON, Markdown, CSV.
+
+>>> from cnndsl import compile
+>>> s = compile("input 3x32x32\\nconv(16, 3) - relu - pool - fc(10)").summary()
+>>> [(r.name, r.output, r.params, r.macs, r.activations) for r in s.layers][1:3]
+[('conv1', (16, 32, 32), 448, 442368, 16384), ('relu1', (16, 32, 32), 0, 0, 16384)]
+>>> s.params, s.macs, s.activations, str(s.layers[3].receptive_field)
+(41418, 483328, 23562, '4')
+
+Conventions (docs/cost.md): ``macs`` counts convolutions and fully connected layers
+(the slides' "ops"); batch norm and adaptive pooling MACs are kept by kind and added in
+``macs_fvcore``. A row's ``activations`` are its output elements per image; ``created``
+are the elements of the tensors it allocates (0 for in-place activations and views), and
+the totals sum ``created``. With ``depth``, the nodes inside block calls deeper than
+``depth`` are collapsed into one row per call.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+
+from . import ops
+from .diagnostics import Diagnostic
+from .ir.graph import Graph, Node
+from .passes.cost import MAC_KINDS, Cost, NodeCost
+from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
+from .passes.receptive_field import RF, alignment_warnings, receptive_field
 
 
 @dataclass(frozen=True)
 class LayerRow:
-    name: str
-    op: str
+    name: str  # node name, or the scope of a collapsed block call (stage2/bottleneck1)
+    op: str  # operator, or the block called
     label: str
     output: tuple[int, ...]
     params: int
-    macs: int
-    activations: int
+    macs: int  # convolution and fully connected MACs
+    activations: int  # output elements per image
     span: dict | None
+    weights: int = 0
+    bias: int = 0
+    buffers: int = 0
+    macs_by_kind: dict[str, int] = field(default_factory=dict)
+    created: int = 0  # elements of the tensors this row allocates
+    receptive_field: RF | None = None
+    path: str = ""  # module path in the emitted code ("" for a call without a module)
+    scope: str = ""
+    nodes: int = 1  # IR nodes in this row
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "op": self.op, "label": self.label, "path": self.path,
+            "scope": self.scope, "output": list(self.output), "params": self.params,
+            "weights": self.weights, "bias": self.bias, "buffers": self.buffers,
+            "macs": self.macs, "macs_by_kind": dict(self.macs_by_kind),
+            "activations": self.activations, "created": self.created,
+            "receptive_field": self.receptive_field.to_json() if self.receptive_field else None,
+            "span": self.span, "nodes": self.nodes,
+        }
 
 
 @dataclass(frozen=True)
@@ -27,89 +73,247 @@ class Summary:
     output: tuple[int, ...]
     layers: list[LayerRow]
     params: int
-    params_trainable: int
+    weights: int
+    bias: int
     buffers: int
-    macs: int
-    activations: int
+    macs_by_kind: dict[str, int]
+    activations: int  # created tensors per image, the input included
+    activations_all: int  # every node's output elements per image
+    memory: ActivationMemory
+    training: TrainingMemory
+    depth: int | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
+    source: str = ""
+
+    @property
+    def params_trainable(self) -> int:
+        return self.params  # the language has no frozen parameters
+
+    @property
+    def macs(self) -> int:
+        return self.macs_by_kind.get("conv", 0) + self.macs_by_kind.get("linear", 0)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def macs_fvcore(self) -> int:
+        return sum(self.macs_by_kind.get(k, 0) for k in MAC_KINDS)
+
+    @property
+    def dtype(self) -> str:
+        return self.memory.dtype
+
+    @property
+    def batch(self) -> int:
+        return self.training.batch
+
+    @property
+    def activation_bytes(self) -> int:
+        return self.memory.bytes
 
     def totals(self) -> dict:
+        m, b = self.memory, self.batch
         return {
             "params": self.params,
             "params_trainable": self.params_trainable,
+            "params_weights": self.weights,
+            "params_bias": self.bias,
             "buffers": self.buffers,
             "macs": self.macs,
-            "flops": 2 * self.macs,
+            "flops": self.flops,
+            "macs_by_kind": dict(self.macs_by_kind),
+            "macs_fvcore": self.macs_fvcore,
             "activations": self.activations,
-            "activation_bytes": 4 * self.activations,
+            "activations_all": self.activations_all,
+            "activation_bytes": m.bytes,
+            "peak_activations": m.peak_elements,
+            "peak_activation_bytes": m.peak_bytes,
+            "dtype": m.dtype,
+            "batch": b,
+            "memory": {
+                "batch": b, "dtype": m.dtype, "forward_bytes": m.bytes * b,
+                "peak_bytes": m.peak_bytes * b, "peak_at": m.peak_at,
+                "training": self.training.to_json(),
+            },
         }
 
     def to_dict(self) -> dict:
         return {
             "network": self.network,
+            "source": self.source,
             "input": list(self.input),
             "output": list(self.output),
             "totals": self.totals(),
-            "layers": [dict(asdict(r), output=list(r.output)) for r in self.layers],
+            "depth": self.depth,
+            "layers": [r.to_dict() for r in self.layers],
+            "diagnostics": [d.to_json() for d in self.diagnostics],
         }
 
 
-def summarize(net, **options) -> Summary:
-    from . import ops
-    c = net.cost
-    rows = []
-    for node in net.graph.nodes:
-        nc = c.nodes[node.name]
-        op = ops.get(node.op)
-        rows.append(LayerRow(node.name, node.op, op.describe(node.a, node.type),
-                             node.type.dims, nc.params.total,
-                             nc.macs if nc.macs_kind in ("conv", "linear") else 0,
-                             nc.activations, node.span.to_json() if node.span else None))
-    return Summary(net.name, net.input_shape, net.output_shape, rows, c.params.total,
-                   c.params.total, c.params.buffers, c.macs,
-                   sum(r.activations for r in rows))
+# ---------------------------------------------------------------- building
+def node_row(node: Node, nc: NodeCost, rf: RF | None) -> LayerRow:
+    kinds = {nc.macs_kind: nc.macs} if nc.macs else {}
+    head = nc.macs if nc.macs_kind in ("conv", "linear") else 0
+    return LayerRow(
+        node.name, node.op, ops.get(node.op).describe(node.a, node.type), node.type.dims,
+        nc.params.total, head, nc.activations, node.span.to_json() if node.span else None,
+        nc.params.weights, nc.params.bias, nc.params.buffers, kinds,
+        nc.activations if nc.new_tensor else 0, rf, node.path, node.scope_str())
+
+
+def block_row(nodes: list[Node], rows: list[LayerRow], depth: int) -> LayerRow:
+    """One row for the nodes of a block call (``nodes[i]`` made ``rows[i]``)."""
+    frames = nodes[0].scope[:depth]
+    last, out = frames[-1], rows[-1]
+    kinds: dict[str, int] = {}
+    for r in rows:
+        for k, v in r.macs_by_kind.items():
+            kinds[k] = kinds.get(k, 0) + v
+    return LayerRow(
+        "/".join(f.name for f in frames), last.block, last.call, out.output,
+        sum(r.params for r in rows), sum(r.macs for r in rows), out.activations,
+        last.span.to_json() if last.span else None, sum(r.weights for r in rows),
+        sum(r.bias for r in rows), sum(r.buffers for r in rows), kinds,
+        sum(r.created for r in rows), out.receptive_field,
+        ".".join(f.name for f in frames if f.named) if frames[-1].named else "",
+        "/".join(f.name for f in frames[:-1]), len(rows))
+
+
+def collapse(graph: Graph, rows: list[LayerRow], depth: int | None) -> list[LayerRow]:
+    """Merge the rows of nodes nested ``depth`` block calls deep into one per call."""
+    if depth is None:
+        return rows
+    groups: dict[object, tuple[list[Node], list[LayerRow]]] = {}
+    for node, row in zip(graph.nodes, rows):
+        key: object = (tuple(f.name for f in node.scope[:depth])
+                       if len(node.scope) >= depth else node.name)
+        groups.setdefault(key, ([], []))
+        groups[key][0].append(node)
+        groups[key][1].append(row)
+    return [r[0] if isinstance(k, str) else block_row(ns, r, depth)
+            for k, (ns, r) in groups.items()]
+
+
+def summarize(net, depth: int | None = None, dtype: str = "fp32", batch: int = 1,
+              optimizer: str = "adam") -> Summary:
+    """The summary of a :class:`cnndsl.Network` (what ``cnndsl summary`` prints)."""
+    if depth is not None and depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    graph: Graph = net.graph
+    c: Cost = net.cost
+    rfs = receptive_field(graph)
+    rows = [node_row(n, c.nodes[n.name], rfs[n.name]) for n in graph.nodes]
+    mem = activation_memory(graph, dtype, c)
+    train = training_memory(graph, batch, optimizer, dtype, c=c)
+    diags = tuple(net.diagnostics) + tuple(alignment_warnings(graph, rfs))
+    return Summary(net.name, net.input_shape, net.output_shape, collapse(graph, rows, depth),
+                   c.params.total, c.params.weights, c.params.bias, c.params.buffers,
+                   dict(c.macs_by_kind), c.activations, c.activations_all, mem, train, depth,
+                   diags, getattr(net, "source_name", ""))
+
+
+# ---------------------------------------------------------------- numbers
+def si(n: float, unit: str = "") -> str:
+    """``15470264320`` -> ``'15.47 G'``.
+
+    >>> si(15470264320), si(123633664), si(999), si(61_000_000, "B")
+    ('15.47 G', '123.6 M', '999', '61.0 MB')
+    """
+    for div, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            v = n / div
+            digits = 2 if v < 100 and p in "TG" else 1
+            return f"{v:.{digits}f} {p}{unit}"
+    return f"{n:g} {unit}".rstrip() if unit else f"{n:g}"
 
 
 def _shape(dims) -> str:
     return "x".join(map(str, dims))
 
 
+def _cells(r: LayerRow) -> tuple[str, ...]:
+    """Table cells; a value in parentheses is not in the total below it."""
+    if r.nodes == 1 and not r.created:
+        act = f"({r.activations:,})"
+    else:
+        act = f"{(r.created if r.nodes > 1 else r.activations):,}"
+    other = sum(v for k, v in r.macs_by_kind.items() if k not in ("conv", "linear"))
+    macs = f"{r.macs:,}" if r.macs or not other else f"({other:,})"
+    rf = str(r.receptive_field) if r.receptive_field else ""
+    return (r.name, r.label, _shape(r.output), act, f"{r.params:,}", macs, rf)
+
+
+HEADS = ("layer", "op", "output", "activations", "params", "MACs", "RF")
+
+
+def footer(s: Summary) -> list[tuple[str, str]]:
+    """The totals under the table, with the split by kind and the memory figures."""
+    k, m, t = s.macs_by_kind, s.memory, s.training
+    return [
+        ("params", f"{s.params:,} = {si(s.params)} (weights {s.weights:,} + biases "
+         f"{s.bias:,}); buffers {s.buffers:,}"),
+        ("MACs", f"{s.macs:,} = {si(s.macs)} (conv {si(k.get('conv', 0))} + linear "
+         f"{si(k.get('linear', 0))}); FLOPs = 2 x MACs = {si(s.flops)}"),
+        ("fvcore", f"{s.macs_fvcore:,} = MACs + norm {k.get('norm', 0):,} + pool "
+         f"{k.get('pool', 0):,}"),
+        ("activations", f"{s.activations:,} per image = {si(m.bytes, 'B')} {m.dtype} "
+         f"(every node's output: {s.activations_all:,})"),
+        ("peak", f"{m.peak_elements:,} live at {m.peak_at} = {si(m.peak_bytes, 'B')} "
+         "per image"),
+        ("training", f"batch {t.batch}, {t.optimizer}: {si(t.total, 'B')} = activations "
+         f"{si(t.activations, 'B')} + params {si(t.params, 'B')} + grads "
+         f"{si(t.grads, 'B')} + optimizer {si(t.optimizer_state, 'B')} + buffers "
+         f"{si(t.buffers, 'B')}"),
+    ]
+
+
 def format_table(s: Summary) -> str:
-    heads = ("layer", "op", "output", "params", "MACs", "activations")
-    rows = [(r.name, r.label, _shape(r.output), f"{r.params:,}", f"{r.macs:,}",
-             f"{r.activations:,}") for r in s.layers]
-    t = s.totals()
-    rows.append(("total", "", _shape(s.output), f"{t['params']:,}", f"{t['macs']:,}",
-                 f"{t['activations']:,}"))
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
-    right = {3, 4, 5}
+    rows = [_cells(r) for r in s.layers]
+    total = ("total", "", _shape(s.output), f"{s.activations:,}", f"{s.params:,}",
+             f"{s.macs:,}", "")
+    widths = [max(len(h), *(len(r[i]) for r in rows + [total])) for i, h in enumerate(HEADS)]
+    right = {3, 4, 5, 6}
 
     def line(cells) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    out = [f"{s.network}: {_shape(s.input)} -> {_shape(s.output)}", line(heads), rule]
-    out += [line(r) for r in rows[:-1]] + [rule, line(rows[-1])]
+    out = [f"{s.network}: {_shape(s.input)} -> {_shape(s.output)}", line(HEADS), rule]
+    out += [line(r) for r in rows] + [rule, line(total), ""]
+    out += [f"{key:<12} {text}" for key, text in footer(s)]
+    out.append("(n): not in the total (in-place or a view; norm and pool MACs apart); "
+               "MB = 10^6 bytes")
     return "\n".join(out)
 
 
 def format_markdown(s: Summary) -> str:
-    out = ["| layer | op | output | params | MACs | activations |", "|---|---|---|--:|--:|--:|"]
+    out = [f"**{s.network}**: {_shape(s.input)} -> {_shape(s.output)}", "",
+           "| " + " | ".join(HEADS) + " |", "|---|---|---|--:|--:|--:|--:|"]
     for r in s.layers:
-        out.append(f"| {r.name} | {r.label} | {_shape(r.output)} | {r.params:,} | {r.macs:,} | "
-                   f"{r.activations:,} |")
-    t = s.totals()
-    out.append(f"| **total** | | {_shape(s.output)} | {t['params']:,} | {t['macs']:,} | "
-               f"{t['activations']:,} |")
+        out.append("| " + " | ".join(_cells(r)) + " |")
+    out.append(f"| **total** | | {_shape(s.output)} | {s.activations:,} | {s.params:,} | "
+               f"{s.macs:,} | |")
+    out += [""] + [f"- **{key}**: {text}" for key, text in footer(s)]
     return "\n".join(out)
+
+
+CSV_FIELDS = ("name", "op", "label", "output", "activations", "created", "params",
+              "weights", "bias", "buffers", "macs", "macs_norm", "macs_pool",
+              "receptive_field", "path")
 
 
 def format_csv(s: Summary) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["layer", "op", "output", "params", "macs", "activations"])
+    w.writerow(CSV_FIELDS)
     for r in s.layers:
-        w.writerow([r.name, r.op, _shape(r.output), r.params, r.macs, r.activations])
+        w.writerow([r.name, r.op, r.label, _shape(r.output), r.activations, r.created,
+                    r.params, r.weights, r.bias, r.buffers, r.macs,
+                    r.macs_by_kind.get("norm", 0), r.macs_by_kind.get("pool", 0),
+                    str(r.receptive_field) if r.receptive_field else "", r.path])
     return buf.getvalue().rstrip("\n")
 
 
@@ -119,3 +323,69 @@ def format_json(s: Summary) -> str:
 
 FORMATS = {"table": format_table, "json": format_json, "markdown": format_markdown,
            "csv": format_csv}
+
+
+# ---------------------------------------------------------------- comparison
+COMPARED = (
+    ("params", "params", lambda s: s.params),
+    ("buffers", "buffers", lambda s: s.buffers),
+    ("MACs", "macs", lambda s: s.macs),
+    ("FLOPs", "flops", lambda s: s.flops),
+    ("MACs (fvcore)", "macs_fvcore", lambda s: s.macs_fvcore),
+    ("activations", "activations", lambda s: s.activations),
+    ("activation bytes", "activation_bytes", lambda s: s.memory.bytes),
+    ("peak bytes", "peak_activation_bytes", lambda s: s.memory.peak_bytes),
+    ("training bytes", "training_bytes", lambda s: s.training.total),
+    ("IR nodes", "nodes", lambda s: sum(r.nodes for r in s.layers)),
+)
+
+
+def ratio(a: float, b: float) -> float | None:
+    """``b / a``, None where ``a`` is zero."""
+    return b / a if a else None
+
+
+def compare_dict(sums: list[Summary]) -> dict:
+    """Totals side by side; ratios of each network to the first."""
+    base = sums[0]
+    return {
+        "baseline": base.network,
+        "networks": [{"network": s.network, "source": s.source, "input": list(s.input),
+                      "output": list(s.output), "totals": s.totals()} for s in sums],
+        "ratios": [{key: ratio(get(base), get(s)) for _, key, get in COMPARED}
+                   for s in sums],
+    }
+
+
+def _ratio_text(r: float | None) -> str:
+    return "-" if r is None else f"{r:.3g}x"
+
+
+def _compare_rows(sums: list[Summary]) -> tuple[list[str], list[list[str]]]:
+    heads = ["", *(f"{s.network} ({s.source})" if s.source else s.network for s in sums)]
+    heads += [f"{s.network} / {sums[0].network}" for s in sums[1:]]
+    rows = []
+    for title, _, get in COMPARED:
+        vals = [get(s) for s in sums]
+        rows.append([title, *(f"{v:,}" for v in vals),
+                     *(_ratio_text(ratio(vals[0], v)) for v in vals[1:])])
+    return heads, rows
+
+
+def format_compare(sums: list[Summary], fmt: str = "table") -> str:
+    """``cnndsl summary A.cnn B.cnn``: one table of totals with ratios to the first."""
+    if fmt == "json":
+        return json.dumps(compare_dict(sums), indent=2)
+    heads, rows = _compare_rows(sums)
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([heads, *rows])
+        return buf.getvalue().rstrip("\n")
+    if fmt == "markdown":
+        out = ["| " + " | ".join(heads) + " |", "|---" + "|--:" * (len(heads) - 1) + "|"]
+        return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+             for r in [heads, *rows]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])

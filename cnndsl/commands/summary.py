@@ -1,21 +1,68 @@
-"""cnndsl summary FILE: per-layer output shapes, parameters, MACs and activations."""
+"""cnndsl summary FILE [FILE ...]: per-layer shapes, parameters, MACs, activations, RF.
+
+With two or more files it compares their totals side by side, with ratios to the first.
+"""
 
 from __future__ import annotations
 
-from ..report import FORMATS
-from . import add_network_args, compile_from_args
+import argparse
+
+from .. import api
+from ..diagnostics import CnnError
+from ..passes.memory import OPTIMIZER_STATE
+from ..report import FORMATS, format_compare
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {n}")
+    return n
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("summary", help="per-layer shapes, parameters and costs")
-    add_network_args(p)
+    p = sub.add_parser("summary", help="per-layer shapes, parameters and costs; compare "
+                       "networks", description="Per-layer output shapes, activations, "
+                       "parameters, MACs and receptive fields, with totals and memory "
+                       "estimates. Give two or more FILEs to compare their totals.")
+    p.add_argument("file", metavar="FILE", nargs="+",
+                   help="a .cnn file, a zoo name, or source text (two or more: compare)")
+    p.add_argument("--set", dest="set", action="append", default=[], metavar="K=V",
+                   help="bind a network parameter (repeatable), e.g. --set N=2")
+    p.add_argument("--input", metavar="CxHxW", help="override the input shape")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--format", choices=tuple(FORMATS), default="table")
+    p.add_argument("--batch", type=_positive, default=1, metavar="N",
+                   help="batch size of the memory estimates (default 1)")
+    p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"),
+                   help="activation dtype of the memory figures (default fp32)")
+    p.add_argument("--depth", type=_positive, default=None, metavar="N",
+                   help="collapse block calls nested deeper than N into one row each")
+    p.add_argument("--optimizer", default="adam", type=str.lower,
+                   choices=tuple(sorted(OPTIMIZER_STATE)), metavar="NAME",
+                   help="optimizer of the training estimate (default adam; sgd counts a "
+                   "momentum buffer)")
 
 
 def run(args) -> int:
     from ..cli import print_diagnostics
-    net = compile_from_args(args)
-    if args.format == "table":
-        print_diagnostics(net.diagnostics)
-    print(FORMATS[args.format](net.summary()))
+    params = api.parse_params(args.set)
+    sums = []
+    for f in args.file:
+        net = api.compile(f, params=params, input=args.input, strict=args.strict)
+        s = net.summary(depth=args.depth, dtype=args.dtype, batch=args.batch,
+                        optimizer=args.optimizer)
+        late = [d.as_error() for d in s.diagnostics if d.code == "W0601"]
+        if args.strict and late:  # found by the receptive-field pass, after compile
+            raise CnnError(late)
+        if args.format == "table":
+            print_diagnostics(list(s.diagnostics))
+        sums.append(s)
+    if len(sums) == 1:
+        print(FORMATS[args.format](sums[0]))
+    else:
+        print(format_compare(sums, args.format))
     return 0
