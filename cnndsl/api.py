@@ -180,10 +180,20 @@ def compile(source_or_path: str | Path, params: dict[str, Any] | None = None,
     diagnostic when the input has errors (and for warnings under ``strict``).
     """
     text, name, base = read_source(source_or_path)
-    program = parse(text, name)
+    return _compile_text(text, name, base, params, input, strict)
+
+
+def _compile_text(text: str, name: str, base: Path | None, params: dict[str, Any] | None,
+                  input, strict: bool) -> Network:
     in_type = _input_type(input)
-    el = Elaborator(program, params or {}, in_type, base)
-    graph = el.run()
+    try:
+        program = parse(text, name)
+        el = Elaborator(program, params or {}, in_type, base)
+        graph = el.run()
+    except RecursionError:
+        raise CnnError([Diagnostic("E0011", "the program is nested too deeply to compile",
+                                   None, help="flatten deeply nested brackets or blocks")]
+                       ) from None
     diags = list(el.diags)
     if graph is not None:
         diags += check(graph)
@@ -232,19 +242,10 @@ def load(path: str | Path, **kwargs) -> Network:
     return compile(Path(path), **kwargs)
 
 
-def loads(text: str, **kwargs) -> Network:
+def loads(text: str, params: dict[str, Any] | None = None, input=None, strict: bool = False,
+          name: str = "<input>") -> Network:
     """Compile source text (never looked up as a path or zoo name)."""
-    program_name = kwargs.pop("name", "<input>")
-    program = parse(text, program_name)
-    el = Elaborator(program, kwargs.get("params") or {}, _input_type(kwargs.get("input")), None)
-    graph = el.run()
-    diags = _allowed(list(el.diags) + (check(graph) if graph is not None else []))
-    if kwargs.get("strict"):
-        diags = [d.as_error() for d in diags]
-    if graph is None or any(d.is_error for d in diags):
-        raise CnnError(sorted(diags, key=_order))
-    return Network(graph, program, program_name, kwargs.get("params") or {},
-                   sorted(diags, key=_order), None)
+    return _compile_text(text, name, None, params, input, strict)
 
 
 __all__ = ["CnnError", "Network", "compile", "load", "loads", "parse_params", "render_all"]

@@ -86,3 +86,23 @@ def test_no_traceback_in_a_real_process(tmp_path):
                        text=True)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr and "[E0005]" in r.stderr
+
+
+@pytest.mark.parametrize("src, code", [
+    ("", "E0010"),
+    ("block b = conv\n", "E0010"),
+    ("(" * 3000 + "conv" + ")" * 3000, "E0011"),
+    ("input 3x8x8\nconv * 100000000", "E0111"),
+    ("conv\x00relu", "E0002"),
+])
+def test_hostile_input_is_a_diagnostic(capsys, src, code):
+    assert main(["check", src if src else "\n"]) == 1
+    err = capsys.readouterr().err
+    assert f"[{code}]" in err and "Traceback" not in err
+
+
+def test_unreadable_file_is_a_usage_error(tmp_path, capsys):
+    f = tmp_path / "bin.cnn"
+    f.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["check", str(f)]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -26,6 +26,7 @@ PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
 ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
 DEFAULT_INPUT = TensorType((3, 32, 32))
 MAX_DEPTH = 64
+MAX_NODES = 200_000  # a guard against runaway repetition, far above any real CNN
 
 # Keyword spellings users bring from PyTorch, Keras and papers.
 ATTR_ALIASES = {
@@ -174,9 +175,9 @@ class Elaborator:
     def run(self) -> Graph | None:
         self.load_blocks()
         if self.program.network is None:
-            self.report(Diagnostic("E0010", "the file defines blocks but no network",
-                                   self.program.span, help="add layers, or a `network NAME:` "
-                                   "section that uses the blocks"))
+            what = "defines blocks but no network" if self.program.blocks else "is empty"
+            self.report(Diagnostic("E0010", f"the file {what}", self.program.span,
+                                   help="add layers, or a `network NAME:` section"))
             return None
         env, net = self.network_env()
         t = self.input_type(net, env)
@@ -231,6 +232,8 @@ class Elaborator:
             return POISON
 
     def _build(self, e: ast.Expr, env: Env, x: Port) -> Port:
+        if len(self.builder.nodes) > MAX_NODES:
+            raise err("E0111", f"the network is larger than {MAX_NODES:,} layers", e.span)
         if isinstance(e, ast.Seq):
             for op in e.ops:
                 if op == "+":
@@ -291,6 +294,9 @@ class Elaborator:
                       count_expr.span)
         if count < 0:
             raise err("E0109", f"a repeat count cannot be negative ({count})", count_expr.span)
+        if len(self.builder.nodes) + count > MAX_NODES:
+            raise err("E0111", f"repeating {count} times would make the network larger "
+                      f"than {MAX_NODES:,} layers", count_expr.span)
         for i in range(count):  # `repeat_index` is the iteration, from 0
             x = self.build(body, env.child({"repeat_index": i}, None, env.origin), x)
         return x

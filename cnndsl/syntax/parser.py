@@ -330,7 +330,8 @@ def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
             help = "separate layers with `-`, `->` or `,`"
         elif ch == ":":
             help = "a `:` ends a `network` or `block` header"
-        return Diagnostic("E0002", f"unexpected character `{ch}`", span, help=help)
+        shown = ch if ch.isprintable() else repr(ch)
+        return Diagnostic("E0002", f"unexpected character `{shown}`", span, help=help)
     if isinstance(err, UnexpectedEOF):
         span = Span(source, max(1, source.text.count("\n")), 1, max(1, source.text.count("\n")), 2)
         return Diagnostic("E0005", "unexpected end of input", span)
