@@ -1,0 +1,448 @@
+"""What a diagram shows: boxes, arrows and frames around blocks, computed from the IR.
+
+NOTE: levels of detail and folding.
+Every block call leaves a :class:`Frame` on the nodes it makes. The frame of a user or
+prelude block (``stage``, ``bottleneck``, ``se``) is a *level*: top-level calls are at
+level 0, the calls inside them at level 1, and so on. Built-in combinators (``residual``)
+are transparent: they are drawn as skip arcs, never as boxes. With ``depth=N`` a call at
+level >= N becomes one box labelled with its call; shallower calls become clusters
+(dashed frames) around their insides.
+
+Consecutive calls of one block, each fed only by the previous one, *fold* into one
+element marked "x N" (``unroll`` turns this off):
+
+- a collapsed run is one box; its members have the same layers and attributes (shapes
+  may grow, as in a DenseNet block), and the first member may differ when it ends in
+  the same shape as the others (ResNet's strided or projecting first block, noted
+  under the title);
+- an expanded run is one cluster drawn once; its members are identical, shapes
+  included. Arrows between copies are dropped; arrows out of the last copy leave the
+  drawn one.
+
+``depth=None`` picks the deepest level whose drawing has at most ``AUTO_NODES`` boxes.
+Everything is derived from the IR's node order, so the same source gives the same view.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .. import ops
+from ..elaborate import builtins
+from ..ir.graph import Graph
+from .calls import CallNames, positional_part
+from .style import human
+
+AUTO_NODES = 25
+ANNOTATIONS = ("params", "macs", "rf")
+SHAPES = ("changes", "all", "none")
+
+
+@dataclass(frozen=True)
+class Box:
+    """One drawn node. ``lines`` are secondary lines under the title."""
+
+    id: str
+    title: str
+    family: str
+    lines: tuple[str, ...] = ()
+    tooltip: str = ""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    id: str
+    label: str
+    items: tuple[Item, ...]
+
+
+Item = Box | Cluster
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An arrow carrying a tensor of ``shape``; ``label`` is the shape where it is shown."""
+
+    src: str
+    dst: str
+    shape: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    depth: int
+    auto: bool  # the depth was chosen automatically
+    items: tuple[Item, ...]
+    edges: tuple[Edge, ...]
+
+    def boxes(self) -> Iterator[Box]:
+        yield from _walk(self.items)
+
+    @property
+    def families(self) -> list[str]:
+        """Families drawn, in order of first appearance."""
+        return list(dict.fromkeys(b.family for b in self.boxes()))
+
+
+def _walk(items: tuple[Item, ...]) -> Iterator[Box]:
+    for it in items:
+        if isinstance(it, Box):
+            yield it
+        else:
+            yield from _walk(it.items)
+
+
+# ---------------------------------------------------------------- the frame tree
+@dataclass(eq=False)
+class _Group:
+    """One block call: its frame, its level, its items in order (node names, groups)."""
+
+    key: tuple[str, ...]  # frame names from the outermost
+    block: str
+    call: str  # as the reader sees it
+    level: int
+    transparent: bool
+    items: list[str | _Group] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Run:
+    members: list[_Group]
+    first_differs: bool
+
+
+def _tree(graph: Graph, names: CallNames) -> _Group:
+    root = _Group((), "", "", -1, False)
+    groups: dict[tuple[str, ...], _Group] = {(): root}
+    for n in graph.nodes:
+        parent = root
+        for k, f in enumerate(n.scope):
+            key = tuple(x.name for x in n.scope[: k + 1])
+            g = groups.get(key)
+            if g is None:
+                transparent = not f.named and builtins.lookup(f.block) is not None
+                level = parent.level if transparent else parent.level + 1
+                g = _Group(key, f.block, names(f.call), level, transparent)
+                groups[key] = g
+                parent.items.append(g)
+            g.nodes.append(n.name)
+            parent = g
+        parent.items.append(n.name)
+    root.nodes = [n.name for n in graph.nodes]
+    return root
+
+
+def max_level(graph: Graph) -> int:
+    """The deepest level of any block call (-1 without blocks)."""
+    return _max_level(_tree(graph, CallNames()))
+
+
+def _max_level(g: _Group) -> int:
+    return max([g.level] + [_max_level(c) for c in g.items if isinstance(c, _Group)])
+
+
+# ---------------------------------------------------------------- building a view
+class _Builder:
+    def __init__(self, graph: Graph, names: CallNames, depth: int, unroll: bool,
+                 notes: Notes):
+        self.graph = graph
+        self.names = names
+        self.depth = depth
+        self.unroll = unroll
+        self.notes = notes
+        self.consumers = graph.consumers()
+        self.owner: dict[str, str] = {}  # IR node -> id of the box drawing it
+        self.alias: dict[str, str] = {}  # node of a hidden copy -> same node of the drawn one
+        self.member: dict[str, list[tuple[int, int]]] = {}  # node -> (run, copy index)
+        self.runs = 0
+        self._sigs: dict[tuple[int, bool], tuple] = {}
+
+    # ------------------------------------------------------------ items
+    def emit(self, items: list[str | _Group]) -> list[Item]:
+        out: list[Item] = []
+        for it in self._fold(items):
+            if isinstance(it, str):
+                out.append(self._node_box(it))
+            elif isinstance(it, _Run):
+                collapsed = it.members[0].level >= self.depth
+                out.append(self._run_box(it) if collapsed else self._run_cluster(it))
+            elif it.transparent:
+                out.extend(self.emit(it.items))
+            elif it.level >= self.depth:
+                out.append(self._group_box(it))
+            else:
+                out.append(Cluster("cluster_" + "/".join(it.key), it.call,
+                                   tuple(self.emit(it.items))))
+        return out
+
+    def _node_box(self, name: str) -> Box:
+        n = self.graph[name]
+        self.owner[name] = name
+        title = ops.get(n.op).describe(n.a, n.type)
+        return Box(name, title, ops.get(n.op).family, self.notes.lines([name]),
+                   f"{n.path} ({n.op})")
+
+    def _group_box(self, g: _Group) -> Box:
+        bid = "/".join(g.key)
+        for n in g.nodes:
+            self.owner[n] = bid
+        return Box(bid, g.call, "block", self.notes.lines(g.nodes),
+                   f"{'.'.join(g.key)}: {len(g.nodes)} layers")
+
+    def _run_box(self, run: _Run) -> Box:
+        first, rest = run.members[0], run.members[1:]
+        n = len(run.members)
+        bid = "/".join(first.key) + f"*{n}"
+        nodes = [x for m in run.members for x in m.nodes]
+        for x in nodes:
+            self.owner[x] = bid
+        shown = rest[0] if run.first_differs else first
+        lines = [self._first_note(first, rest[0])] if run.first_differs else []
+        return Box(bid, f"{shown.call} x {n}", "block", tuple(lines) + self.notes.lines(nodes),
+                   f"{'.'.join(first.key)} .. {'.'.join(run.members[-1].key)}: "
+                   f"{len(nodes)} layers")
+
+    def _run_cluster(self, run: _Run) -> Cluster:
+        rep = run.members[0]
+        self.runs += 1
+        for i, m in enumerate(run.members):
+            for x in m.nodes:
+                self.member.setdefault(x, []).append((self.runs, i))
+            if i:
+                self.alias.update(zip(m.nodes, rep.nodes))
+        cid = "cluster_" + "/".join(rep.key) + f"*{len(run.members)}"
+        return Cluster(cid, f"{rep.call} x {len(run.members)}", tuple(self.emit(rep.items)))
+
+    def _first_note(self, first: _Group, other: _Group) -> str:
+        if first.call != other.call:
+            return f"first: {first.call}"
+        seen = Counter(self._key(x) for x in other.nodes)
+        extra = []
+        for x in first.nodes:
+            k = self._key(x)
+            if seen[k]:
+                seen[k] -= 1
+            elif ops.get(self.graph[x].op).family not in ("norm", "act"):
+                n = self.graph[x]
+                extra.append(ops.get(n.op).describe(n.a, n.type))
+        return "first: + " + ", ".join(extra) if extra else "first differs"
+
+    def _key(self, name: str) -> tuple:
+        n = self.graph[name]
+        return (n.op, n.attrs)
+
+    # ------------------------------------------------------------ folding
+    def _fold(self, items: list[str | _Group]) -> list[str | _Group | _Run]:
+        out: list[str | _Group | _Run] = []
+        i = 0
+        while i < len(items):
+            it = items[i]
+            if self.unroll or not self._foldable(it):
+                out.append(it)
+                i += 1
+                continue
+            collapsed = it.level >= self.depth
+            j = self._extend(items, i, collapsed)
+            if j - i >= 2:
+                out.append(_Run(items[i:j], False))
+                i = j
+                continue
+            nxt = items[i + 1] if i + 1 < len(items) else None
+            if collapsed and nxt is not None and self._first_may_differ(it, nxt):
+                j = self._extend(items, i + 1, collapsed)
+                out.append(_Run(items[i:j], True))
+                i = j
+                continue
+            out.append(it)
+            i += 1
+        return out
+
+    def _first_may_differ(self, first: _Group, nxt) -> bool:
+        """ResNet's first block: same block and positional arguments, same output shape."""
+        return (self._foldable(nxt) and nxt.block == first.block
+                and positional_part(nxt.call) == positional_part(first.call)
+                and self._out_type(first) == self._out_type(nxt) and self._chained(first, nxt))
+
+    @staticmethod
+    def _foldable(it) -> bool:
+        return isinstance(it, _Group) and not it.transparent
+
+    def _extend(self, items: list, start: int, collapsed: bool) -> int:
+        """End of the run of calls equal to ``items[start]``, each fed by the previous."""
+        want = self._signature(items[start], with_types=not collapsed)
+        j = start + 1
+        while (j < len(items) and self._foldable(items[j])
+               and self._signature(items[j], with_types=not collapsed) == want
+               and self._chained(items[j - 1], items[j])):
+            j += 1
+        return j
+
+    def _signature(self, g: _Group, with_types: bool) -> tuple:
+        """The call, its layers, attributes and wiring (and shapes), position-relative."""
+        cache_key = (id(g), with_types)
+        if cache_key in self._sigs:
+            return self._sigs[cache_key]
+        index = {x: i for i, x in enumerate(g.nodes)}
+        ext: dict[str, int] = {}
+        sig: list = [g.block, g.call]
+        for x in g.nodes:
+            n = self.graph[x]
+            ins = tuple(index[i] if i in index else -1 - ext.setdefault(i, len(ext))
+                        for i in n.inputs)
+            inner = tuple((f.block, self.names(f.call)) for f in n.scope[len(g.key):])
+            sig.append((n.op, n.attrs, ins, inner, n.type.dims if with_types else None))
+        self._sigs[cache_key] = result = tuple(sig)
+        return result
+
+    def _chained(self, a: _Group, b: _Group) -> bool:
+        """``b`` reads ``a``'s one output and nothing else from outside; only ``b`` reads it."""
+        inside_a, inside_b = set(a.nodes), set(b.nodes)
+        outs = [x for x in a.nodes if any(c not in inside_a for c in self.consumers[x])]
+        if len(outs) != 1 or outs[0] == self.graph.output:
+            return False
+        if any(c not in inside_b for c in self.consumers[outs[0]]):
+            return False
+        ext = {i for x in b.nodes for i in self.graph[x].inputs if i not in inside_b}
+        return ext == {outs[0]}
+
+    def _out_type(self, g: _Group):
+        return self.graph[g.nodes[-1]].type
+
+    # ------------------------------------------------------------ edges
+    def edges(self) -> list[Edge]:
+        out: dict[tuple[str, str], Edge] = {}
+        for n in self.graph.nodes:
+            for i in n.inputs:
+                ends = self._resolve(i, n.name)
+                if ends is None:
+                    continue
+                src, dst = self.owner[ends[0]], self.owner[ends[1]]
+                if src != dst and (src, dst) not in out:
+                    out[(src, dst)] = Edge(src, dst, str(self.graph[i].type))
+        return list(out.values())
+
+    def label(self, edges: list[Edge], shapes: str) -> list[Edge]:
+        """Show shapes on all edges, none, or where they change (``changes``): an edge is
+        labelled unless its box received the same shape (the input box "receives" its own).
+        """
+        if shapes not in SHAPES:
+            raise ValueError(f"shapes must be one of {SHAPES}, got {shapes!r}")
+        received: dict[str, set[str]] = {self.graph.input.name: {str(self.graph.input_type)}}
+        for e in edges:
+            received.setdefault(e.dst, set()).add(e.shape)
+        out = []
+        for e in edges:
+            show = shapes == "all" or (shapes == "changes"
+                                       and e.shape not in received.get(e.src, ()))
+            out.append(Edge(e.src, e.dst, e.shape, e.shape if show else ""))
+        return out
+
+    def _resolve(self, u: str, v: str) -> tuple[str, str] | None:
+        """Follow hidden copies to the drawn one; None for an arrow between copies."""
+        while True:
+            runs_u = dict(self.member.get(u, ()))
+            if any(runs_u.get(r, i) != i for r, i in self.member.get(v, ())):
+                return None
+            if u not in self.alias and v not in self.alias:
+                return u, v
+            u, v = self.alias.get(u, u), self.alias.get(v, v)
+
+
+# ---------------------------------------------------------------- the entry point
+def build_view(graph: Graph, names: CallNames | None = None, depth: int | None = None,
+               unroll: bool = False, annotate: tuple[str, ...] = (),
+               shapes: str = "changes") -> View:
+    """The view of ``graph`` at ``depth`` (None: automatic), with annotations.
+
+    ``shapes``: label edges with tensor shapes where they change, on ``all`` edges, or
+    ``none``; the arrow to the output always carries the output shape.
+    """
+    names = names or CallNames()
+    notes = Notes(graph, annotate)
+    root = _tree(graph, names)
+    auto = depth is None
+    if depth is None:
+        depth = _auto_depth(graph, names, root, unroll)
+
+    b = _Builder(graph, names, depth, unroll, notes)
+    items = b.emit(root.items)
+    items.append(Box("output", "output", "io", (), f"{graph.name} output"))
+    edges = b.label(b.edges(), shapes)
+    last = b.owner[_follow(b, graph.output)]
+    edges.append(Edge(last, "output", str(graph.output_type), str(graph.output_type)))
+    return View(graph.name, depth, auto, tuple(items), tuple(edges))
+
+
+def _follow(b: _Builder, name: str) -> str:
+    while name in b.alias:
+        name = b.alias[name]
+    return name
+
+
+def _auto_depth(graph: Graph, names: CallNames, root: _Group, unroll: bool) -> int:
+    top = max(_max_level(root), 0)
+    for d in range(top + 1, 0, -1):
+        b = _Builder(graph, names, d, unroll, Notes(graph, ()))
+        if sum(1 for _ in _walk(tuple(b.emit(root.items)))) + 1 <= AUTO_NODES:
+            return d
+    return 0
+
+
+class Notes:
+    """Annotation lines (parameters, MACs, receptive field) for a box's nodes."""
+
+    def __init__(self, graph: Graph, annotate: tuple[str, ...]):
+        self.annotate = annotate
+        self.graph = graph
+        self.cost = None
+        if {"params", "macs"} & set(annotate):
+            from ..passes.cost import cost
+            self.cost = cost(graph)
+        self.rf = _receptive_fields(graph) if "rf" in annotate else {}
+
+    def lines(self, nodes: list[str]) -> tuple[str, ...]:
+        if not self.annotate or self.graph[nodes[-1]].op == "input":
+            return ()
+        out = []
+        if self.cost is not None and "params" in self.annotate:
+            p = sum(self.cost.nodes[x].params.total for x in nodes)
+            if p:
+                out.append(f"{human(p)} params")
+        if self.cost is not None and "macs" in self.annotate:
+            m = sum(self.cost.nodes[x].macs for x in nodes
+                    if self.cost.nodes[x].macs_kind in ("conv", "linear"))
+            if m:
+                out.append(f"{human(m)} MACs")
+        if nodes[-1] in self.rf:
+            out.append(f"RF {self.rf[nodes[-1]]}")
+        return tuple(out)
+
+
+def _receptive_fields(graph: Graph) -> dict[str, str]:
+    """Node -> receptive field size as text; empty where the pass is unavailable."""
+    try:
+        from ..passes.receptive_field import receptive_field
+    except ImportError:
+        return {}
+    out = {}
+    for name, rf in receptive_field(graph).items():
+        size = getattr(rf, "size", None)
+        if isinstance(size, tuple):
+            out[name] = str(size[0]) if len(set(size)) == 1 else "x".join(map(str, size))
+        elif size is not None:
+            out[name] = str(size)
+    return out
+
+
+def conv_count(graph: Graph) -> int:
+    """Convolution nodes in the IR (what ``unroll`` at full depth must all draw)."""
+    return sum(1 for n in graph.nodes if ops.get(n.op).family == "conv")
+
+
+__all__ = ["ANNOTATIONS", "AUTO_NODES", "SHAPES", "Box", "Cluster", "Edge", "Notes", "View",
+           "build_view", "conv_count", "max_level"]
