@@ -73,6 +73,7 @@ register(OpDef(
 register(OpDef(
     name="mean", family="merge", aliases=("avg", "average", "join"), arity=-1,
     doc="Average branches element-wise (equal shapes): FractalNet's join.",
-    infer=_elementwise_infer("add"), label=lambda a, o: "mean",
+    infer=_elementwise_infer("add"), label=lambda a, o: "mean", macs_kind="elementwise",
+    cost_note="no parameters, no MACs (additions and one scaling per element)",
     torch_call=lambda a, xs, m, ins, out: f"({' + '.join(xs)}) / {len(xs)}",
 ))
