@@ -475,6 +475,7 @@ register(OpDef(
     name="input", family="io", doc="The network's input.",
     attrs=(Attr("shape", "str", REQUIRED),),
     infer=lambda a, ins: TensorType.parse(a["shape"]), label=lambda a, o: f"input {o}",
+    cost_note="no parameters, no MACs; its elements count in the activation total",
 ))
 
 
