@@ -98,3 +98,8 @@ def test_strict_summary_turns_w0601_into_an_error(capsys, tmp_path):
     assert "warning[W0601]" in capsys.readouterr().err
     assert main(["summary", str(f), "--strict"]) == 1
     assert "error[W0601]" in capsys.readouterr().err
+
+
+def test_w0601_can_be_allowed_on_its_line():
+    src = "input 8x16x16\nconcat(maxpool(2) | conv(8, 3, stride=2, pad=1))  # allow W0601\n"
+    assert [d.code for d in cnndsl.compile(src).summary().diagnostics] == []
