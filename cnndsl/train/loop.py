@@ -392,11 +392,13 @@ class Trainer:
     def _check(self, value: torch.Tensor, epoch: int, step: int) -> bool:
         """Whether to stop (all processes agree: one asked); raises on a NaN/inf loss,
         keeping the last good checkpoint."""
-        flags = torch.stack([(~torch.isfinite(value)).any().float(),
-                             torch.tensor(float(self.stop_requested), device=self.device)])
-        bad, stop = (v > 0 for v in self.world.sum_(flags).tolist())
-        if self.world.distributed and stop:
-            self.stop_requested = True
+        if self.world.distributed:
+            flags = torch.stack([(~torch.isfinite(value)).any().float(),
+                                 torch.tensor(float(self.stop_requested), device=self.device)])
+            bad, stop = (v > 0 for v in self.world.sum_(flags).tolist())
+            self.stop_requested = self.stop_requested or stop
+        else:
+            bad, stop = not bool(torch.isfinite(value).all()), self.stop_requested
         if not bad:
             return stop
         self.history.stopped = "diverged"
