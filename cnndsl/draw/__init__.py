@@ -16,7 +16,7 @@ from ..ir.graph import Graph
 from .calls import CallNames
 from .dot import to_dot_text
 from .mermaid import to_mermaid_text
-from .render import FORMATS, draw_file, render, which_dot
+from .rendering import FORMATS, draw_file, render, which_dot
 from .view import ANNOTATIONS, SHAPES, View, build_view
 
 
@@ -24,14 +24,14 @@ def view(net, depth: int | None = None, unroll: bool = False,
          annotate: tuple[str, ...] | str = (), shapes: str = "changes") -> View:
     """The :class:`View` (boxes, clusters, edges) of a Network or Graph."""
     from ..diagnostics import UserError
-    graph, program = (net, None) if isinstance(net, Graph) else (net.graph, net.program)
+    graph = net if isinstance(net, Graph) else net.graph
     if depth is not None and depth < 0:
         raise UserError(f"depth must be 0 or more, got {depth}", exit_code=2)
     if shapes not in SHAPES:
         raise UserError(f"unknown shapes option {shapes!r}",
                         help=f"choose from {', '.join(SHAPES)}", exit_code=2)
-    return build_view(graph, CallNames(program), depth, unroll, _annotations(annotate),
-                      shapes)
+    names = CallNames() if isinstance(net, Graph) else CallNames.of_network(net)
+    return build_view(graph, names, depth, unroll, _annotations(annotate), shapes)
 
 
 def to_dot(net, depth: int | None = None, unroll: bool = False,

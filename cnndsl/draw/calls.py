@@ -4,7 +4,7 @@ The IR records a call with its arguments evaluated (``basic(128, 2)``); a diagra
 it against the block's signature (``block basic(c, stride=1)``):
 
 >>> from cnndsl.syntax.parser import parse
->>> names = CallNames(parse("block basic(c, stride=1) = conv(c, 3, stride)", "<t>"))
+>>> names = CallNames(parse("block basic(c, stride=1) = conv(c, 3, stride)", "<t>").blocks)
 >>> names("basic(128, 2)"), names("basic(64, 1)"), names("other(1, 2)")
 ('basic(128, stride=2)', 'basic(64)', 'other(1, 2)')
 """
@@ -12,7 +12,9 @@ it against the block's signature (``block basic(c, stride=1)``):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 from ..syntax import ast
 
@@ -21,12 +23,23 @@ _KEYWORD = re.compile(r"^\s*(\w+)\s*=(?!=)\s*(.*?)\s*$", re.DOTALL)
 
 
 class CallNames:
-    """Rewrites call texts against the block definitions of a program and the prelude."""
+    """Rewrites call texts against block definitions (by default the prelude's)."""
 
-    def __init__(self, program: ast.Program | None = None):
+    def __init__(self, blocks: Iterable[ast.BlockDef] | None = None):
         self.defs: dict[str, ast.BlockDef] = dict(_prelude_defs())
-        if program is not None:
-            self.defs.update((b.name.lower(), b) for b in program.blocks)
+        self.defs.update((b.name.lower(), b) for b in blocks or ())
+
+    @classmethod
+    def of_network(cls, net) -> CallNames:
+        """The blocks a compiled network could call: the prelude, imports, its own."""
+        from ..elaborate.elaborator import Elaborator
+        base = Path(net.path).resolve().parent if net.path and Path(net.path).is_file() else None
+        el = Elaborator(net.program, {}, None, base)
+        try:
+            el.load_blocks()
+        except Exception:  # the compiler has reported any problem already
+            return cls(net.program.blocks)
+        return cls(info.defn for info in el.blocks.values())
 
     def __call__(self, call: str) -> str:
         m = _CALL.match(call)
@@ -37,13 +50,12 @@ class CallNames:
         return call if bound is None else _render(name, self.defs[name.lower()], bound)
 
 
-def positional_part(call: str) -> str:
-    """The call without its keyword arguments: ``basic(128, stride=2)`` -> ``basic(128)``."""
+def positional(call: str) -> tuple[str, list[str]]:
+    """Block name and positional arguments: ``basic(128, stride=2)`` -> (basic, [128])."""
     m = _CALL.match(call)
     if not m:
-        return call
-    kept = [a for a in split_args(m.group(2)) if not _KEYWORD.match(a)]
-    return f"{m.group(1)}({', '.join(kept)})"
+        return call, []
+    return m.group(1), [a for a in split_args(m.group(2)) if not _KEYWORD.match(a)]
 
 
 def split_args(text: str) -> list[str]:

@@ -7,7 +7,7 @@ then work on an install without the optional package. Only rendering needs Graph
 
 from __future__ import annotations
 
-from .style import FAMILIES, FONT, family, shape
+from .style import FONT, family, legend_entries, shape
 from .view import Box, Cluster, Item, View
 
 INDENT = "  "
@@ -92,11 +92,10 @@ def _label(b: Box) -> str:
 
 
 def _legend(view: View) -> str:
-    drawn = set(view.families)
     rows = "".join(
         f'<tr><td bgcolor="{fam.fill}" width="14"> </td><td align="left">{html(fam.legend)}'
         "</td></tr>"
-        for name, fam in FAMILIES.items() if name in drawn and fam.legend)
+        for _, fam in legend_entries(view.families))
     table = ('<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
              f'<tr><td colspan="2"><b>legend</b></td></tr>{rows}</table>')
     return f"legend {attrs([('shape', 'plaintext'), ('style', quote('')), ('fontsize', '9'), ('label', f'<{table}>')])}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .style import FAMILIES, family, shape
+from .style import family, legend_entries, shape
 from .view import Box, Item, View
 
 INDENT = "  "
@@ -43,16 +43,14 @@ def to_mermaid_text(view: View, rankdir: str = "TB", legend: bool = True) -> str
     classes: dict[str, list[str]] = {}
     _items(view.items, lines, 1, ids, classes)
     for e in view.edges:
-        label = f'|"{text(e.label)}"| ' if e.label else ""
-        lines.append(f"{INDENT}{ids(e.src)} --> {label}{ids(e.dst)}")
+        label = f'|"{text(e.label)}"|' if e.label else ""
+        lines.append(f"{INDENT}{ids(e.src)} -->{label} {ids(e.dst)}")
     if legend:
         lines.append(f'{INDENT}subgraph legend ["legend"]')
-        for name in view.families:
-            fam = family(name)
-            if fam.legend:
-                lid = ids("legend/" + name)
-                lines.append(f'{INDENT * 2}{lid}["{text(fam.legend)}"]')
-                classes.setdefault(name, []).append(lid)
+        for name, fam in legend_entries(view.families):
+            lid = ids("legend/" + name)
+            lines.append(f'{INDENT * 2}{lid}["{text(fam.legend)}"]')
+            classes.setdefault(name, []).append(lid)
         lines.append(f"{INDENT}end")
     for name, members in classes.items():
         fam = family(name)
@@ -85,4 +83,4 @@ def _node(b: Box) -> str:
     return f"{left}{label}{right}"
 
 
-__all__ = ["FAMILIES", "to_mermaid_text"]
+__all__ = ["to_mermaid_text"]

@@ -39,6 +39,13 @@ def family(name: str) -> Family:
     return FAMILIES.get(name, OTHER)
 
 
+def legend_entries(drawn: list[str]) -> list[tuple[str, Family]]:
+    """(family, style) for the legend: the drawn families that have a legend name, in
+    legend order, unknown ones last."""
+    known = [(n, f) for n, f in FAMILIES.items() if n in drawn and f.legend]
+    return known + ([("other", OTHER)] if any(n not in FAMILIES for n in drawn) else [])
+
+
 def shape(family_name: str, title: str, lines: tuple[str, ...] = ()) -> str:
     """A merge is a small circle when its label is one sign (+, x), else a small box."""
     s = family(family_name).shape

@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 from .. import ops
 from ..elaborate import builtins
 from ..ir.graph import Graph
-from .calls import CallNames, positional_part
-from .style import human
+from .calls import CallNames, positional
+from .notes import ANNOTATIONS, Notes
 
 AUTO_NODES = 25
-ANNOTATIONS = ("params", "macs", "rf")
 SHAPES = ("changes", "all", "none")
 
 
@@ -116,6 +115,11 @@ class _Run:
     first_differs: bool
 
 
+def _shown(run: _Run) -> _Group:
+    """The member whose call names a run: the second where the first differs."""
+    return run.members[1] if run.first_differs else run.members[0]
+
+
 def _tree(graph: Graph, names: CallNames) -> _Group:
     root = _Group((), "", "", -1, False)
     groups: dict[tuple[str, ...], _Group] = {(): root}
@@ -191,7 +195,10 @@ class _Builder:
         bid = "/".join(g.key)
         for n in g.nodes:
             self.owner[n] = bid
-        return Box(bid, g.call, "block", self.notes.lines(g.nodes),
+        inner = self._fold(g.items)  # a block that is one run shows it: "basic(64) x 3"
+        lines = ((f"{_shown(inner[0]).call} x {len(inner[0].members)}",)
+                 if len(inner) == 1 and isinstance(inner[0], _Run) else ())
+        return Box(bid, g.call, "block", lines + self.notes.lines(g.nodes),
                    f"{'.'.join(g.key)}: {len(g.nodes)} layers")
 
     def _run_box(self, run: _Run) -> Box:
@@ -201,7 +208,7 @@ class _Builder:
         nodes = [x for m in run.members for x in m.nodes]
         for x in nodes:
             self.owner[x] = bid
-        shown = rest[0] if run.first_differs else first
+        shown = _shown(run)
         lines = [self._first_note(first, rest[0])] if run.first_differs else []
         return Box(bid, f"{shown.call} x {n}", "block", tuple(lines) + self.notes.lines(nodes),
                    f"{'.'.join(first.key)} .. {'.'.join(run.members[-1].key)}: "
@@ -263,10 +270,14 @@ class _Builder:
         return out
 
     def _first_may_differ(self, first: _Group, nxt) -> bool:
-        """ResNet's first block: same block and positional arguments, same output shape."""
-        return (self._foldable(nxt) and nxt.block == first.block
-                and positional_part(nxt.call) == positional_part(first.call)
-                and self._out_type(first) == self._out_type(nxt) and self._chained(first, nxt))
+        """ResNet's first block: the same block, its arguments the next one's plus more
+        (``bottleneck(128, stride=2)`` or ``bottleneck(128, 2)`` before
+        ``bottleneck(128)``), and the same output shape."""
+        if not (self._foldable(nxt) and nxt.block == first.block):
+            return False
+        (_, a), (_, b) = positional(first.call), positional(nxt.call)
+        return (a[: len(b)] == b and self._out_type(first) == self._out_type(nxt)
+                and self._chained(first, nxt))
 
     @staticmethod
     def _foldable(it) -> bool:
@@ -391,52 +402,6 @@ def _auto_depth(graph: Graph, names: CallNames, root: _Group, unroll: bool) -> i
         if sum(1 for _ in _walk(tuple(b.emit(root.items)))) + 1 <= AUTO_NODES:
             return d
     return 0
-
-
-class Notes:
-    """Annotation lines (parameters, MACs, receptive field) for a box's nodes."""
-
-    def __init__(self, graph: Graph, annotate: tuple[str, ...]):
-        self.annotate = annotate
-        self.graph = graph
-        self.cost = None
-        if {"params", "macs"} & set(annotate):
-            from ..passes.cost import cost
-            self.cost = cost(graph)
-        self.rf = _receptive_fields(graph) if "rf" in annotate else {}
-
-    def lines(self, nodes: list[str]) -> tuple[str, ...]:
-        if not self.annotate or self.graph[nodes[-1]].op == "input":
-            return ()
-        out = []
-        if self.cost is not None and "params" in self.annotate:
-            p = sum(self.cost.nodes[x].params.total for x in nodes)
-            if p:
-                out.append(f"{human(p)} params")
-        if self.cost is not None and "macs" in self.annotate:
-            m = sum(self.cost.nodes[x].macs for x in nodes
-                    if self.cost.nodes[x].macs_kind in ("conv", "linear"))
-            if m:
-                out.append(f"{human(m)} MACs")
-        if nodes[-1] in self.rf:
-            out.append(f"RF {self.rf[nodes[-1]]}")
-        return tuple(out)
-
-
-def _receptive_fields(graph: Graph) -> dict[str, str]:
-    """Node -> receptive field size as text; empty where the pass is unavailable."""
-    try:
-        from ..passes.receptive_field import receptive_field
-    except ImportError:
-        return {}
-    out = {}
-    for name, rf in receptive_field(graph).items():
-        size = getattr(rf, "size", None)
-        if isinstance(size, tuple):
-            out[name] = str(size[0]) if len(set(size)) == 1 else "x".join(map(str, size))
-        elif size is not None:
-            out[name] = str(size)
-    return out
 
 
 def conv_count(graph: Graph) -> int:
