@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,19 @@ def test_usage_errors_exit_2(capsys):
 
 def test_demo_table_still_formats():
     assert "total" in format_table(cnndsl.compile(SMALL).summary())
+
+
+def test_cost_doc_examples_run_and_every_operator_has_a_convention():
+    import doctest
+
+    import cnndsl.ops as ops
+
+    text = (ROOT / "docs" / "cost.md").read_text()
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        test = doctest.DocTestParser().get_doctest(block, {}, "cost.md", "docs/cost.md", 0)
+        runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+        runner.run(test)
+        assert runner.failures == 0
+    table = text[text.index("## Per operator"):text.index("### Against other counters")]
+    missing = [op.name for op in ops.all_ops() if f"`{op.name}`" not in table]
+    assert not missing
