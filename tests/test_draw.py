@@ -451,3 +451,22 @@ def test_zoo_diagrams(name, tmp_path):
         dot = net.to_dot()
         assert len(nodes(dot)) <= 25
         assert re.findall(r" x (\d+)", dot) == ["3", "4", "6", "3"]
+
+
+def _zoo_names() -> list[str]:
+    from cnndsl.api import ZOO_DIR
+    return sorted(p.stem for p in ZOO_DIR.glob("*.cnn"))
+
+
+@pytest.mark.parametrize("name", _zoo_names())
+def test_every_zoo_network_draws(name):
+    net = cnndsl.compile(name)
+    dot = net.to_dot()
+    assert len(nodes(dot)) <= 50  # the automatic depth keeps drawings small
+    assert {s for s, _, _ in edges(dot)} | {d for _, d, _ in edges(dot)} <= set(nodes(dot))
+    assert [lab for s, d, lab in edges(dot) if d == "output"] == [str(net.graph.output_type)]
+    mmd = cdraw.to_mermaid(net)
+    assert mmd.count("subgraph ") == len(re.findall(r"^\s*end$", mmd, re.M))
+    if HAS_DOT:
+        check = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True)
+        assert check.returncode == 0 and check.stderr == b""

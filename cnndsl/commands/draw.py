@@ -8,6 +8,8 @@ from pathlib import Path
 
 from . import add_network_args, compile_from_args
 
+MERMAID_MAX_EDGES = 500  # mermaid's default maxEdges
+
 
 def _depth(text: str) -> int:
     try:
@@ -57,6 +59,11 @@ def run(args) -> int:
         return 0
     path = draw(net, Path(args.output), **options)
     print(f"wrote {path}", file=sys.stderr)
+    if path.suffix.lower() == ".mmd":
+        arrows = path.read_text(encoding="utf-8").count(" -->")
+        if arrows > MERMAID_MAX_EDGES:
+            print(f"note: {arrows} arrows; Mermaid draws at most {MERMAID_MAX_EDGES} by "
+                  "default: use a smaller --depth, or SVG", file=sys.stderr)
     return 0
 
 
