@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -470,3 +471,12 @@ def test_every_zoo_network_draws(name):
     if HAS_DOT:
         check = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True)
         assert check.returncode == 0 and check.stderr == b""
+
+
+def test_docs_mermaid_example_is_current():
+    if zoo_path("resnet50") is None:
+        pytest.skip("zoo/resnet50.cnn is not there")
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "diagrams.md").read_text()
+    block = re.search(r"```mermaid\n(.*?)```", doc, re.S).group(1)
+    assert block == cdraw.to_mermaid(cnndsl.compile("resnet50"), depth=0)
+    assert "![ResNet-50 at the default depth](img/resnet50.svg)" in doc
