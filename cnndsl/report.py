@@ -21,6 +21,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import ops
 from .diagnostics import Diagnostic
@@ -28,6 +29,9 @@ from .ir.graph import Graph, Node
 from .passes.cost import MAC_KINDS, Cost, NodeCost
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
 from .passes.receptive_field import RF, alignment_warnings, receptive_field
+
+if TYPE_CHECKING:
+    from .api import Network
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def collapse(graph: Graph, rows: list[LayerRow], depth: int | None) -> list[Laye
             for k, (ns, r) in groups.items()]
 
 
-def late_warnings(net, rfs: dict[str, RF | None]) -> list[Diagnostic]:
+def late_warnings(net: Network, rfs: dict[str, RF | None]) -> list[Diagnostic]:
     """W0601 from the receptive-field pass, unless compile already reported (or the
     source allows) them."""
     from .api import _allowed
@@ -205,7 +209,7 @@ def late_warnings(net, rfs: dict[str, RF | None]) -> list[Diagnostic]:
             if (d.code, str(d.span)) not in known]
 
 
-def summarize(net, depth: int | None = None, dtype: str = "fp32", batch: int = 1,
+def summarize(net: Network, depth: int | None = None, dtype: str = "fp32", batch: int = 1,
               optimizer: str = "adam") -> Summary:
     """The summary of a :class:`cnndsl.Network` (what ``cnndsl summary`` prints)."""
     if depth is not None and depth < 1:
@@ -220,7 +224,7 @@ def summarize(net, depth: int | None = None, dtype: str = "fp32", batch: int = 1
     return Summary(net.name, net.input_shape, net.output_shape, collapse(graph, rows, depth),
                    c.params.total, c.params.weights, c.params.bias, c.params.buffers,
                    dict(c.macs_by_kind), c.activations, c.activations_all, mem, train, depth,
-                   diags, getattr(net, "source_name", ""))
+                   diags, net.source_name)
 
 
 # ---------------------------------------------------------------- numbers
