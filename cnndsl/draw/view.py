@@ -141,11 +141,6 @@ def _tree(graph: Graph, names: CallNames) -> _Group:
     return root
 
 
-def max_level(graph: Graph) -> int:
-    """The deepest level of any block call (-1 without blocks)."""
-    return _max_level(_tree(graph, CallNames()))
-
-
 def _max_level(g: _Group) -> int:
     return max([g.level] + [_max_level(c) for c in g.items if isinstance(c, _Group)])
 
@@ -396,18 +391,13 @@ def _follow(b: _Builder, name: str) -> str:
 
 
 def _auto_depth(graph: Graph, names: CallNames, root: _Group, unroll: bool) -> int:
-    top = max(_max_level(root), 0)
-    for d in range(top + 1, 0, -1):
+    top = _max_level(root)
+    for d in range(top + 1, 0, -1):  # no blocks: top = -1, depth 0
         b = _Builder(graph, names, d, unroll, Notes(graph, ()))
         if sum(1 for _ in _walk(tuple(b.emit(root.items)))) + 1 <= AUTO_NODES:
             return d
     return 0
 
 
-def conv_count(graph: Graph) -> int:
-    """Convolution nodes in the IR (what ``unroll`` at full depth must all draw)."""
-    return sum(1 for n in graph.nodes if ops.get(n.op).family == "conv")
-
-
 __all__ = ["ANNOTATIONS", "AUTO_NODES", "SHAPES", "Box", "Cluster", "Edge", "Notes", "View",
-           "build_view", "conv_count", "max_level"]
+           "build_view"]
