@@ -172,7 +172,8 @@ def compare(net: NetworkLike, prepared: Any, recipe: Recipe, options: Any,
     runs = Comparison()
     for name in recipe.optimizers:
         r = dataclasses.replace(recipe, optimizer=name).resolved()
-        o = dataclasses.replace(options, out=options.out / name if options.out else None)
+        o = dataclasses.replace(options, out=options.out / name if options.out else None,
+                                header=not runs)
         if world.main and options.progress not in ("none", False):
             print(f"== {name} ==", flush=True)
         h = Trainer(net, prepared, r, o, world).run()

@@ -55,3 +55,8 @@ def configure_backends(device: torch.device, deterministic: bool) -> None:
         torch.backends.cudnn.allow_tf32 = not deterministic
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def sum_dtype(device: torch.device) -> torch.dtype:
+    """The widest float the device has, for running sums (Apple's MPS lacks float64)."""
+    return torch.float32 if device.type == "mps" else torch.float64

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import Feeder
+from .device import sum_dtype
 from .distributed import World
 from .precision import Precision
 
@@ -37,7 +38,7 @@ def evaluate(model: torch.nn.Module, feeder: Feeder, *, batch_size: int,
     was_training = model.training
     model.eval()
     dev = feeder.device
-    sums = torch.zeros(4, dtype=torch.float64, device=dev)  # loss, top1, top5, count
+    sums = torch.zeros(4, dtype=sum_dtype(dev), device=dev)  # loss, top1, top5, count
     matrix = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=dev)
     k = min(5, num_classes)
     for batch in feeder.batches(batch_size):

@@ -30,6 +30,7 @@ from cnndsl.diagnostics import UserError
 from . import checkpoint as ck
 from .config import Recipe
 from .data import Feeder, Prepared, mix_seed
+from .device import sum_dtype
 from .distributed import World
 from .evaluate import evaluate
 from .history import History, write_metrics
@@ -55,6 +56,7 @@ class Options:
     sync_bn: bool = False
     progress: str | bool = "auto"
     plots: bool = True
+    header: bool = True  # print the data lines (a comparison prints them once)
     callback: Callable[[Event], None] | None = None
 
 
@@ -160,7 +162,8 @@ class Trainer:
                             f"network: {str(e).splitlines()[0]}",
                             help="resume with the same .cnn file and --set values") from e
 
-    def describe(self) -> list[str]:
+    def describe(self, data: bool = True) -> list[str]:
+        """What this run does, one line per topic (``data=False``: recipe and device)."""
         d, r = self.data, self.r
         dev = str(self.device)
         if self.world.distributed:
@@ -173,20 +176,37 @@ class Trainer:
         if self.device.type == "cuda":
             fast.append("data on the GPU" if self.train_feeder.resident else "pinned memory")
         val = f"{len(d.val)} images ({d.val_name})" if d.val is not None else "none"
-        lines = [f"data: {d.source.describe()}; training on {len(d.train)}, validation {val}",
-                 d.transform.describe()]
-        if d.augment:
-            lines.append(f"augmentation: {d.augment.spec()}")
+        lines = []
+        if data:
+            lines += [f"data: {d.source.describe()}; training on {len(d.train)}, "
+                      f"validation {val}", d.transform.describe()]
+            if d.augment:
+                lines.append(f"augmentation: {d.augment.spec()}")
         lines.append(f"recipe: {r.optimizer} lr {r.lr:g}"
                      + (f" momentum {r.momentum:g}" if r.optimizer in ("sgd", "rmsprop") else "")
                      + (" nesterov" if r.nesterov else "")
                      + f", weight decay {r.weight_decay:g}, batch {r.batch_size}, "
-                     f"{r.epochs} epochs, schedule {r.schedule}"
+                     f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}, schedule {r.schedule}"
                      + (f" + {r.warmup:g} warm-up epochs" if r.warmup else "")
                      + f", init {r.init}, seed {r.seed}"
                      + (f", preset {r.preset}" if r.preset else ""))
         lines.append(f"device: {dev}; {', '.join(fast)}")
-        return lines + list(d.notes)
+        return lines + (list(d.notes) if data else []) + self.preset_notes()
+
+    def preset_notes(self) -> list[str]:
+        """A preset's dropout belongs to the network: say whether the network has it."""
+        p = self.r.network_params.get("dropout")
+        if p is None:
+            return []
+        rates = sorted({round(m.p, 4) for m in self.base.modules()
+                        if isinstance(m, torch.nn.modules.dropout._DropoutNd)})
+        if not rates:
+            return [f"note: preset {self.r.preset} used dropout {p} before its fully "
+                    "connected layers; this network has no dropout layer"]
+        if rates != [p]:
+            return [f"note: preset {self.r.preset} used dropout {p}; this network's dropout "
+                    f"is {', '.join(map(str, rates))} (set it in the .cnn file or --set)"]
+        return []
 
     # -- checkpoints ---------------------------------------------------------------
 
@@ -238,7 +258,7 @@ class Trainer:
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "network.cnn").write_text(self.net.source)
-        for line in self.describe():
+        for line in self.describe(data=self.o.header):
             self.progress.note(line)
         if start_epoch or start_step:
             self.progress.note(f"resuming at epoch {start_epoch + 1}"
@@ -367,7 +387,7 @@ class Trainer:
         spent += time.perf_counter() - t0
         totals = world.sum_(torch.tensor([loss_sum.item(), correct.item(), seen,
                                           float(self.stop_requested)],
-                                         dtype=torch.float64, device=dev))
+                                         dtype=sum_dtype(dev), device=dev))
         t_loss, t_correct, t_seen, t_stop = totals.tolist()
         self.stop_requested = t_stop > 0
         record: dict[str, Any] = {

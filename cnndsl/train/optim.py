@@ -11,10 +11,19 @@ from .config import Recipe
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], r: Recipe,
                    device: torch.device) -> torch.optim.Optimizer:
-    """``r`` must be resolved (one optimizer, lr and decay filled in)."""
+    """``r`` must be resolved (one optimizer, lr and decay filled in). On CUDA, SGD, Adam
+    and AdamW use their fused kernels where this torch has them."""
     params = [p for p in params if p.requires_grad]
+    if device.type == "cuda" and r.optimizer in ("sgd", "adam", "adamw"):
+        try:
+            return build(params, r, fused=True)
+        except (TypeError, RuntimeError):  # an older torch without fused kernels
+            pass
+    return build(params, r)
+
+
+def build(params: list[torch.nn.Parameter], r: Recipe, **fast: bool) -> torch.optim.Optimizer:
     lr, wd = float(r.lr), float(r.weight_decay)  # type: ignore[arg-type]
-    fast = {"fused": True} if device.type == "cuda" else {}
     if r.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=float(r.momentum or 0.0),
                                nesterov=r.nesterov, weight_decay=wd, **fast)

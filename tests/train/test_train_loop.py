@@ -250,3 +250,13 @@ def test_arrays_as_data() -> None:
     y = torch.arange(32) % 4
     h = train(net(), (x, y), epochs=1, val_split=0.25, **FAST)
     assert len(h) == 1 and h.last["val_acc"] is not None
+
+
+@pytest.mark.slow
+def test_torch_compile_with_inductor() -> None:
+    """--compile with the default backend (needs a C++ compiler on the CPU)."""
+    kw = dict(epochs=2, batch_size=16, seed=2, **FAST)
+    ref = train(net(), SYN, **kw)
+    comp = train(net(), SYN, compile=True, **kw)
+    for k, v in ref.model.state_dict().items():
+        assert torch.allclose(v, comp.model.state_dict()[k], atol=1e-4), k
