@@ -251,6 +251,13 @@ def test_different_calls_never_fold():
     assert len([lab for lab in labels(dot) if lab.startswith("inc(")]) == 9
 
 
+def test_first_call_folds_only_when_it_extends_the_others():
+    src = ("block b(a, act=relu) = conv(a, 3) - act\nnetwork q:\n    input 3x16x16\n"
+           "    b(8, act=gelu) - b(8, act=gelu) - b(8, tanh) - b(8, leaky_relu(0.1))")
+    assert [lab for lab in labels(cnndsl.compile(src).to_dot(depth=0)) if "b(" in lab] == [
+        "b(8, act=gelu) x 2", "b(8, act=tanh)", "b(8, act=leaky_relu(0.1))"]
+
+
 def test_parallel_identical_blocks_do_not_fold():
     src = ("block b(c) = conv(c, 3) - relu\nnetwork p:\n    input 8x16x16\n"
            "    concat(b(8) | b(8)) - b(8) - b(8)")

@@ -50,12 +50,26 @@ class CallNames:
         return call if bound is None else _render(name, self.defs[name.lower()], bound)
 
 
-def positional(call: str) -> tuple[str, list[str]]:
-    """Block name and positional arguments: ``basic(128, stride=2)`` -> (basic, [128])."""
+def arguments(call: str) -> tuple[list[str], dict[str, str]]:
+    """Positional and keyword arguments: ``basic(128, stride=2)`` -> ([128], {stride: 2})."""
     m = _CALL.match(call)
     if not m:
-        return call, []
-    return m.group(1), [a for a in split_args(m.group(2)) if not _KEYWORD.match(a)]
+        return [], {}
+    pos, kw = [], {}
+    for a in split_args(m.group(2)):
+        k = _KEYWORD.match(a)
+        if k:
+            kw[k.group(1)] = k.group(2)
+        else:
+            pos.append(a)
+    return pos, kw
+
+
+def extends(first: str, other: str) -> bool:
+    """``first`` passes ``other``'s arguments and maybe more: ``basic(128, stride=2)``
+    extends ``basic(128)``; ``b(8, act=tanh)`` does not extend ``b(8, act=gelu)``."""
+    (p1, k1), (p2, k2) = arguments(first), arguments(other)
+    return p1[: len(p2)] == p2 and all(k1.get(k) == v for k, v in k2.items())
 
 
 def split_args(text: str) -> list[str]:

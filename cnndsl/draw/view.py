@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from .. import ops
 from ..elaborate import builtins
 from ..ir.graph import Graph
-from .calls import CallNames, positional
+from .calls import CallNames, extends
 from .notes import ANNOTATIONS, Notes
 
 AUTO_NODES = 25
@@ -268,11 +268,9 @@ class _Builder:
         """ResNet's first block: the same block, its arguments the next one's plus more
         (``bottleneck(128, stride=2)`` or ``bottleneck(128, 2)`` before
         ``bottleneck(128)``), and the same output shape."""
-        if not (self._foldable(nxt) and nxt.block == first.block):
-            return False
-        (_, a), (_, b) = positional(first.call), positional(nxt.call)
-        return (a[: len(b)] == b and self._out_type(first) == self._out_type(nxt)
-                and self._chained(first, nxt))
+        return (self._foldable(nxt) and nxt.block == first.block
+                and extends(first.call, nxt.call)
+                and self._out_type(first) == self._out_type(nxt) and self._chained(first, nxt))
 
     @staticmethod
     def _foldable(it) -> bool:
