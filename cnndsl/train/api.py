@@ -129,8 +129,9 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
         if len(recipe.optimizers) > 1:
             raise UserError("--resume continues one run; resume each optimizer's "
                             "directory of a comparison separately", exit_code=2)
-    if data is None and ckpt is not None and ckpt["data"] != recipe.data:
-        data = ckpt["data"]
+    if data is None and recipe.data.startswith("<"):
+        raise UserError("the run trained on in-memory data; pass the same data again",
+                        exit_code=2)
     out_dir = Path(out).expanduser() if out is not None else None
     if out_dir is not None and ckpt is None and not overwrite:
         taken = [p for p in (out_dir / ck.LAST, out_dir / "compare.json") if p.exists()]
@@ -146,10 +147,11 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
         prepared = prepare(data if data is not None else recipe.data, net.input_shape,
                            net.num_classes, val_split=recipe.val_split, seed=recipe.seed,
                            augment=recipe.augment, normalize=recipe.normalize)
-        if ckpt is not None:
-            from .data import Transform
+        if ckpt is not None:  # the run's normalisation, fitted to the data given now
+            from .inference import fitted_transform
 
-            prepared.transform = Transform.from_json(ckpt["transform"])
+            t = prepared.transform
+            prepared.transform = fitted_transform(ckpt, t.data_shape, t.scale)
         prepared.notes[:0] = notes
         recipe.data = prepared.source.spec
         options = Options(device=dev, out=out_dir, amp=amp, channels_last=channels_last,

@@ -260,7 +260,10 @@ class Trainer:
             (self.out / "network.cnn").write_text(self.net.source)
         for line in self.describe(data=self.o.header):
             self.progress.note(line)
-        if start_epoch or start_step:
+        if start_epoch >= r.epochs:
+            self.progress.note(f"the run has trained {start_epoch} epochs already; "
+                               "--epochs N with a larger N continues it")
+        elif start_epoch or start_step:
             self.progress.note(f"resuming at epoch {start_epoch + 1}"
                                + (f", step {start_step + 1}" if start_step else ""))
         best = max((x["val_acc"] for x in h.records if x.get("val_acc") is not None),

@@ -143,3 +143,45 @@ def test_cnndsl_main_dispatches_train(tmp_path: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["count"] == 13
     assert main(["train", str(src), "--data", "mnist:/nonexistent"]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_diverging_run_is_an_error_with_help(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="NaN or infinite at epoch") as e:
+        run(["train", "net.cnn", "--data", SYN, "--optimizer", "sgd", "--lr", "1e30",
+             "--out", str(tmp_path), "-q", "--no-plots"], fake_compile([]))
+    assert e.value.exit_code == 1 and "--lr" in e.value.help
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path: Path) -> None:
+    """A real SIGINT to a real `cnndsl train` process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    src = tmp_path / "small.cnn"
+    src.write_text("network small(classes=4):\n    input 1x8x8\n"
+                   "    conv(4, 3) - relu - maxpool(2) - fc(classes)\n")
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnndsl", "train", str(src), "--data",
+         "synthetic:N=1024,shape=1x8x8,classes=4", "--epochs", "1000", "--batch-size", "8",
+         "--out", str(out), "--progress", "lines"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (out / "last.pt").exists() and time.time() < deadline:
+            time.sleep(0.2)  # wait for the first epoch's checkpoint
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "stopping after this step" in stdout and f"--resume {out}" in stdout
+    from cnndsl.train.checkpoint import load
+
+    ck = load(out)
+    assert ck["epoch"] >= 1 and (ck["step"] > 0 or ck["epoch"] > 1)
