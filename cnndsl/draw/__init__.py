@@ -11,6 +11,7 @@ See :mod:`cnndsl.draw.view` for levels of detail and folding, docs/diagrams.md f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..ir.graph import Graph
 from .calls import CallNames
@@ -19,8 +20,11 @@ from .mermaid import to_mermaid_text
 from .rendering import FORMATS, draw_file, render, which_dot
 from .view import ANNOTATIONS, SHAPES, View, build_view
 
+if TYPE_CHECKING:
+    from ..api import Network
 
-def view(net, depth: int | None = None, unroll: bool = False,
+
+def view(net: Network | Graph, depth: int | None = None, unroll: bool = False,
          annotate: tuple[str, ...] | str = (), shapes: str = "changes") -> View:
     """The :class:`View` (boxes, clusters, edges) of a Network or Graph."""
     from ..diagnostics import UserError
@@ -34,7 +38,7 @@ def view(net, depth: int | None = None, unroll: bool = False,
     return build_view(graph, names, depth, unroll, _annotations(annotate), shapes)
 
 
-def to_dot(net, depth: int | None = None, unroll: bool = False,
+def to_dot(net: Network | Graph, depth: int | None = None, unroll: bool = False,
            annotate: tuple[str, ...] | str = (), rankdir: str = "TB",
            legend: bool = True, shapes: str = "changes") -> str:
     """Graphviz DOT source; see :func:`draw` for the options."""
@@ -42,7 +46,7 @@ def to_dot(net, depth: int | None = None, unroll: bool = False,
     return to_dot_text(v, _rankdir(rankdir), legend)
 
 
-def to_mermaid(net, depth: int | None = None, unroll: bool = False,
+def to_mermaid(net: Network | Graph, depth: int | None = None, unroll: bool = False,
                annotate: tuple[str, ...] | str = (), rankdir: str = "TB",
                legend: bool = True, shapes: str = "changes") -> str:
     """Mermaid flowchart source (renders in Markdown on GitHub and GitLab)."""
@@ -50,7 +54,7 @@ def to_mermaid(net, depth: int | None = None, unroll: bool = False,
     return to_mermaid_text(v, _rankdir(rankdir), legend)
 
 
-def draw(net, path: str | Path, **options) -> Path:
+def draw(net: Network | Graph, path: str | Path, **options) -> Path:
     """Write the diagram to ``path``; the format comes from the extension (see FORMATS).
 
     Options: ``depth`` (block calls nested deeper are drawn as one box; None picks the
@@ -70,7 +74,7 @@ def draw(net, path: str | Path, **options) -> Path:
     return draw_file(text, path)
 
 
-def to_svg_or_none(net) -> str | None:
+def to_svg_or_none(net: Network | Graph) -> str | None:
     """The SVG text of the diagram, or None where Graphviz is missing or fails (Jupyter)."""
     if which_dot() is None:
         return None

@@ -15,8 +15,12 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..syntax import ast
+
+if TYPE_CHECKING:
+    from ..api import Network
 
 _CALL = re.compile(r"^\s*(\w+)\s*\((.*)\)\s*$", re.DOTALL)
 _KEYWORD = re.compile(r"^\s*(\w+)\s*=(?!=)\s*(.*?)\s*$", re.DOTALL)
@@ -30,7 +34,7 @@ class CallNames:
         self.defs.update((b.name.lower(), b) for b in blocks or ())
 
     @classmethod
-    def of_network(cls, net) -> CallNames:
+    def of_network(cls, net: Network) -> CallNames:
         """The blocks a compiled network could call: the prelude, imports, its own."""
         from ..elaborate.elaborator import Elaborator
         base = Path(net.path).resolve().parent if net.path and Path(net.path).is_file() else None

@@ -365,6 +365,13 @@ def build_view(graph: Graph, names: CallNames | None = None, depth: int | None =
 
     ``shapes``: label edges with tensor shapes where they change, on ``all`` edges, or
     ``none``; the arrow to the output always carries the output shape.
+
+    >>> from cnndsl import compile
+    >>> g = compile("block b(c) = conv(c, 3) - relu\\ninput 3x8x8\\nb(4) - b(4)").graph
+    >>> [b.title for b in build_view(g, depth=0).boxes()]
+    ['input 3x8x8', 'b(4) x 2', 'output']
+    >>> [b.title for b in build_view(g, depth=1).boxes()][1:3]
+    ['3x3 conv, 4', 'relu']
     """
     names = names or CallNames()
     notes = Notes(graph, annotate)
