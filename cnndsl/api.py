@@ -33,30 +33,35 @@ def zoo_path(name: str) -> Path | None:
 
 
 def read_source(source_or_path: str | Path) -> tuple[str, str, Path | None]:
-    """(text, display name, base directory) for a path, a zoo name or source text."""
+    """(text, display name, base directory) for a path, a zoo name or source text.
+
+    A one-line string naming an existing file, or ending in ``.cnn``, is a path (a
+    missing one is a usage error); a zoo name is the zoo file; anything else is source.
+    """
     if isinstance(source_or_path, Path):
-        candidate: str | None = str(source_or_path)
-    else:
-        text = source_or_path
-        looks_like_path = "\n" not in text and (text.endswith(".cnn") or "/" in text
-                                                or text.endswith(".txt"))
-        candidate = text if ("\n" not in text and len(text) < 4096) else None
-        if candidate is not None and not Path(candidate).is_file():
-            zp = zoo_path(candidate)
-            if zp is not None:
-                return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent
-            if looks_like_path and not any(c in text for c in "()[]-,→"):
-                raise UserError(f"no such file: {text}", help="give a path to a .cnn file, "
-                                "a zoo name (see `cnndsl zoo list`), or source text",
-                                exit_code=2)
-            candidate = None
-    if candidate is not None and Path(candidate).is_file():
-        path = Path(candidate)
-        try:
-            return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"cannot read {path}: {e}", exit_code=2) from None
-    return str(source_or_path), "<input>", None
+        return _read_file(source_or_path)
+    text = source_or_path
+    one_line = "\n" not in text and len(text) < 4096
+    if one_line:
+        stripped = text.strip()
+        if stripped and Path(stripped).is_file():
+            return _read_file(Path(stripped))
+        zp = zoo_path(stripped)
+        if zp is not None:
+            return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent
+        if stripped.lower().endswith(".cnn"):
+            raise UserError(f"no such file: {stripped}", help="give a path to a .cnn file, "
+                            "a zoo name (see `cnndsl zoo list`), or source text", exit_code=2)
+    return text, "<input>", None
+
+
+def _read_file(path: Path) -> tuple[str, str, Path | None]:
+    if not path.is_file():
+        raise UserError(f"no such file: {path}", exit_code=2)
+    try:
+        return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {path}: {e}", exit_code=2) from None
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:

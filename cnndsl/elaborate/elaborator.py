@@ -402,7 +402,7 @@ class Elaborator:
         parts = []
         for a in args:
             text = a.value.text
-            if self.ev.kind(a.value, env) == "num":
+            if self.ev.kind(a.value, env) in ("num", "unknown"):
                 try:
                     text = _fmt_value(self.ev.eval(a.value, env, want_str=True))
                 except ElabError:

@@ -129,7 +129,7 @@ def _conv_label(a: Attrs, out: TensorType) -> str:
     g = a["groups"]
     kind = "conv"
     if g > 1:
-        kind = "dw conv" if g == out.channels and a.get("_in") in (None, g) else f"conv g{g}"
+        kind = "dw conv" if g == out.channels else f"conv g{g}"  # depthwise: a filter per map
     s = a["stride"]
     stride = "" if s == (1, 1) else f", /{s[0]}" if s[0] == s[1] else f", /{s[0]}x{s[1]}"
     return f"{k} {kind}, {a['out']}{stride}"
