@@ -110,7 +110,7 @@ class Elaborator:
                                        "a third file that both import"))
                 continue
             try:
-                sub = parse(target.read_text(encoding="utf-8"), str(target))
+                sub = parse(target.read_text(encoding="utf-8"), _display_name(target))
             except CnnError as e:
                 self.diags.extend(e.diagnostics)
                 continue
@@ -497,6 +497,18 @@ class Elaborator:
                       label=ex.label) from None
         return self.builder.add(op.name, attrs, inputs, out, span, base)
 
+
+
+def _display_name(path: Path) -> str:
+    """How an imported file is named in diagnostics and comments: short, never machine-specific."""
+    try:
+        return "zoo/" + path.relative_to(ZOO_DIR.resolve()).as_posix()
+    except ValueError:
+        pass
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _fmt_value(v: Any) -> str:
