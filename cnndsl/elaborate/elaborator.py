@@ -73,7 +73,10 @@ class Elaborator:
     def load_blocks(self) -> None:
         self._add_file_blocks(parse(PRELUDE.read_text(encoding="utf-8"), "<prelude>"),
                               "<prelude>", set(), shadow=True)
-        self._load_imports(self.program, {self.program.source.name}, self.base_dir)
+        root = {self.program.source.name}
+        if self.base_dir is not None:  # the file itself, as imports name it
+            root.add(str((self.base_dir / Path(self.program.source.name).name).resolve()))
+        self._load_imports(self.program, root, self.base_dir)
         self._add_file_blocks(self.program, self.program.source.name, set(), shadow=True)
 
     def _add_file_blocks(self, prog: ast.Program, origin: str, seen: set[str],
