@@ -17,8 +17,8 @@ class Schedule:
     >>> [round(s.lr(e, 0), 6) for e in range(6)]
     [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
     >>> p = Schedule("plateau", 0.1, epochs=9, steps_per_epoch=1, patience=2)
-    >>> for acc in (0.5, 0.6, 0.6, 0.6):
-    ...     p.end_epoch(acc)
+    >>> [p.end_epoch(acc) for acc in (0.5, 0.6, 0.6, 0.6)]  # True: divided by 10
+    [False, False, False, True]
     >>> p.lr(4, 0)
     0.01
     """
@@ -34,13 +34,16 @@ class Schedule:
         self.step_size = step_size
         self.gamma = gamma
         self.patience = patience
-        self.factor = 1.0  # plateau
+        self.drops = 0  # plateau: times the rate was divided by 10
         self.best: float | None = None
         self.bad_epochs = 0
 
     def lr(self, epoch: int, step: int) -> float:
         t = epoch * self.spe + step
-        lr = self.base * self.shape(epoch, t)
+        if self.kind == "plateau":
+            lr = self.base / 10**self.drops
+        else:
+            lr = self.base * self.shape(epoch, t)
         if t < self.warmup_steps:
             lr *= (t + 1) / self.warmup_steps
         return lr
@@ -48,8 +51,6 @@ class Schedule:
     def shape(self, epoch: int, t: int) -> float:
         if self.kind == "step":
             return self.gamma ** (epoch // self.step_size)
-        if self.kind == "plateau":
-            return self.factor
         if self.kind == "cosine":
             span = max(1, self.total - self.warmup_steps)
             p = min(1.0, max(0.0, (t - self.warmup_steps) / span))
@@ -72,15 +73,15 @@ class Schedule:
             return False
         self.bad_epochs += 1
         if self.bad_epochs >= self.patience:
-            self.factor /= 10.0
+            self.drops += 1
             self.bad_epochs = 0
             return True
         return False
 
     def state_dict(self) -> dict:
-        return {"factor": self.factor, "best": self.best, "bad_epochs": self.bad_epochs}
+        return {"drops": self.drops, "best": self.best, "bad_epochs": self.bad_epochs}
 
     def load_state_dict(self, d: dict) -> None:
-        self.factor = float(d["factor"])
+        self.drops = int(d["drops"])
         self.best = None if d["best"] is None else float(d["best"])
         self.bad_epochs = int(d["bad_epochs"])
