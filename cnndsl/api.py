@@ -2,17 +2,16 @@
 
 >>> net = compile("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)")
 >>> net.output_shape, net.params_count
-((10,), 15690)
+((10,), 15770)
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import CnnError, Diagnostic, UserError, render_all
+from .diagnostics import CnnError, Diagnostic, UserError, apply_allow_comments, render_all
 from .elaborate import Elaborator
 from .ir.graph import Graph, TensorType
 from .passes.check import check
@@ -202,26 +201,13 @@ def _compile_text(text: str, name: str, base: Path | None, params: dict[str, Any
     diags = list(el.diags)
     if graph is not None:
         diags += check(graph)
-    diags = _allowed(diags)
+    diags = apply_allow_comments(diags)
     if strict:
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):
         raise CnnError(sorted(diags, key=_order))
     path = name if base is not None else None
     return Network(graph, program, name, params or {}, sorted(diags, key=_order), path)
-
-
-def _allowed(diags: list[Diagnostic]) -> list[Diagnostic]:
-    """Drop warnings the source allows on their line: ``# ... allow W0301``."""
-    out = []
-    for d in diags:
-        if d.severity == "warning" and d.span is not None:
-            line = d.span.source.line(d.span.line)
-            comment = line[line.find("#"):] if "#" in line else ""
-            if re.search(rf"\ballow:?\s+(\w+[ ,]*)*\b{d.code}\b", comment):
-                continue
-        out.append(d)
-    return out
 
 
 def _order(d: Diagnostic):

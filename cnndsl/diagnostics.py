@@ -8,15 +8,16 @@ span. Codes are catalogued in ``docs/errors.md``; E = error, W = warning, N = no
 >>> d = Diagnostic("W0301", "does not fit", Span(src, 1, 1, 1, 22), help="pad=1")
 >>> print(render(d))
 warning[W0301]: does not fit
-  --> net.cnn:1:1
-   |
- 1 | conv(10, 3, stride=3)
-   | ^^^^^^^^^^^^^^^^^^^^^
+ --> net.cnn:1:1
+  |
+1 | conv(10, 3, stride=3)
+  | ^^^^^^^^^^^^^^^^^^^^^
    = help: pad=1
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -113,6 +114,19 @@ class UserError(Exception):
         self.help = help
         self.exit_code = exit_code
         super().__init__(message if not help else f"{message}\n  help: {help}")
+
+
+def apply_allow_comments(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Drop the warnings that their source line accepts: ``... # allow W0301``."""
+    out = []
+    for d in diags:
+        if d.severity == "warning" and d.span is not None:
+            line = d.span.source.line(d.span.line)
+            comment = line[line.find("#"):] if "#" in line else ""
+            if re.search(rf"\ballow:?\s+(\w+[ ,]*)*\b{d.code}\b", comment):
+                continue
+        out.append(d)
+    return out
 
 
 def render(d: Diagnostic, color: bool = False) -> str:

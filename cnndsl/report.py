@@ -28,7 +28,7 @@ from .diagnostics import Diagnostic
 from .ir.graph import Graph, Node
 from .passes.cost import MAC_KINDS, Cost, NodeCost
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
-from .passes.receptive_field import RF, alignment_warnings, receptive_field
+from .passes.receptive_field import RF, receptive_field
 
 if TYPE_CHECKING:
     from .api import Network
@@ -200,15 +200,6 @@ def collapse(graph: Graph, rows: list[LayerRow], depth: int | None) -> list[Laye
             for k, (ns, r) in groups.items()]
 
 
-def late_warnings(net: Network, rfs: dict[str, RF | None]) -> list[Diagnostic]:
-    """W0601 from the receptive-field pass, unless compile already reported (or the
-    source allows) them."""
-    from .api import _allowed
-    known = {(d.code, str(d.span)) for d in net.diagnostics}
-    return [d for d in _allowed(alignment_warnings(net.graph, rfs))
-            if (d.code, str(d.span)) not in known]
-
-
 def summarize(net: Network, depth: int | None = None, dtype: str = "fp32", batch: int = 1,
               optimizer: str = "adam") -> Summary:
     """The summary of a :class:`cnndsl.Network` (what ``cnndsl summary`` prints)."""
@@ -220,7 +211,7 @@ def summarize(net: Network, depth: int | None = None, dtype: str = "fp32", batch
     rows = [node_row(n, c.nodes[n.name], rfs[n.name]) for n in graph.nodes]
     mem = activation_memory(graph, dtype, c)
     train = training_memory(graph, batch, optimizer, dtype, c=c)
-    diags = tuple(net.diagnostics) + tuple(late_warnings(net, rfs))
+    diags = tuple(net.diagnostics)
     return Summary(net.name, net.input_shape, net.output_shape, collapse(graph, rows, depth),
                    c.params.total, c.params.weights, c.params.bias, c.params.buffers,
                    dict(c.macs_by_kind), c.activations, c.activations_all, mem, train, depth,

@@ -4,8 +4,8 @@ The slides' rule: ``W2 = (W1 - F + 2P)/S + 1``. PyTorch floors it (or ceils with
 ``ceil_mode``); a placement that the floor drops is harmless when it would only have
 covered padding, and a real loss when input pixels are never seen.
 
->>> fit(7, 3, 3, 0, 0)
-Fit(size=2, exact=2.3333333333333335, unseen=1)
+>>> fit(7, 3, 3, 0, 0).size, round(fit(7, 3, 3, 0, 0).exact, 2), fit(7, 3, 3, 0, 0).unseen
+(2, 2.33, 1)
 >>> fit(224, 7, 2, 3, 3).unseen      # ResNet's stem loses only padding
 0
 >>> fit(224, 11, 4, 0, 0).unseen     # AlexNet's stem on 224 never sees a column

@@ -1,7 +1,7 @@
 """The static checks that need the whole graph: windows that leave input unseen.
 
 >>> from cnndsl import compile
->>> [d.code for d in check(compile("input 3x7x7\\nconv(10, 3, stride=3)").graph)]
+>>> [d.code for d in check(compile("input 3x7x7\\nconv(10, 3, stride=3, pad=0)").graph)]
 ['W0301']
 """
 
@@ -11,6 +11,7 @@ from .. import ops
 from ..diagnostics import Diagnostic
 from ..ir.graph import Graph, Node
 from ..ops import window as win
+from .receptive_field import alignment_warnings
 
 
 def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
@@ -48,15 +49,16 @@ def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
         node.span, label=arithmetic, help="; or ".join(fixes) if fixes else None)
 
 
-CHECKS = (_fit_warning,)
+NODE_CHECKS = (_fit_warning,)
 
 
 def check(graph: Graph) -> list[Diagnostic]:
     """Warnings about a well-typed graph (a pure function of the IR)."""
     out = []
     for node in graph.nodes:
-        for rule in CHECKS:
+        for rule in NODE_CHECKS:
             d = rule(node, graph)
             if d is not None:
                 out.append(d)
+    out += alignment_warnings(graph)
     return out
