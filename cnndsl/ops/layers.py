@@ -500,6 +500,7 @@ register(OpDef(
     "(half before, half after). No parameters.",
     attrs=(Attr("out", "int", REQUIRED, min=1), Attr("stride", "pair", 1, min=1)),
     infer=_shortcut_pad_infer, label=lambda a, o: "zero-pad shortcut",
+    window=lambda a: Window((1, 1), a["stride"], (0, 0, 0, 0)),  # a strided 1x1 subsample
     cost_note="no parameters, no MACs (a strided copy with zero channels)",
     torch_module=lambda a, ins, out: None, torch_call=_shortcut_pad_call,
 ))
