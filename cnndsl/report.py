@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import ops
 from .diagnostics import Diagnostic
-from .ir.graph import Graph, Node
+from .ir.graph import Frame, Graph, Node
 from .passes.cost import MAC_KINDS, Cost, NodeCost
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
 from .passes.receptive_field import RF, receptive_field
@@ -167,9 +167,14 @@ def node_row(node: Node, nc: NodeCost, rf: RF | None) -> LayerRow:
         nc.activations if nc.new_tensor else 0, rf, node.path, node.scope_str())
 
 
-def block_row(nodes: list[Node], rows: list[LayerRow], depth: int) -> LayerRow:
-    """One row for the nodes of a block call (``nodes[i]`` made ``rows[i]``)."""
-    frames = nodes[0].scope[:depth]
+def _calls(node: Node) -> tuple[Frame, ...]:
+    """The block calls a node sits in (built-in groupings like residual() are not levels)."""
+    return tuple(f for f in node.scope if f.named)
+
+
+def block_row(nodes: list[Node], rows: list[LayerRow], level: int) -> LayerRow:
+    """One row for the nodes of one block call (``nodes[i]`` made ``rows[i]``)."""
+    frames = _calls(nodes[0])[: level + 1]
     last, out = frames[-1], rows[-1]
     kinds: dict[str, int] = {}
     for r in rows:
@@ -181,18 +186,18 @@ def block_row(nodes: list[Node], rows: list[LayerRow], depth: int) -> LayerRow:
         last.span.to_json() if last.span else None, sum(r.weights for r in rows),
         sum(r.bias for r in rows), sum(r.buffers for r in rows), kinds,
         sum(r.created for r in rows), out.receptive_field,
-        ".".join(f.name for f in frames if f.named) if frames[-1].named else "",
-        "/".join(f.name for f in frames[:-1]), len(rows))
+        ".".join(f.name for f in frames), "/".join(f.name for f in frames[:-1]), len(rows))
 
 
 def collapse(graph: Graph, rows: list[LayerRow], depth: int | None) -> list[LayerRow]:
-    """Merge the rows of nodes nested ``depth`` block calls deep into one per call."""
+    """One row per block call at level ``depth`` (0: the top-level calls), as `draw` does."""
     if depth is None:
         return rows
     groups: dict[object, tuple[list[Node], list[LayerRow]]] = {}
     for node, row in zip(graph.nodes, rows):
-        key: object = (tuple(f.name for f in node.scope[:depth])
-                       if len(node.scope) >= depth else node.name)
+        calls = _calls(node)
+        key: object = (tuple(f.name for f in calls[: depth + 1])
+                       if len(calls) > depth else node.name)
         groups.setdefault(key, ([], []))
         groups[key][0].append(node)
         groups[key][1].append(row)
@@ -203,8 +208,8 @@ def collapse(graph: Graph, rows: list[LayerRow], depth: int | None) -> list[Laye
 def summarize(net: Network, depth: int | None = None, dtype: str = "fp32", batch: int = 1,
               optimizer: str = "adam") -> Summary:
     """The summary of a :class:`cnndsl.Network` (what ``cnndsl summary`` prints)."""
-    if depth is not None and depth < 1:
-        raise ValueError(f"depth must be at least 1, got {depth}")
+    if depth is not None and depth < 0:
+        raise ValueError(f"depth must be 0 or more, got {depth}")
     graph: Graph = net.graph
     c: Cost = net.cost
     rfs = receptive_field(graph)

@@ -103,7 +103,7 @@ def test_batch_dtype_and_optimizer(capsys):
 def test_depth_collapses_block_calls():
     net = cnndsl.compile(NETS / "tv_resnet18.cnn")
     full = net.summary()
-    one = net.summary(depth=1)
+    one = net.summary(depth=0)
     assert [r.name for r in one.layers] == [
         "input", "conv1", "bn1", "relu1", "pool1", "layer1", "layer2", "layer3", "layer4",
         "gap1", "fc1"]
@@ -112,11 +112,11 @@ def test_depth_collapses_block_calls():
     assert layer2.path == "layer2" and str(layer2.receptive_field) == "99"
     for key in ("params", "macs", "created"):
         assert sum(getattr(r, key) for r in one.layers) == sum(getattr(r, key) for r in full.layers)
-    two = net.summary(depth=2)
+    two = net.summary(depth=1)
     assert "layer2/basic1" in [r.name for r in two.layers]
     assert len(full.layers) > len(two.layers) > len(one.layers)
     with pytest.raises(ValueError):
-        net.summary(depth=0)
+        net.summary(depth=-1)
 
 
 def test_table_reads_like_the_slides(capsys):
@@ -157,7 +157,7 @@ def test_comparing_two_networks(capsys):
 
 def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["summary", SMALL, "--depth", "0"])
+        main(["summary", SMALL, "--depth", "-1"])
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
         main(["summary", SMALL, "--dtype", "fp8"])

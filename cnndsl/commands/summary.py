@@ -23,6 +23,10 @@ def _positive(text: str) -> int:
     return n
 
 
+def _nonnegative(text: str) -> int:
+    return _positive(str(int(text) + 1)) - 1 if text.lstrip("-").isdigit() else _positive(text)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("summary", help="per-layer shapes, parameters and costs; compare "
                        "networks", description="Per-layer output shapes, activations, "
@@ -39,8 +43,9 @@ def add_parser(sub) -> None:
                    help="batch size of the memory estimates (default 1)")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"),
                    help="activation dtype of the memory figures (default fp32)")
-    p.add_argument("--depth", type=_positive, default=None, metavar="N",
-                   help="collapse block calls nested deeper than N into one row each")
+    p.add_argument("--depth", type=_nonnegative, default=None, metavar="N",
+                   help="one row per block call at nesting level N (0: the top-level "
+                   "calls), as `cnndsl draw --depth N`")
     p.add_argument("--optimizer", default="adam", type=str.lower,
                    choices=tuple(sorted(OPTIMIZER_STATE)), metavar="NAME",
                    help="optimizer of the training estimate (default adam; sgd counts a "
