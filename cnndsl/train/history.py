@@ -50,6 +50,11 @@ class History:
             return max(self.records, key=lambda r: r.get("val_acc") or -1.0)
         return min(self.records, key=lambda r: r["train_loss"])
 
+    @property
+    def best_val_acc(self) -> float | None:
+        """The best validation accuracy of the run (None without validation)."""
+        return self.best.get("val_acc") if self.records else None
+
     def plot(self) -> Any:
         """A matplotlib Figure of the loss and accuracy curves."""
         from .plots import curves_figure

@@ -120,6 +120,9 @@ class Trainer:
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         if o.sync_bn and self.world.distributed:
+            if dev.type == "cpu":
+                raise UserError("--sync-bn needs GPUs: PyTorch's SyncBatchNorm does not run "
+                                "on the CPU", help="leave out --sync-bn", exit_code=2)
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.base = model
         if self.resume is not None:
@@ -191,6 +194,8 @@ class Trainer:
                      + f", init {r.init}, seed {r.seed}"
                      + (f", preset {r.preset}" if r.preset else ""))
         lines.append(f"device: {dev}; {', '.join(fast)}")
+        if self.o.sync_bn and not self.world.distributed:
+            lines.append("note: --sync-bn applies to runs of several processes (torchrun)")
         return lines + (list(d.notes) if data else []) + self.preset_notes()
 
     def preset_notes(self) -> list[str]:

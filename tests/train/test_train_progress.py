@@ -57,6 +57,7 @@ def test_history_access() -> None:
     h = History([dict(RECORD, epoch=1, val_acc=0.8), dict(RECORD, epoch=2, val_acc=0.95),
                  dict(RECORD, epoch=3, val_acc=0.9)], network="n")
     assert h["val_acc"] == [0.8, 0.95, 0.9] and h.best["epoch"] == 2 and h.last["epoch"] == 3
+    assert h.best_val_acc == 0.95 and History().best_val_acc is None
     assert repr(h) == "History('n', 3 epochs, completed, best val_acc 0.9500 at epoch 2)"
     fig = h.plot()
     assert len(fig.axes) == 2
