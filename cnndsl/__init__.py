@@ -6,6 +6,7 @@
 (10,)
 """
 
+from . import train  # noqa: E402  (light: torch loads on the first training call)
 from .api import Network, compile, load, loads, parse_params
 from .diagnostics import CnnError, Diagnostic, UserError, render, render_all
 from .syntax.parser import parse
@@ -22,4 +23,4 @@ def port_weights(reference, compiled, strict: bool = True):
     return _port(reference, compiled, strict=strict)
 
 __all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "load", "loads",
-           "parse", "parse_params", "port_weights", "render", "render_all"]
+           "parse", "parse_params", "port_weights", "render", "render_all", "train"]

@@ -50,7 +50,7 @@ def run(args) -> int:
     except ImportError:
         return 0
     print("\n== train on the embedded digits data")
-    hist = train(net, "digits", out=str(out / "run"))
+    hist = train(net, "digits", out=str(out / "run"), overwrite=True)
     best = getattr(hist, "best_val_acc", None)
     if best is not None:
         print(f"best validation accuracy {best:.2%}; outputs in {out / 'run'}")
