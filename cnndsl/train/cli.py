@@ -20,41 +20,13 @@ DATA_HELP = ("digits (embedded, default) | mnist:DIR | cifar10:DIR | folder:DIR 
 
 
 def parse_set(items: list[str] | None) -> dict[str, Any]:
-    """``--set K=V`` values: ints, floats, booleans, else strings.
+    """``--set K=V`` values, read as the compiler reads them (ints, floats, booleans, strings).
 
     >>> parse_set(["classes=10", "dropout=0.5", "bn=off", "act=relu"])
     {'classes': 10, 'dropout': 0.5, 'bn': False, 'act': 'relu'}
     """
-    try:
-        from cnndsl.api import parse_params  # the compiler's own reading, when present
-    except ImportError:
-        parse_params = None
-    if parse_params is not None:
-        return dict(parse_params(items))
-    from cnndsl.diagnostics import UserError
-
-    out: dict[str, Any] = {}
-    for item in items or ():
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise UserError(f"--set expects K=V, got {item!r}", help="e.g. --set classes=10",
-                            exit_code=2)
-        out[key.strip()] = scalar(value.strip())
-    return out
-
-
-def scalar(v: str) -> Any:
-    low = v.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for conv in (int, float):
-        try:
-            return conv(v)
-        except ValueError:
-            pass
-    return v
+    from cnndsl.api import parse_params
+    return dict(parse_params(items))
 
 
 def add_train_parser(sub: Any) -> argparse.ArgumentParser:
