@@ -13,6 +13,10 @@ def export_onnx(net, path: Path, opset: int = 17) -> None:
     except ImportError:
         raise UserError("ONNX export needs PyTorch", help="pip install torch") from None
 
+    import importlib.util
+    if importlib.util.find_spec("onnx") is None:
+        raise UserError("ONNX export needs the onnx package", help="pip install onnx "
+                        "(or pip install 'cnndsl[onnx]')")
     model = net.to_torch().eval()
     if net.num_classes:
         model = torch.nn.Sequential(model, torch.nn.Softmax(dim=1))
@@ -26,3 +30,6 @@ def export_onnx(net, path: Path, opset: int = 17) -> None:
     except ImportError as e:
         raise UserError(f"ONNX export needs an extra package: {e.name or e}",
                         help="pip install onnx") from None
+    except Exception as e:  # the exporter's own refusal of a construct
+        raise UserError(f"ONNX export failed: {e}".splitlines()[0],
+                        help="export to PyTorch source instead (-o model.py)") from None
