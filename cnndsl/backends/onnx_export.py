@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..diagnostics import UserError
@@ -23,10 +24,13 @@ def export_onnx(net, path: Path, opset: int = 17) -> None:
     dummy = torch.zeros((1,) + tuple(net.input_shape))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        torch.onnx.export(model, (dummy,), str(path), input_names=["input"],
-                          output_names=["probabilities" if net.num_classes else "output"],
-                          dynamic_axes={"input": {0: "batch"}}, opset_version=opset,
-                          dynamo=False)
+        with warnings.catch_warnings():
+            # the TorchScript exporter needs only `onnx` (torch.export's needs onnxscript)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(model, (dummy,), str(path), input_names=["input"],
+                              output_names=["probabilities" if net.num_classes else "output"],
+                              dynamic_axes={"input": {0: "batch"}}, opset_version=opset,
+                              dynamo=False)
     except ImportError as e:
         raise UserError(f"ONNX export needs an extra package: {e.name or e}",
                         help="pip install onnx") from None
