@@ -14,13 +14,13 @@ from .syntax.parser import parse
 __version__ = "0.1.0"
 
 
-def port_weights(reference, compiled, strict: bool = True):
+def port_weights(reference, compiled, **options):
     """Copy a reference model's parameters and buffers into a compiled one by structure.
 
-    See :mod:`cnndsl.port` (imports torch).
+    See :func:`cnndsl.port.port_weights` for the options (imports torch).
     """
     from .port import port_weights as _port
-    return _port(reference, compiled, strict=strict)
+    return _port(reference, compiled, **options)
 
 __all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "load", "loads",
            "parse", "parse_params", "port_weights", "render", "render_all", "train"]

@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     show.add_argument("name")
 
 
+HEADER_KEYS = {"source", "input", "params", "macs", "note", "reference", "variant"}
+
+
 def header_fields(text: str) -> dict[str, str]:
     """The ``# key: value`` lines at the top of a zoo file (description, params, macs)."""
     fields: dict[str, str] = {}
@@ -25,8 +28,8 @@ def header_fields(text: str) -> dict[str, str]:
             if line.strip():
                 break
             continue
-        m = re.match(r"#\s*([A-Za-z][\w -]*):\s*(.+)", line)
-        if m:
+        m = re.match(r"#\s*([A-Za-z]+):\s*(.+)", line)
+        if m and m.group(1).lower() in HEADER_KEYS:
             fields.setdefault(m.group(1).strip().lower(), m.group(2).strip())
         elif "title" not in fields and line.strip("# ").strip():
             fields["title"] = line.strip("# ").strip()

@@ -88,7 +88,7 @@ def _merge(kind: str):
 
 builtin("concat", "cat", "concatenate")(_merge("concat"))
 builtin("add", "sum")(_merge("add"))
-builtin("mul", "multiply", "scale")(_merge("mul"))
+builtin("mul", "multiply")(_merge("mul"))
 builtin("mean", "avg", "average", "join")(_merge("mean"))
 
 

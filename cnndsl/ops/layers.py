@@ -464,6 +464,16 @@ register(OpDef(
 ))
 
 register(OpDef(
+    name="scale", family="act", aliases=("constant_scale",),
+    doc="Multiplies by a constant: Inception-ResNet's residual scaling (0.1 to 0.3).",
+    attrs=(Attr("factor", "float", REQUIRED, doc="the constant"),),
+    infer=_same, label=lambda a, o: f"x {a['factor']:g}", macs_kind="elementwise",
+    torch_module=lambda a, ins, out: None,
+    torch_call=lambda a, xs, m, ins, out: f"{xs[0]} * {a['factor']!r}",
+    cost_note="no parameters, no MACs (element-wise)",
+))
+
+register(OpDef(
     name="identity", family="reshape", aliases=("id", "skip", "noop"),
     doc="Passes its input through (a branch of a merge, or a placeholder).",
     infer=_same, label=lambda a, o: "identity",

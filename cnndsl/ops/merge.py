@@ -62,7 +62,7 @@ register(OpDef(
     torch_call=lambda a, xs, m, ins, out: " + ".join(xs),
 ))
 register(OpDef(
-    name="mul", family="merge", aliases=("multiply", "scale", "prod"), arity=-1,
+    name="mul", family="merge", aliases=("multiply", "prod"), arity=-1,
     doc="Multiply branches element-wise; a vector of C scales the channels of a CxHxW map.",
     infer=_elementwise_infer("mul"), label=lambda a, o: "x", macs_kind="elementwise",
     cost_note="no parameters, no MACs (one multiplication per element, no accumulate)",
