@@ -170,3 +170,29 @@ def test_torch_classes_are_deduplicated():
     text = cnndsl.compile("resnet50").to_python()
     assert text.count("class Bottleneck") == 8  # first + rest of each of 4 stages
     assert text.count("class Layer") == 4
+
+
+def test_named_tensors_are_shared_not_copied():
+    src = """block l(c) = conv(c) - bn - relu
+network frac:
+    input 3x16x16
+    mean(mean(l(8) - l(8) | l(8)) as j - l(8) - l(8) | j - l(8) | l(8))
+"""
+    net = cnndsl.compile(src)
+    assert sum(n.op == "conv" for n in net.graph.nodes) == 7  # j is computed once
+    final = net.graph[net.graph.output]
+    assert final.op == "mean" and len(final.inputs) == 3
+    j = net.graph["mean1"]
+    assert sum(j.name in n.inputs for n in net.graph.nodes) == 2  # two branches read j
+
+
+def test_named_tensor_as_a_skip_connection():
+    src = "input 3x16x16\nconv(8) as skip - maxpool - conv(8) - concat(id | skip - maxpool)"
+    assert cnndsl.compile(src).output_shape == (16, 8, 8)
+
+
+def test_named_tensor_errors(capsys):
+    assert main(["check", "network n(k=2):\n input 3x8x8\n conv as k"]) == 1
+    assert "[E0112]" in capsys.readouterr().err
+    assert main(["check", "input 3x8x8\nconv as t - fc(t)"]) == 1
+    assert "names a tensor, not a number" in capsys.readouterr().err

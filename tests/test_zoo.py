@@ -157,7 +157,9 @@ def test_fractalnet_by_hand(compiled):
     want = total + 512 * 10 + 10
     net = compiled("fractalnet")
     assert net.params_count == want
-    assert sum(n.op == "mean" for n in net.graph.nodes) == 5 * 3  # 3 joins per block
+    joins = [n for n in net.graph.nodes if n.op == "mean"]
+    assert len(joins) == 5 * 2  # the figure's joins: a shared 2-way, then a 3-way
+    assert sorted(len(n.inputs) for n in joins) == [2] * 5 + [3] * 5
     assert sum(n.op == "conv" for n in net.graph.nodes) == 5 * 7
 
 

@@ -19,7 +19,7 @@ from ..ops.schema import REQUIRED, OpDef, ShapeError
 from ..syntax import ast
 from ..syntax.parser import parse
 from . import builtins
-from .env import BUILTIN_DEFAULTS, POISON, ElabError, Env, Evaluator, Port, Thunk, err
+from .env import BUILTIN_DEFAULTS, POISON, ElabError, Env, Evaluator, Port, TensorRef, Thunk, err
 from .graph_builder import GraphBuilder
 
 PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
@@ -265,6 +265,14 @@ class Elaborator:
                 on = on.lower() not in ("0", "false", "no", "off")
             self.used.add(key)
             return self._build(e.value, env, x) if on else x
+        if isinstance(e, ast.Label):
+            x = self._build(e.value, env, x)
+            found, old = env.find(e.name)
+            if found and not isinstance(old, TensorRef):
+                raise err("E0112", f"`{e.name}` already names a parameter or block argument",
+                          e.span, help="choose another name for the tensor")
+            env.vars[e.name] = TensorRef(x)
+            return x
         if isinstance(e, ast.Alt):
             raise err("E0108", "parallel branches `a | b` need a merge", e.span,
                       help="write concat(a | b), add(a | b) or mul(a | b)")
@@ -308,6 +316,11 @@ class Elaborator:
     def call(self, fn: ast.Name, args: tuple[ast.Arg, ...], span: Span, env: Env,
              x: Port) -> Port:
         found, v = env.find(fn.id)
+        if found and isinstance(v, TensorRef):
+            if args:
+                raise err("E0107", f"`{fn.id}` names a tensor; it takes no arguments", span)
+            self.used.add(fn.id)
+            return v.port  # continue from the named tensor
         if found and not args:
             if isinstance(v, Thunk):
                 if self.ev.kind(v.expr, v.env) == "num":

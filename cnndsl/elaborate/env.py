@@ -51,6 +51,13 @@ class Port:
 POISON = Port(None, None)
 
 
+@dataclass(frozen=True)
+class TensorRef:
+    """A tensor named with ``as``: using the name continues from that tensor."""
+
+    port: Port
+
+
 @dataclass
 class Thunk:
     expr: ast.Expr
@@ -129,9 +136,13 @@ class Evaluator:
             return "num"
         if isinstance(e, (ast.VggConv, ast.VggFc, ast.Alt, ast.Optional)):
             return "net"
+        if isinstance(e, ast.Label):
+            return "net"
         if isinstance(e, ast.Name):
             found, v = env.find(e.id)
             if found:
+                if isinstance(v, TensorRef):
+                    return "net"
                 return self.kind(v.expr, v.env, depth + 1) if isinstance(v, Thunk) else "num"
             if e.id.lower() in ("in_c", "in_h", "in_w") or e.id.lower() in BOOLEANS:
                 return "num"
@@ -182,6 +193,8 @@ class Evaluator:
         found, v = env.find(e.id)
         if found:
             self.record_use(e.id)
+            if isinstance(v, TensorRef):
+                raise err("E0107", f"`{e.id}` names a tensor, not a number", e.span)
             if isinstance(v, Thunk):
                 if v.cache is None:
                     v.cache = (self.eval(v.expr, v.env, want_str),)

@@ -104,6 +104,14 @@ class Optional(Expr):
 
 
 @dataclass(frozen=True)
+class Label(Expr):
+    """``X as name``: the tensor X produces, reusable later by its name."""
+
+    value: Expr
+    name: str
+
+
+@dataclass(frozen=True)
 class Group(Expr):
     value: Expr
 

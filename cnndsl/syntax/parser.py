@@ -173,6 +173,9 @@ class _ToAst(Transformer):
     def optional(self, meta, c):
         return ast.Optional(self._s(meta), c[0])
 
+    def label(self, meta, c):
+        return ast.Label(self._s(meta), c[0], str(c[2]))
+
     def neg(self, meta, c):
         return ast.Neg(self._s(meta), c[1])
 
