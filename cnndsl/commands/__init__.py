@@ -7,6 +7,19 @@ import argparse
 from .. import api
 
 
+def int_at_least(minimum: int):
+    """An argparse type: a whole number no smaller than ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {value}")
+        return value
+    return parse
+
+
 def add_network_args(p: argparse.ArgumentParser) -> None:
     """FILE, --set, --input, --strict: how every command names and binds a network."""
     p.add_argument("file", metavar="FILE", help="a .cnn file, a zoo name, or source text")

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from . import add_network_args, compile_from_args
+from . import add_network_args, compile_from_args, int_at_least
 
 MERMAID_MAX_EDGES = 500  # mermaid's default maxEdges
-
-
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"depth must be 0 or more, got {value}")
-    return value
 
 
 def add_parser(sub) -> None:
@@ -28,7 +17,7 @@ def add_parser(sub) -> None:
                        "(Mermaid). Without -o the DOT source is printed.")
     add_network_args(p)
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: DOT on stdout)")
-    p.add_argument("--depth", type=_depth, metavar="N", help="draw block calls nested N deep "
+    p.add_argument("--depth", type=int_at_least(0), metavar="N", help="draw block calls nested N deep "
                    "or deeper as one box (0: one box per top-level block call; default: the "
                    "deepest level that keeps the drawing to about 25 boxes)")
     p.add_argument("--unroll", action="store_true",

@@ -5,26 +5,11 @@ With two or more files it compares their totals side by side, with ratios to the
 
 from __future__ import annotations
 
-import argparse
-
 from .. import api
 from ..diagnostics import CnnError
 from ..passes.memory import OPTIMIZER_STATE
 from ..report import FORMATS, format_compare
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {n}")
-    return n
-
-
-def _nonnegative(text: str) -> int:
-    return _positive(str(int(text) + 1)) - 1 if text.lstrip("-").isdigit() else _positive(text)
+from . import int_at_least
 
 
 def add_parser(sub) -> None:
@@ -39,11 +24,11 @@ def add_parser(sub) -> None:
     p.add_argument("--input", metavar="CxHxW", help="override the input shape")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--format", choices=tuple(FORMATS), default="table")
-    p.add_argument("--batch", type=_positive, default=1, metavar="N",
+    p.add_argument("--batch", type=int_at_least(1), default=1, metavar="N",
                    help="batch size of the memory estimates (default 1)")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"),
                    help="activation dtype of the memory figures (default fp32)")
-    p.add_argument("--depth", type=_nonnegative, default=None, metavar="N",
+    p.add_argument("--depth", type=int_at_least(0), default=None, metavar="N",
                    help="one row per block call at nesting level N (0: the top-level "
                    "calls), as `cnndsl draw --depth N`")
     p.add_argument("--optimizer", default="adam", type=str.lower,
