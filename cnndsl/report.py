@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from . import ops
 from .diagnostics import Diagnostic
 from .ir.graph import Frame, Graph, Node
-from .passes.cost import MAC_KINDS, Cost, NodeCost
+from .passes.cost import Cost, NodeCost, fvcore_macs, head_macs
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
 from .passes.receptive_field import RF, receptive_field
 
@@ -95,7 +95,7 @@ class Summary:
 
     @property
     def macs(self) -> int:
-        return self.macs_by_kind.get("conv", 0) + self.macs_by_kind.get("linear", 0)
+        return head_macs(self.macs_by_kind)
 
     @property
     def flops(self) -> int:
@@ -103,7 +103,7 @@ class Summary:
 
     @property
     def macs_fvcore(self) -> int:
-        return sum(self.macs_by_kind.get(k, 0) for k in MAC_KINDS)
+        return fvcore_macs(self.macs_by_kind)
 
     @property
     def dtype(self) -> str:

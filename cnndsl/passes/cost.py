@@ -34,6 +34,19 @@ from ..ops.schema import OpDef, Params
 
 MAC_KINDS = ("conv", "linear", "norm", "pool")
 FVCORE_KINDS = MAC_KINDS  # what fvcore's FlopCountAnalysis counts of ours
+HEAD_KINDS = ("conv", "linear")  # the slides' "ops", fvcore's conv + linear
+
+
+def head_macs(macs_by_kind: dict[str, int]) -> int:
+    """Convolution and fully connected MACs: the headline figure."""
+    return sum(macs_by_kind.get(k, 0) for k in HEAD_KINDS)
+
+
+def fvcore_macs(macs_by_kind: dict[str, int]) -> int:
+    """What fvcore's ``FlopCountAnalysis.total()`` reports for the built module."""
+    return sum(macs_by_kind.get(k, 0) for k in FVCORE_KINDS)
+
+
 _INPLACE_FAMILIES = frozenset({"act"})  # may overwrite their input when it has one use
 _VIEW_FAMILIES = frozenset({"reshape", "reg", "head"})  # return their input (or a view)
 
@@ -60,7 +73,7 @@ class Cost:
     @property
     def macs(self) -> int:
         """Convolution and fully connected MACs (the slides' "ops", fvcore's conv+linear)."""
-        return self.macs_by_kind.get("conv", 0) + self.macs_by_kind.get("linear", 0)
+        return head_macs(self.macs_by_kind)
 
     @property
     def flops(self) -> int:
@@ -73,7 +86,7 @@ class Cost:
     @property
     def macs_fvcore(self) -> int:
         """What fvcore's ``FlopCountAnalysis.total()`` reports for the built module."""
-        return sum(self.macs_by_kind.get(k, 0) for k in FVCORE_KINDS)
+        return fvcore_macs(self.macs_by_kind)
 
     @property
     def activations(self) -> int:
