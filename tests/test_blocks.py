@@ -196,3 +196,42 @@ def test_named_tensor_errors(capsys):
     assert "[E0112]" in capsys.readouterr().err
     assert main(["check", "input 3x8x8\nconv as t - fc(t)"]) == 1
     assert "names a tensor, not a number" in capsys.readouterr().err
+
+
+AUX = """network t(aux=1):
+    input 3x16x16
+    block_in = conv(8) - relu
+    block_in - if(aux, aux(gap - fc(10)), id) - conv(16, stride=2) - gap - fc(10)
+"""
+
+
+def test_auxiliary_heads_are_extra_outputs():
+    net = cnndsl.compile(AUX)
+    assert net.graph.aux == ("aux1_fc1",) and net.output_shape == (10,)
+    assert net.params_count == cnndsl.compile(AUX, params={"aux": 0}).params_count + 8 * 10 + 10
+    assert net.dump_ir().endswith("return %fc1, aux %aux1_fc1")
+    from cnndsl.ir.graph import Graph
+    assert Graph.from_json(net.graph.to_json()).aux == net.graph.aux
+
+
+def test_auxiliary_heads_run_only_while_training():
+    torch = pytest.importorskip("torch")
+    model = cnndsl.compile(AUX).to_torch()
+    x = torch.randn(2, 3, 16, 16)
+    main_out, head = model.train()(x)
+    assert main_out.shape == head.shape == (2, 10)
+    assert model.eval()(x).shape == (2, 10)
+
+
+def test_aux_head_inside_a_block_is_emitted_inline():
+    torch = pytest.importorskip("torch")
+    src = "block b = conv(8) - aux(gap - fc(3)) - relu\ninput 3x8x8\nb - b - gap - fc(4)"
+    net = cnndsl.compile(src)
+    assert len(net.graph.aux) == 2
+    out = net.to_torch().train()(torch.randn(2, 3, 8, 8))
+    assert [tuple(t.shape) for t in out] == [(2, 4), (2, 3), (2, 3)]
+
+
+def test_empty_aux_head_is_an_error(capsys):
+    assert main(["check", "input 3x8x8\nconv - aux(id) - fc(2)"]) == 1
+    assert "[E0113]" in capsys.readouterr().err

@@ -82,6 +82,8 @@ class _Emitter:
         self.used_names: set[str] = set()
         self.helpers: list[str] = []  # helper classes the operators need
         self.uses = graph.consumers()
+        for a in graph.aux:  # auxiliary heads are read from outside every block
+            self.uses[a].append("<aux>")
 
     def _class_name(self, base: str) -> str:
         name, k = _camel(base), 2
@@ -106,7 +108,13 @@ class _Emitter:
             out.append(it)
         return out
 
-    def scope_class(self, items: list, class_base: str, doc: str, top: bool) -> str:
+    def scope_class(self, items: list, class_base: str, doc: str, top: bool,
+                    depth: int = 0) -> str:
+        """The class for one scope; ``depth`` is its number of enclosing named frames.
+
+        Nodes of an inlined inner block (one whose values are read from outside, as an
+        auxiliary head's) get their path below this scope as attribute name (b1_conv1).
+        """
         items = self._flatten_if_leaky(items)
         init: list[str] = []
         fwd: list[str] = []
@@ -116,11 +124,14 @@ class _Emitter:
             for i in _item_inputs(it):
                 local_uses.setdefault(i, []).append(idx)
         last = len(items) - 1
+        result = self.graph.output if top else _item_out(items[-1])
         var: dict[str, str] = {}
 
         def var_name(value: str, idx: int, preferred: str) -> str:
+            if top and value in self.graph.aux:
+                return preferred
             users = local_uses.get(value, [])
-            if idx == last or (len(users) == 1 and users[0] == idx + 1):
+            if (idx == last and value == result) or (len(users) == 1 and users[0] == idx + 1):
                 return "x"
             return preferred
 
@@ -134,7 +145,8 @@ class _Emitter:
             ins = [var[i] for i in _item_inputs(it)]
             if isinstance(it, _Group):
                 attr = it.frame.name
-                cls = self.scope_class(it.items, it.frame.block, it.frame.call, False)
+                cls = self.scope_class(it.items, it.frame.block, it.frame.call, False,
+                                       depth + 1)
                 init.append(f"self.{attr} = {cls}()  # {it.frame.call}")
                 out_node = it.nodes[-1]
                 expr = f"self.{attr}({ins[0]})"
@@ -150,8 +162,9 @@ class _Emitter:
                 if op.torch_helper and op.torch_helper not in self.helpers:
                     self.helpers.append(op.torch_helper)
                 if module is not None:
-                    init.append(f"self.{node.local} = {module}")
-                    ref = f"self.{node.local}"
+                    attr = "_".join(node.path.split(".")[depth:])
+                    init.append(f"self.{attr} = {module}")
+                    ref = f"self.{attr}"
                 if op.torch_call is not None:
                     expr = op.torch_call(attrs, ins, ref, in_types, node.type)
                 elif ref is not None:
@@ -160,12 +173,18 @@ class _Emitter:
                     raise NotImplementedError(f"operator {node.op} has no PyTorch emission")
                 out_node = node
                 where = self._where(node.span)
-                preferred = node.local
+                preferred = "_".join(node.path.split(".")[depth:])
             target = var_name(_item_out(it), idx, preferred)
             var[_item_out(it)] = target
             comment = f"  # {out_node.type}" + (f"  {where}" if where else "")
+            if top and _item_out(it) in self.graph.aux:  # heads only run while training
+                expr = f"{expr} if self.training else None"
             fwd.append(f"{target} = {expr}{comment}")
-        fwd.append(f"return {var[_item_out(items[-1])]}")
+        if top and self.graph.aux:
+            heads = ", ".join(var[a] for a in self.graph.aux)
+            fwd += ["if self.training:  # the auxiliary heads, for the training loss",
+                    f"    return {var[result]}, {heads}"]
+        fwd.append(f"return {var[result]}")
 
         body_lines = ["    def __init__(self):", "        super().__init__()"]
         body_lines += [f"        {ln}" for ln in init] or []

@@ -180,6 +180,25 @@ def conditional(el: Elaborator, args, span, env, x):
     return el.build(positional[1 if test else 2].value, env, x)
 
 
+# ---------------------------------------------------------------- auxiliary heads
+@builtin("aux")
+def auxiliary(el: Elaborator, args, span, env, x):
+    """``aux(head)``: a side output computed from here (GoogLeNet's auxiliary
+    classifiers); the main chain goes on from the same input. The emitted module returns
+    the auxiliary outputs after the main one while training, and the main one alone in
+    evaluation."""
+    branches, _ = _split(args, "aux", span)
+    if len(branches) != 1:
+        raise err("E0103", "aux takes one head", span)
+    with el.builder.frame("aux", f"aux({_short(branches[0].text)})", True, span):
+        head = el.build(branches[0], env, x)
+    if head.ok:
+        if head.node == x.node:
+            raise err("E0113", "an auxiliary head needs at least one layer", span)
+        el.aux.append(head)
+    return x
+
+
 # ---------------------------------------------------------------- softmax classifier
 @builtin("softmax", "soft_max", "classifier")
 def softmax(el: Elaborator, args, span, env, x):

@@ -58,6 +58,7 @@ class Elaborator:
         self.used: set[str] = set()
         self.call_stack: list[tuple[str, Span | None]] = []
         self.explicit: set[str] = set()  # names bound by the user (not builtin defaults)
+        self.aux: list[Port] = []  # auxiliary outputs, in order
         self.ev = Evaluator(self.is_layer, self.used.add)
 
     # ------------------------------------------------------------ lookup
@@ -191,12 +192,13 @@ class Elaborator:
         self._check_unused_bindings()
         if not x.ok or any(d.is_error for d in self.diags):
             return None
-        out = self.builder.nodes[-1]
+        out = next(n for n in self.builder.nodes if n.name == x.node)
         stem = Path(self.program.source.name).stem.replace("-", "_")
         name = net.name or (stem if stem.isidentifier() else "network")
         bound = {k: v for k, v in self.bindings.items()}
         classes = out.type.dims[0] if out.type.is_vector else None
-        return Graph(name, tuple(self.builder.nodes), x.node or out.name, bound, classes)
+        return Graph(name, tuple(self.builder.nodes), out.name, bound, classes,
+                     tuple(p.node for p in self.aux if p.node))
 
     def run_body(self, body: tuple[ast.Stmt, ...], env: Env, x: Port) -> Port:
         for stmt in body:

@@ -108,6 +108,7 @@ class Graph:
     output: str
     params: Mapping[str, Any] = field(default_factory=dict, compare=False)
     num_classes: int | None = None
+    aux: tuple[str, ...] = ()  # auxiliary outputs (training-time heads, e.g. GoogLeNet's)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {n.name: n for n in self.nodes})
@@ -134,6 +135,7 @@ class Graph:
         return self[self.output].type
 
     def consumers(self) -> dict[str, list[str]]:
+        """The nodes that read each node's output (results not included)."""
         uses: dict[str, list[str]] = {n.name: [] for n in self.nodes}
         for n in self.nodes:
             for i in n.inputs:
@@ -152,8 +154,9 @@ class Graph:
                 if i not in seen:
                     problems.append(f"{n.name} uses {i} before it is defined")
             seen.add(n.name)
-        if self.output not in seen:
-            problems.append(f"output {self.output} is not a node")
+        for out in (self.output, *self.aux):
+            if out not in seen:
+                problems.append(f"output {out} is not a node")
         return problems
 
     # ------------------------------------------------------------ printing
@@ -166,7 +169,8 @@ class Graph:
             inner = "; ".join(x for x in (args, attrs) if x)
             where = f"  @{n.scope_str()}" if n.scope else ""
             lines.append(f"  %{n.name} = {n.op}({inner}) : {n.type}{where}")
-        lines.append(f"  return %{self.output}")
+        aux = "".join(f", aux %{a}" for a in self.aux)
+        lines.append(f"  return %{self.output}{aux}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------ JSON
@@ -174,6 +178,7 @@ class Graph:
         return {
             "name": self.name,
             "output": self.output,
+            "aux": list(self.aux),
             "num_classes": self.num_classes,
             "params": dict(self.params),
             "nodes": [
@@ -213,7 +218,7 @@ class Graph:
             nodes.append(Node(d["name"], d["path"], d["op"], attrs, tuple(d["inputs"]),
                               TensorType(tuple(d["type"])), span, scope))
         return cls(data["name"], tuple(nodes), data["output"], data.get("params", {}),
-                   data.get("num_classes"))
+                   data.get("num_classes"), tuple(data.get("aux", ())))
 
 
 def _fmt(v: AttrValue) -> str:

@@ -41,6 +41,7 @@ from .progress import Progress
 from .protocol import NetworkLike
 from .schedule import Schedule
 
+AUX_WEIGHT = 0.3  # weight of an auxiliary head's loss (Szegedy et al. 2014)
 
 @dataclass
 class Options:
@@ -354,9 +355,16 @@ class Trainer:
         for step, batch in enumerate(batches, start):
             set_lr(self.optimizer, self.schedule.lr(epoch, step))
             with prec.autocast():
-                logits = self.model(batch.x)
+                out = self.model(batch.x)
+                # Auxiliary heads (aux(...) in the source) come after the main output while
+                # training; each adds its loss discounted by AUX_WEIGHT (GoogLeNet's 0.3).
+                logits, heads = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
                 loss = F.cross_entropy(logits.float(), batch.y, reduction="sum",
                                        label_smoothing=r.label_smoothing)
+                for head in heads:
+                    loss = loss + AUX_WEIGHT * F.cross_entropy(
+                        head.float(), batch.y, reduction="sum",
+                        label_smoothing=r.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             scaled = loss * (scale / batch.size)
             if prec.scaler is not None:

@@ -29,8 +29,8 @@ INPUT = {"googlenet": 112, "resnet18": 112, "resnet34": 112, "resnet50": 112,
          "wide_resnet50_2": 112, "densenet121": 112, "densenet161": 112,
          "densenet169": 112, "densenet201": 112, "squeezenet1_0": 112,
          "squeezenet1_1": 112, "mobilenet_v2": 112}
-# Builder options: the auxiliary classifiers are training-only extra outputs, which the
-# zoo's single-output networks leave out.
+# Builder options: the zoo files leave their auxiliary classifiers out unless `--set aux=1`
+# (test_auxiliary_heads_equal_torchvision covers them).
 KWARGS = {"googlenet": {"aux_logits": False, "init_weights": True},
           "inception_v3": {"aux_logits": False, "init_weights": True}}
 EXPECTED = {"alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg16_bn", "googlenet",
@@ -139,3 +139,29 @@ def test_outputs_equal_timm_after_porting(zoo_name):
         err = relative_error(ours(x), ref(x))
     print(f"{zoo_name}: max relative error {err:.2e}")
     assert err <= REL_TOL
+
+
+@pytest.mark.parametrize("zoo_name", ["googlenet", "inception_v3"])
+def test_auxiliary_heads_equal_torchvision(zoo_name):
+    """With --set aux=1 the zoo file has torchvision's aux_logits=True structure: the
+    same parameter count, and in training the same main and auxiliary outputs."""
+    tv_name = CASES[zoo_name]
+    torch.manual_seed(0)
+    ref = getattr(models, tv_name)(weights=None, aux_logits=True, init_weights=True)
+    size = 299 if zoo_name == "inception_v3" else 112
+    net = cnndsl.compile(zoo_name, params={"aux": 1}, input=f"3x{size}x{size}")
+    ours = net.to_torch()
+    assert net.params_count == sum(p.numel() for p in ref.parameters())
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
+    for m in (*ref.modules(), *ours.modules()):  # compare the training graph without noise
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    ref.train(), ours.train()  # the heads run in training only: port in forward order
+    cnndsl.port_weights(ref, ours, example_input=x)
+    with torch.no_grad():
+        want, got = ref(x), ours(x)
+    want = (want.logits, want.aux_logits1, want.aux_logits2) if tv_name == "googlenet" \
+        else (want.logits, want.aux_logits)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert relative_error(g, w) <= REL_TOL
