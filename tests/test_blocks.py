@@ -235,3 +235,13 @@ def test_aux_head_inside_a_block_is_emitted_inline():
 def test_empty_aux_head_is_an_error(capsys):
     assert main(["check", "input 3x8x8\nconv - aux(id) - fc(2)"]) == 1
     assert "[E0113]" in capsys.readouterr().err
+
+
+def test_layers_that_never_reach_the_output_are_dropped_with_a_warning():
+    src = "block b = (concat(dropout as t | id) - t) * 2\ninput 1x8x8\nb - b"
+    net = cnndsl.compile(src)
+    assert [d.code for d in net.warnings] == ["W0701"]
+    assert not any(n.op == "concat" for n in net.graph.nodes)
+    assert not net.graph.lint()
+    torch = pytest.importorskip("torch")
+    assert tuple(net.to_torch().eval()(torch.randn(2, 1, 8, 8)).shape) == (2, 1, 8, 8)

@@ -102,6 +102,9 @@ class _Emitter:
                 last = it.nodes[-1].name
                 leaky = any(u not in inside for n in it.nodes if n.name != last
                             for u in self.uses[n.name])
+                results = (self.graph.output, *self.graph.aux)
+                if last not in results and not any(u not in inside for u in self.uses[last]):
+                    leaky = True  # its value leaves the block from another node
                 if leaky or len(_item_inputs(it)) != 1:
                     out.extend(self._flatten_if_leaky(it.items))
                     continue

@@ -197,8 +197,29 @@ class Elaborator:
         name = net.name or (stem if stem.isidentifier() else "network")
         bound = {k: v for k, v in self.bindings.items()}
         classes = out.type.dims[0] if out.type.is_vector else None
-        return Graph(name, tuple(self.builder.nodes), out.name, bound, classes,
-                     tuple(p.node for p in self.aux if p.node))
+        aux = tuple(p.node for p in self.aux if p.node)
+        nodes = self._live(self.builder.nodes, (out.name, *aux))
+        return Graph(name, nodes, out.name, bound, classes, aux)
+
+    def _live(self, nodes: list, results: tuple[str, ...]) -> tuple:
+        """The nodes the results depend on; the others are dropped with a warning (a
+        chain continued from a named tensor discards what came before it)."""
+        by_name = {n.name: n for n in nodes}
+        live, todo = set(), list(results)
+        while todo:
+            name = todo.pop()
+            if name not in live:
+                live.add(name)
+                todo.extend(by_name[name].inputs)
+        dead = [n for n in nodes if n.name not in live and n.op != "input"]
+        if dead:
+            names = ", ".join(n.name for n in dead[:4]) + (", ..." if len(dead) > 4 else "")
+            self.report(Diagnostic("W0701", f"{len(dead)} layer(s) never reach the output "
+                                   f"and are left out: {names}", dead[0].span,
+                                   help="a chain that continues from a named tensor "
+                                   "discards what came before it; remove those layers or "
+                                   "merge them in"))
+        return tuple(n for n in nodes if n.name in live or n.op == "input")
 
     def run_body(self, body: tuple[ast.Stmt, ...], env: Env, x: Port) -> Port:
         for stmt in body:
