@@ -201,7 +201,7 @@ def _compile_text(text: str, name: str, base: Path | None, params: dict[str, Any
     diags = list(el.diags)
     if graph is not None:
         diags += check(graph)
-    diags = apply_allow_comments(diags)
+    diags = list(dict.fromkeys(apply_allow_comments(diags)))  # one of each (same code, place)
     if strict:
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):

@@ -106,3 +106,8 @@ def test_unreadable_file_is_a_usage_error(tmp_path, capsys):
     f.write_bytes(b"\xff\xfe\x00garbage")
     assert main(["check", str(f)]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_bad_default_is_reported_once(capsys):
+    assert main(["check", "cs231n", "--set", "channels=abc"]) == 1
+    assert capsys.readouterr().err.count("[E0104]") == 1

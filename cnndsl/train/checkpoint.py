@@ -133,8 +133,13 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
                                  "file cannot run code") from e
         raise UserError(f"{p}: cannot read the checkpoint: the file is damaged, truncated or "
                         "not a checkpoint") from e
+    except (IndexError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+        # what torch's unpickler raises on arbitrary bytes that happen to parse partly
+        raise UserError(f"{p}: cannot read the checkpoint: the file is damaged, truncated or "
+                        "not a checkpoint") from e
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise UserError(f"{p}: cannot read the checkpoint: {str(e).splitlines()[0]}",
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise UserError(f"{p}: cannot read the checkpoint: {first}",
                         help="the file is damaged or truncated") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{p}: not a cnndsl checkpoint",
