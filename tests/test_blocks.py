@@ -165,11 +165,30 @@ def test_recursion_shows_the_call_chain(tmp_path, capsys):
     assert "a -> b -> a" in err
 
 
-def test_torch_classes_are_deduplicated():
+def test_torch_classes_are_shared_and_take_the_block_arguments():
     pytest.importorskip("torch")
     text = cnndsl.compile("resnet50").to_python()
-    assert text.count("class Bottleneck") == 8  # first + rest of each of 4 stages
-    assert text.count("class Layer") == 4
+    # one class per structure: first block of layer1 (projection, stride 1), the
+    # strided first blocks of layers 2-4, and the plain blocks everywhere
+    assert text.count("class Bottleneck") == 3
+    assert "def __init__(self, c):" in text  # the plain block: its input is 4c wide
+    assert "nn.Conv2d(4 * c, c, kernel_size=1, bias=False)" in text
+    assert "nn.Conv2d(c, 4 * c, kernel_size=1, bias=False)" in text
+    # the strided first blocks of layers 2-4 read 2c channels
+    assert "self.downsample1 = nn.Conv2d(2 * c, 4 * c, kernel_size=1, stride=2, bias=False)" in text
+    assert "= Bottleneck2(c=128)  # bottleneck(128)" in text
+    densenet = cnndsl.compile("densenet121").to_python()
+    assert densenet.count("\nclass ") <= 8
+
+
+def test_shared_classes_build_the_same_module():
+    torch = pytest.importorskip("torch")
+    net = cnndsl.compile("googlenet", input="3x64x64")
+    model = net.to_torch().eval()
+    assert sum(p.numel() for p in model.parameters()) == net.params_count
+    names = {n for n, _ in model.named_modules()}
+    assert {n.path for n in net.graph.nodes if n.op == "conv"} <= names
+    assert tuple(model(torch.randn(1, 3, 64, 64)).shape) == (1, 1000)
 
 
 def test_named_tensors_are_shared_not_copied():

@@ -384,10 +384,24 @@ class Elaborator:
         try:
             if self._is_single_op(b):  # a one-layer block is inlined: no scope of its own
                 return self.run_body(b.body, body_env, x)
-            with self.builder.frame(b.name, call_text, True, span):
+            with self.builder.frame(b.name, call_text, True, span, self._numeric(b, bound)):
                 return self.run_body(b.body, body_env, x)
         finally:
             self.call_stack.pop()
+
+    def _numeric(self, b: ast.BlockDef, bound: dict[str, Any]) -> tuple:
+        """The block's arguments that are numbers, by name (for readable emitted classes)."""
+        out = []
+        for p in b.params:
+            v = bound.get(p.name)
+            if isinstance(v, Thunk) and self.ev.kind(v.expr, v.env) == "num":
+                try:
+                    value = self.ev.eval(v.expr, v.env)
+                except ElabError:
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out.append((p.name, value))
+        return tuple(out)
 
     def _is_single_op(self, b: ast.BlockDef) -> bool:
         if len(b.body) != 1 or not isinstance(b.body[0], ast.ChainStmt):

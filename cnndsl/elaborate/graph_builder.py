@@ -46,12 +46,13 @@ class GraphBuilder:
         return Port(node.name, out)
 
     @contextmanager
-    def frame(self, block: str, call: str, named: bool, span: Span | None):
+    def frame(self, block: str, call: str, named: bool, span: Span | None,
+              args: tuple = ()):
         """Enter a block call: ``stage2`` for the second call of ``stage`` in this scope."""
         key = ("frame", self._named_path() if named else tuple(f.name for f in self.scope), block)
         sep = "_" if block[-1:].isdigit() else ""
         name = f"{block}{sep}{self._next(key)}"
-        self.scope.append(Frame(name, block, call, named, span))
+        self.scope.append(Frame(name, block, call, named, span, args))
         try:
             yield
         finally:

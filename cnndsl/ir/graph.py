@@ -74,6 +74,7 @@ class Frame:
     call: str
     named: bool = True
     span: Span | None = field(default=None, compare=False)
+    args: tuple[tuple[str, int | float], ...] = ()  # the numeric arguments, by name
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ class Graph:
                     "type": list(n.type.dims),
                     "span": n.span.to_json() if n.span else None,
                     "scope": [
-                        {"name": f.name, "block": f.block, "call": f.call, "named": f.named}
+                        {"name": f.name, "block": f.block, "call": f.call, "named": f.named,
+                         "args": [list(a) for a in f.args]}
                         for f in n.scope
                     ],
                 }
@@ -211,7 +213,8 @@ class Graph:
                 s = d["span"]
                 src = sources.setdefault(s["file"], Source(s["file"], ""))
                 span = Span(src, s["line"], s["column"], s["end_line"], s["end_column"])
-            scope = tuple(Frame(f["name"], f["block"], f["call"], f["named"])
+            scope = tuple(Frame(f["name"], f["block"], f["call"], f["named"], None,
+                                tuple((k, v) for k, v in f.get("args", ())))
                           for f in d.get("scope", ()))
             attrs = tuple((k, tuple(v) if isinstance(v, list) else v)
                           for k, v in d["attrs"].items())
