@@ -122,7 +122,7 @@ def residual(el: Elaborator, args, span, env, x):
         if "pre" in options:
             entry = el.build(options["pre"].value, env, x)
         body = el.build(branches[0], env, entry)
-        if not body.ok:
+        if not (body.ok and entry.ok and x.ok):
             return POISON
         short = x
         if body.type != x.type:
