@@ -111,3 +111,10 @@ def test_unreadable_file_is_a_usage_error(tmp_path, capsys):
 def test_a_bad_default_is_reported_once(capsys):
     assert main(["check", "cs231n", "--set", "channels=abc"]) == 1
     assert capsys.readouterr().err.count("[E0104]") == 1
+
+
+def test_errors_before_a_residual_are_reported_without_a_crash(capsys):
+    src = "input 3x8x8\nfc(1) as t - avgpool(in_c) - residual(t)"
+    assert main(["check", src]) == 1
+    err = capsys.readouterr().err
+    assert "[E0203]" in err and "internal error" not in err
