@@ -115,3 +115,49 @@ def test_ir_json_round_trip_and_dump_is_deterministic():
     a = cnndsl.compile("vgg16").graph
     b = Graph.from_json(a.to_json())
     assert a.dump() == b.dump() == cnndsl.compile("vgg16").graph.dump()
+
+
+UNET = """block double(c) = conv(c, 3, bias=false) - bn - relu - conv(c, 3, bias=false) - bn - relu
+network unet(classes=2):
+    input 1x64x64
+    double(16) as s1 - maxpool - double(32) as s2 - maxpool - double(64)
+    deconv(32) - concat(id | s2) - double(32)
+    upsample(2, mode=bilinear) - conv(16, 1) - concat(id | s1) - double(16)
+    conv(classes, 1)
+"""
+
+
+def test_a_small_unet():
+    net = cnndsl.compile(UNET)
+    assert net.output_shape == (2, 64, 64)
+    assert net.diagnostics == []  # skips and upsampled paths are aligned (no W0601)
+    assert net.graph["deconv1"].type.dims == (32, 32, 32)
+    assert net.cost.nodes["deconv1"].params.total == 64 * 32 * 2 * 2 + 32
+    assert net.cost.nodes["deconv1"].macs == 64 * 16 * 16 * 32 * 4
+    pytest.importorskip("torch")
+    from .torch_oracle import module_params, observed_shapes
+    seen = observed_shapes(net)
+    assert seen["<output>"] == (2, 2, 64, 64)
+    assert all(seen[n.path] == n.type.dims for n in net.graph.nodes if n.path in seen)
+    assert module_params(net) == net.params_count
+
+
+@pytest.mark.parametrize("src, shape", [
+    ("input 8x5x5\ndeconv(4, 3, stride=2, pad=1, output_pad=1)", (4, 10, 10)),
+    ("input 8x5x5\nupsample(3)", (8, 15, 15)),
+    ("input 8x5x5\nzeropad(1x2)", (8, 7, 9)),
+    ("input 8x5x5\ngroupnorm(4) - prelu - shuffle(4)", (8, 5, 5)),
+])
+def test_upsampling_family_shapes(src, shape):
+    assert cnndsl.compile(src).output_shape == shape
+
+
+@pytest.mark.parametrize("src, code", [
+    ("input 6x5x5\ngroupnorm(4)", "E0303"),
+    ("input 6x5x5\ndeconv(4, 3, stride=2, output_pad=2)", "E0305"),
+    ("input 6x5x5\nshuffle(4)", "E0303"),
+])
+def test_upsampling_family_errors(src, code):
+    with pytest.raises(CnnError) as e:
+        cnndsl.compile(src)
+    assert e.value.diagnostics[0].code == code

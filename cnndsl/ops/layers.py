@@ -539,3 +539,173 @@ register(OpDef(
     torch_helper=_POSITION_BIAS,
     cost_note="C*H*W bias parameters; no MACs",
 ))
+
+
+# ---------------------------------------------------------------- upsampling and friends
+def _deconv_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    _need_map("deconv", t)
+    g = a["groups"]
+    if t.channels % g or a["out"] % g:
+        raise ShapeError("E0303", f"channels ({t.channels} in, {a['out']} out) are not "
+                         f"divisible by groups={g}", label=f"input is {t}")
+    size = []
+    for axis in (0, 1):
+        n, k, s = t.dims[1 + axis], a["kernel"][axis], a["stride"][axis]
+        p, op_, d = a["pad"][axis], a["output_pad"][axis], a["dilation"][axis]
+        if op_ >= max(s, d):
+            raise ShapeError("E0305", f"output_pad {op_} must be smaller than the stride "
+                             f"{s} (or the dilation)", help="PyTorch's rule for transposed "
+                             "convolutions")
+        size.append((n - 1) * s - 2 * p + d * (k - 1) + op_ + 1)
+    if min(size) <= 0:
+        raise ShapeError("E0302", f"output size would be {min(size)}", label=f"input is {t}")
+    return TensorType((a["out"], size[0], size[1]))
+
+
+def _deconv_module(a: Attrs, ins: Types, out: TensorType) -> str:
+    args = [str(ins[0].channels), str(a["out"]), f"kernel_size={_pair(a['kernel'])}"]
+    for name, key, default in (("stride", "stride", (1, 1)), ("padding", "pad", (0, 0)),
+                               ("output_padding", "output_pad", (0, 0)),
+                               ("dilation", "dilation", (1, 1))):
+        if a[key] != default:
+            args.append(f"{name}={_pair(a[key])}")
+    if a["groups"] != 1:
+        args.append(f"groups={a['groups']}")
+    if not a["bias"]:
+        args.append("bias=False")
+    return f"nn.ConvTranspose2d({', '.join(args)})"
+
+
+register(OpDef(
+    name="deconv", family="conv", aliases=("convtranspose", "conv_transpose", "upconv",
+                                            "transposed_conv"),
+    doc="Transposed convolution (learned upsampling, U-Net's up-conv): output "
+    "(W-1)*S - 2P + D*(F-1) + output_pad + 1. A bare `deconv(c)` is 2x2, stride 2.",
+    attrs=(
+        Attr("out", "int", lambda ctx: ctx["channels"], min=1, doc="number of filters"),
+        Attr("kernel", "pair", 2, min=1), Attr("stride", "pair", 2, min=1),
+        Attr("pad", "pair", 0, min=0), Attr("output_pad", "pair", 0, min=0),
+        Attr("dilation", "pair", 1, min=1), Attr("groups", "int", 1, min=1),
+        Attr("bias", "bool", True),
+    ),
+    infer=_deconv_infer,
+    params=lambda a, ins, out: Params(ins[0].channels * (a["out"] // a["groups"])
+                                      * a["kernel"][0] * a["kernel"][1],
+                                      a["out"] if a["bias"] else 0),
+    macs=lambda a, ins, out: (ins[0].numel * (a["out"] // a["groups"])
+                              * a["kernel"][0] * a["kernel"][1]),
+    macs_kind="conv",
+    label=lambda a, o: f"{a['kernel'][0]}x{a['kernel'][1]} up-conv, {a['out']}"
+    + (f", x{a['stride'][0]}" if a["stride"] != (1, 1) else ""),
+    torch_module=_deconv_module,
+    transposed=lambda a: Window(a["kernel"], a["stride"],
+                                (a["pad"][0], a["pad"][0], a["pad"][1], a["pad"][1]),
+                                a["dilation"]),
+    cost_note="MACs = input elements x out/groups x kh x kw (each input pixel scatters "
+    "through the kernel); params = C_in x out/groups x kh x kw + out",
+))
+
+
+def _upsample_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    _need_map("upsample", t)
+    s = a["scale"]
+    return TensorType((t.channels, t.dims[1] * s, t.dims[2] * s))
+
+
+register(OpDef(
+    name="upsample", family="resize", aliases=("upsampling", "interpolate", "unpool"),
+    doc="Upsampling by an integer factor, nearest or bilinear (no parameters).",
+    attrs=(Attr("scale", "int", 2, min=1, doc="the factor on height and width"),
+           Attr("mode", "str", "nearest", choices=("nearest", "bilinear"))),
+    infer=_upsample_infer, label=lambda a, o: f"upsample x{a['scale']}",
+    # nearest: each input pixel scattered over f x f; bilinear: over 2f x 2f, centred
+    transposed=lambda a: (Window((a["scale"],) * 2, (a["scale"],) * 2, (0, 0, 0, 0))
+                          if a["mode"] == "nearest" else
+                          Window((2 * a["scale"],) * 2, (a["scale"],) * 2,
+                                 (a["scale"] / 2,) * 4)),
+    torch_module=lambda a, ins, out: (
+        f"nn.Upsample(scale_factor={a['scale']}, mode={a['mode']!r}"
+        + (", align_corners=False)" if a["mode"] == "bilinear" else ")")),
+    cost_note="no parameters, no MACs (a resampling copy)",
+))
+
+
+def _groupnorm_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    _need_map("groupnorm", t)
+    if t.channels % a["groups"]:
+        raise ShapeError("E0303", f"{t.channels} channels are not divisible by "
+                         f"groups={a['groups']}", label=f"input is {t}")
+    return t
+
+
+register(OpDef(
+    name="groupnorm", family="norm", aliases=("gn", "group_norm"),
+    doc="Group normalization (Wu & He 2018); groups=1 is layer norm over C, H, W and "
+    "groups=C instance norm (with affine parameters).",
+    attrs=(Attr("groups", "int", 32, min=1), Attr("eps", "float", 1e-5, min=0)),
+    infer=_groupnorm_infer,
+    params=lambda a, ins, out: Params(ins[0].channels, ins[0].channels),
+    macs=lambda a, ins, out: 2 * out.numel, macs_kind="norm",
+    label=lambda a, o: f"group norm /{a['groups']}",
+    torch_module=lambda a, ins, out: (f"nn.GroupNorm({a['groups']}, {ins[0].channels}"
+                                      + (f", eps={a['eps']!r})" if a["eps"] != 1e-5 else ")")),
+    cost_note="C gamma + C beta, no buffers; 2 per element (`norm`)",
+))
+
+register(OpDef(
+    name="prelu", family="act", doc="PReLU with one learned slope per channel (He et al. 2015).",
+    infer=_same, label=lambda a, o: "prelu",
+    params=lambda a, ins, out: Params(ins[0].channels, 0),
+    torch_module=lambda a, ins, out: f"nn.PReLU({ins[0].channels})",
+    macs_kind="elementwise", cost_note="C slopes; no MACs",
+))
+
+
+def _shuffle_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    _need_map("shuffle", t)
+    if t.channels % a["groups"]:
+        raise ShapeError("E0303", f"{t.channels} channels are not divisible by "
+                         f"groups={a['groups']}", label=f"input is {t}")
+    return t
+
+
+register(OpDef(
+    name="shuffle", family="reshape", aliases=("channel_shuffle", "channelshuffle"),
+    doc="ShuffleNet's channel shuffle: interleave the channels of `groups` groups.",
+    attrs=(Attr("groups", "int", 2, min=1),),
+    infer=_shuffle_infer, label=lambda a, o: f"channel shuffle /{a['groups']}",
+    torch_module=lambda a, ins, out: f"nn.ChannelShuffle({a['groups']})",
+    cost_note="no parameters, no MACs (a permutation)",
+))
+
+
+def _zeropad_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    _need_map("zeropad", t)
+    top, bottom, left, right = a["pad"]
+    return TensorType((t.channels, t.dims[1] + top + bottom, t.dims[2] + left + right))
+
+
+def _zeropad_resolve(a: Attrs, ins: Types) -> Attrs:
+    p = a["pad"]
+    if isinstance(p, int):
+        p = (p, p, p, p)
+    elif len(p) == 2:
+        p = (p[0], p[0], p[1], p[1])
+    return {**a, "pad": p}
+
+
+register(OpDef(
+    name="zeropad", family="resize", aliases=("zero_pad", "pad2d"),
+    doc="Zero padding around the map: P, PhxPw, or top x bottom x left x right.",
+    attrs=(Attr("pad", "pad", 1, min=0),),
+    resolve=_zeropad_resolve, infer=_zeropad_infer, label=lambda a, o: "zero pad",
+    window=lambda a: Window((1, 1), (1, 1), a["pad"]),
+    torch_module=lambda a, ins, out: (f"nn.ZeroPad2d(({a['pad'][2]}, {a['pad'][3]}, "
+                                      f"{a['pad'][0]}, {a['pad'][1]}))"),
+    cost_note="no parameters, no MACs (a copy)",
+))

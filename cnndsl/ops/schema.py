@@ -109,6 +109,8 @@ class OpDef:
     macs: Callable[[Attrs, Types, TensorType], int] = _no_macs
     macs_kind: str = "none"  # conv, linear, norm, pool, elementwise, none: for fvcore-style splits
     window: Callable[[Attrs], Window | None] = _no_window
+    # upsampling operators: the window of the transposed (scattering) convolution they are
+    transposed: Callable[[Attrs], Window] | None = None
     label: Callable[[Attrs, TensorType], str] | None = None
     # PyTorch: a constructor expression (None: functional), and the forward expression
     # given the input variable names and the module reference (``self.conv1``).

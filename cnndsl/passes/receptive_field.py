@@ -76,6 +76,20 @@ def through_window(rf: RF, w: Window) -> RF:
     return RF((size[0], size[1]), (jump[0], jump[1]), (start[0], start[1]))
 
 
+def through_transposed(rf: RF, w: Window) -> RF:
+    """The field after a transposed window (deconv, upsampling): output pixel o gathers
+    the input pixels whose kernel copy covers it, centred on (o + p - (k-1)/2) / s."""
+    size, jump, start = [], [], []
+    for ax in (0, 1):
+        extent = w.dilation[ax] * (w.kernel[ax] - 1) + 1
+        s, j = w.stride[ax], rf.jump[ax]
+        taps = -(-extent // s)  # input pixels one output pixel depends on
+        size.append(rf.size[ax] + (taps - 1) * j)
+        start.append(rf.start[ax] + (w.pad[2 * ax] - (extent - 1) / 2) / s * j)
+        jump.append(j / s)
+    return RF((size[0], size[1]), (jump[0], jump[1]), (start[0], start[1]))
+
+
 def adaptive_window(n_in: int, n_out: int) -> tuple[int, int]:
     """(widest window, stride) of PyTorch's adaptive pooling from ``n_in`` to ``n_out``.
 
@@ -138,6 +152,8 @@ def node_rf(node: Node, graph: Graph, fields: dict[str, RF | None]) -> RF | None
     t_in, rf = ins[0]
     assert rf is not None
     op = ops.get(node.op)
+    if op.transposed is not None and t_in.is_map:
+        return through_transposed(rf, op.transposed(node.a))
     w = op.window(node.a) if t_in.is_map else None
     if w is None:
         w = implied_window(op.family, t_in, node.type)
