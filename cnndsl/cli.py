@@ -14,7 +14,15 @@ import sys
 from .diagnostics import CnnError, UserError, render_all
 
 COMMANDS = ("check", "summary", "compile", "draw", "zoo", "ops", "demo")
-EXTERNAL = ("cnndsl.train.cli",)  # modules adding several commands (train, eval, predict)
+EXTERNAL = ("cnndsl.train.cli",)
+# Optional dependencies: what to install when a command needs one that is missing.
+OPTIONAL_PACKAGES = {
+    "torch": "install the PyTorch build for your machine (see the README), e.g. "
+             "pip install torch",
+    "matplotlib": "pip install matplotlib (or pip install 'cnndsl[train]')",
+    "onnx": "pip install onnx (or pip install 'cnndsl[onnx]')",
+    "PIL": "pip install pillow",
+}  # modules adding several commands (train, eval, predict)
 
 
 def _color(stream) -> bool:
@@ -82,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         if e.help:
             print(f"  help: {e.help}", file=sys.stderr)
         return e.exit_code
+    except ModuleNotFoundError as e:
+        extra = OPTIONAL_PACKAGES.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"error: this command needs {e.name}, which is not installed\n"
+              f"  help: {extra}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -118,3 +118,14 @@ def test_errors_before_a_residual_are_reported_without_a_crash(capsys):
     assert main(["check", src]) == 1
     err = capsys.readouterr().err
     assert "[E0203]" in err and "internal error" not in err
+
+
+def test_a_missing_optional_package_is_a_usage_error(monkeypatch, capsys):
+    import cnndsl.commands.summary as summary
+
+    def needs_torch(args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+    monkeypatch.setattr(summary, "run", needs_torch)
+    assert main(["summary", "lenet5"]) == 2
+    err = capsys.readouterr().err
+    assert "needs torch" in err and "pip install torch" in err
