@@ -632,13 +632,16 @@ register(OpDef(
 ))
 
 
-def _groupnorm_infer(a: Attrs, ins: Types) -> TensorType:
-    t = ins[0]
-    _need_map("groupnorm", t)
-    if t.channels % a["groups"]:
-        raise ShapeError("E0303", f"{t.channels} channels are not divisible by "
-                         f"groups={a['groups']}", label=f"input is {t}")
-    return t
+def _grouped_channels(op: str):
+    """The shape rule of a same-shape op over channel groups (group norm, shuffle)."""
+    def infer(a: Attrs, ins: Types) -> TensorType:
+        t = ins[0]
+        _need_map(op, t)
+        if t.channels % a["groups"]:
+            raise ShapeError("E0303", f"{t.channels} channels are not divisible by "
+                             f"groups={a['groups']}", label=f"input is {t}")
+        return t
+    return infer
 
 
 register(OpDef(
@@ -646,7 +649,7 @@ register(OpDef(
     doc="Group normalization (Wu & He 2018); groups=1 is layer norm over C, H, W and "
     "groups=C instance norm (with affine parameters).",
     attrs=(Attr("groups", "int", 32, min=1), Attr("eps", "float", 1e-5, min=0)),
-    infer=_groupnorm_infer,
+    infer=_grouped_channels("groupnorm"),
     params=lambda a, ins, out: Params(ins[0].channels, ins[0].channels),
     macs=lambda a, ins, out: 2 * out.numel, macs_kind="norm",
     label=lambda a, o: f"group norm /{a['groups']}",
@@ -664,20 +667,11 @@ register(OpDef(
 ))
 
 
-def _shuffle_infer(a: Attrs, ins: Types) -> TensorType:
-    t = ins[0]
-    _need_map("shuffle", t)
-    if t.channels % a["groups"]:
-        raise ShapeError("E0303", f"{t.channels} channels are not divisible by "
-                         f"groups={a['groups']}", label=f"input is {t}")
-    return t
-
-
 register(OpDef(
     name="shuffle", family="reshape", aliases=("channel_shuffle", "channelshuffle"),
     doc="ShuffleNet's channel shuffle: interleave the channels of `groups` groups.",
     attrs=(Attr("groups", "int", 2, min=1),),
-    infer=_shuffle_infer, label=lambda a, o: f"channel shuffle /{a['groups']}",
+    infer=_grouped_channels("shuffle"), label=lambda a, o: f"channel shuffle /{a['groups']}",
     torch_module=lambda a, ins, out: f"nn.ChannelShuffle({a['groups']})",
     cost_note="no parameters, no MACs (a permutation)",
 ))
