@@ -102,6 +102,7 @@ class Network:
         self.diagnostics = list(diagnostics)
         self.path = path
         self._cost: Cost | None = None
+        self._emit = None
 
     # ------------------------------------------------------------ facts
     @property
@@ -145,13 +146,24 @@ class Network:
     def to_json(self) -> str:
         return json.dumps(self.graph.to_json(), indent=2)
 
+    def _emitted(self):
+        if self._emit is None:
+            from .backends.torch_source import emit
+            self._emit = emit(self.graph, self.source_name, self.params_count)
+        return self._emit
+
     def to_python(self) -> str:
         """Standalone PyTorch source (imports torch only)."""
-        from .backends.torch_source import to_source
-        return to_source(self.graph, self.source_name, self.params_count)
+        return self._emitted().source
+
+    def module_paths(self) -> dict[str, str]:
+        """For each node that owns a module, its path in :meth:`to_torch`'s model
+        (``{"stage2_basic1_conv1": "stage2.basic1.conv1"}``)."""
+        return dict(self._emitted().modules)
 
     def to_torch(self):
-        """A fresh ``torch.nn.Module``, built by executing :meth:`to_python`'s text."""
+        """A fresh ``torch.nn.Module``, built by executing :meth:`to_python`'s text
+        once it has passed the generated-code allow-list."""
         from .backends.torch_source import build
         return build(self.to_python(), self.name)
 
