@@ -8,16 +8,22 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .diagnostics import CnnError, Diagnostic, UserError, apply_allow_comments, render_all
 from .elaborate import Elaborator
+from .elaborate.imports import Files, FileSystem, Imported, display_name
 from .ir.graph import Graph, TensorType
+from .limits import Limits
 from .passes.check import check
 from .passes.cost import Cost, cost
+from .sources import read_source_file
 from .syntax import ast
-from .syntax.parser import parse
+from .syntax.parser import MAX_INT, parse
 
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
 
@@ -31,36 +37,56 @@ def zoo_path(name: str) -> Path | None:
     return p if p.is_file() else None
 
 
-def read_source(source_or_path: str | Path) -> tuple[str, str, Path | None]:
+def read_source(source_or_path: str | os.PathLike, limits: Limits | None = None
+                ) -> tuple[str, str, Path | None]:
     """(text, display name, base directory) for a path, a zoo name or source text.
 
     A one-line string naming an existing file, or ending in ``.cnn``, is a path (a
     missing one is a usage error); a zoo name is the zoo file; anything else is source.
     """
-    if isinstance(source_or_path, Path):
-        return _read_file(source_or_path)
+    limits = limits or Limits()
+    if isinstance(source_or_path, os.PathLike):
+        return _read_file(Path(source_or_path), limits)
     text = source_or_path
+    if len(text) < 4096 and "\n" in text and os.path.isfile(text):
+        return _read_file(Path(text), limits)  # a file whose name holds a line break
     one_line = "\n" not in text and len(text) < 4096
     if one_line:
         stripped = text.strip()
         if stripped and Path(stripped).is_file():
-            return _read_file(Path(stripped))
+            return _read_file(Path(stripped), limits)
         zp = zoo_path(stripped)
         if zp is not None:
             return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent
         if stripped.lower().endswith(".cnn"):
+            if os.path.lexists(stripped):  # a directory, a FIFO, a dangling link
+                return _read_file(Path(stripped), limits)
             raise UserError(f"no such file: {stripped}", help="give a path to a .cnn file, "
                             "a zoo name (see `cnndsl zoo list`), or source text", exit_code=2)
     return text, "<input>", None
 
 
-def _read_file(path: Path) -> tuple[str, str, Path | None]:
-    if not path.is_file():
-        raise UserError(f"no such file: {path}", exit_code=2)
-    try:
-        return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read {path}: {e}", exit_code=2) from None
+def _read_file(path: Path, limits: Limits) -> tuple[str, str, Path | None]:
+    text = read_source_file(path, limits)
+    return text, str(path), path.resolve().parent
+
+
+def check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Bindings as the compiler takes them: names to booleans, finite numbers below 2^63
+    or strings; anything else is a usage error."""
+    out: dict[str, Any] = {}
+    for k, v in (params or {}).items():
+        if not isinstance(k, str):
+            raise UserError(f"parameter names are strings, got {k!r}", exit_code=2)
+        ok = isinstance(v, (bool, str)) or (
+            isinstance(v, (int, float)) and not (isinstance(v, float) and not math.isfinite(v))
+            and abs(v) <= MAX_INT)
+        if not ok:
+            raise UserError(f"parameter `{k}`: {type(v).__name__} {v!r:.40} is not a value the "
+                            "language has", help="bind a whole number, a finite number below "
+                            "2^63, true/false, or a name", exit_code=2)
+        out[k] = v
+    return out
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -83,9 +109,12 @@ def _scalar(v: str) -> Any:
         return False
     for conv in (int, float):
         try:
-            return conv(v)
+            value = conv(v)
         except ValueError:
-            pass
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            break  # "inf", "nan", 1e999: kept as text, refused where a number is needed
+        return value
     return v
 
 
@@ -93,9 +122,13 @@ class Network:
     """A compiled network: its IR graph plus everything derived from it."""
 
     def __init__(self, graph: Graph, program: ast.Program, source_name: str,
-                 params: dict[str, Any], diagnostics: list[Diagnostic], path: str | None):
+                 params: dict[str, Any], diagnostics: list[Diagnostic], path: str | None,
+                 imported: Imported | None = None,
+                 blocks: Mapping[str, ast.BlockDef] | None = None):
         self.graph = graph
         self.program = program
+        self.imported = imported or Imported()  # the texts of the imported files
+        self.blocks = dict(blocks or {})  # every block it could call, by lower-case name
         self.source = program.source.text
         self.source_name = source_name
         self.params = dict(params)
@@ -187,24 +220,36 @@ class Network:
         return to_svg_or_none(self)
 
 
-def compile(source_or_path: str | Path, params: dict[str, Any] | None = None,
-            input: str | tuple[int, ...] | None = None, strict: bool = False) -> Network:
+def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None = None,
+            input: str | tuple[int, ...] | None = None, strict: bool = False, *,
+            limits: Limits | Mapping[str, int] | None = None,
+            include: Iterable[str | os.PathLike] = ()) -> Network:
     """Compile ``.cnn`` source, a path to one, or a zoo name into a :class:`Network`.
 
     ``params`` binds network parameters (like ``--set``); ``input`` overrides the input
-    shape (``"3x32x32"`` or a tuple). Raises :class:`CnnError` carrying every
-    diagnostic when the input has errors (and for warnings under ``strict``).
+    shape (``"3x32x32"`` or a tuple); ``limits`` raises the bounds of
+    :class:`~cnndsl.limits.Limits` (``{"nodes": 500_000}``); ``include`` adds folders
+    imports may read (besides the file's own folder tree and the zoo). Raises
+    :class:`CnnError` carrying every diagnostic when the input has errors (and for
+    warnings under ``strict``).
     """
-    text, name, base = read_source(source_or_path)
-    return _compile_text(text, name, base, params, input, strict)
+    limits = Limits.of(limits)
+    text, name, base = read_source(source_or_path, limits)
+    key = name
+    if base is not None:
+        key = display_name(base / Path(name).name)
+    return _compile_text(text, name, FileSystem(base, include, limits), key, base is not None,
+                         params, input, strict, limits)
 
 
-def _compile_text(text: str, name: str, base: Path | None, params: dict[str, Any] | None,
-                  input, strict: bool) -> Network:
+def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
+                  params: Mapping[str, Any] | None, input, strict: bool,
+                  limits: Limits) -> Network:
     in_type = _input_type(input)
+    params = check_params(params)
     try:
-        program = parse(text, name)
-        el = Elaborator(program, params or {}, in_type, base)
+        program = parse(text, name, limits)
+        el = Elaborator(program, params, in_type, limits=limits, files=files, key=key)
         graph = el.run()
     except RecursionError:
         raise CnnError([Diagnostic("E0011", "the program is nested too deeply to compile",
@@ -218,8 +263,9 @@ def _compile_text(text: str, name: str, base: Path | None, params: dict[str, Any
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):
         raise CnnError(sorted(diags, key=_order))
-    path = name if base is not None else None
-    return Network(graph, program, name, params or {}, sorted(diags, key=_order), path)
+    return Network(graph, program, name, params, sorted(diags, key=_order),
+                   name if from_file else None, el.imported,
+                   {k: b.defn for k, b in el.blocks.items()})
 
 
 def _order(d: Diagnostic):
@@ -234,21 +280,47 @@ def _input_type(value) -> TensorType | None:
         return value
     try:
         if isinstance(value, (tuple, list)):
-            return TensorType(tuple(int(v) for v in value))
-        return TensorType.parse(str(value))
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise ValueError(value)
+            t = TensorType(tuple(value))
+        else:
+            t = TensorType.parse(str(value))
+        if len(t.dims) not in (1, 3) or not all(0 < d <= MAX_INT for d in t.dims):
+            raise ValueError(value)
+        return t
     except (ValueError, TypeError):
-        raise UserError(f"bad input shape {value!r}", help="write CxHxW, e.g. 3x224x224, "
+        raise UserError(f"bad input shape {value!r:.60}", help="write CxHxW, e.g. 3x224x224, "
                         "or F for a vector", exit_code=2) from None
 
 
-def load(path: str | Path, **kwargs) -> Network:
+def load(path: str | os.PathLike, **kwargs) -> Network:
+    """Compile the file at ``path`` (see :func:`compile` for the options)."""
     return compile(Path(path), **kwargs)
 
 
-def loads(text: str, params: dict[str, Any] | None = None, input=None, strict: bool = False,
-          name: str = "<input>") -> Network:
-    """Compile source text (never looked up as a path or zoo name)."""
-    return _compile_text(text, name, None, params, input, strict)
+def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
+          strict: bool = False, name: str = "<input>", *,
+          limits: Limits | Mapping[str, int] | None = None,
+          include: Iterable[str | os.PathLike] = (),
+          imports: Mapping[str, Any] | None = None) -> Network:
+    """Compile source text (never looked up as a path or zoo name). Its imports are
+    read relative to the current folder (and the zoo, and ``include``), or, given
+    ``imports`` (what :attr:`Network.imported` recorded, as a checkpoint keeps it), from
+    those texts alone, without reading any file."""
+    if not isinstance(text, str):
+        raise UserError(f"source text must be a str, got {type(text).__name__}", exit_code=2)
+    limits = Limits.of(limits)
+    key = name
+    if imports is not None:
+        try:
+            memory = Imported.from_json(dict(imports))
+        except (TypeError, ValueError):
+            raise UserError("imports: not a record of imported texts", exit_code=2) from None
+        files: Files = memory
+        key = memory.main
+    else:
+        files = FileSystem(None, include, limits)
+    return _compile_text(text, name, files, key, False, params, input, strict, limits)
 
 
 __all__ = ["CnnError", "Network", "compile", "load", "loads", "parse_params", "render_all"]

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from .diagnostics import CnnError, UserError, render_all
+from .diagnostics import CnnError, UserError, render_all, visible
 
 COMMANDS = ("check", "summary", "compile", "draw", "zoo", "ops", "demo")
 EXTERNAL = ("cnndsl.train.cli",)
@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         n = sum(1 for d in e.diagnostics if d.is_error)
         print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 1
-    except UserError as e:
-        print(f"error: {e.message}", file=sys.stderr)
+    except UserError as e:  # its text may quote a path or a checkpoint's contents
+        print("error: " + "\n".join(map(visible, e.message.split("\n"))), file=sys.stderr)
         if e.help:
-            print(f"  help: {e.help}", file=sys.stderr)
+            print(f"  help: {visible(e.help)}", file=sys.stderr)
         return e.exit_code
     except ModuleNotFoundError as e:
         extra = OPTIONAL_PACKAGES.get((e.name or "").split(".")[0])

@@ -18,8 +18,10 @@ warning[W0301]: does not fit
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 SEVERITY = {"E": "error", "W": "warning", "N": "note"}
 
@@ -31,8 +33,14 @@ class Source:
     name: str
     text: str
 
+    @cached_property
+    def lines(self) -> list[str]:
+        """The text's lines as the lexer counts them: split at ``\\n`` only (a lone
+        ``\\r``, a form feed or U+2028 does not start a line), ``\\r\\n`` ends one."""
+        return [ln[:-1] if ln.endswith("\r") else ln for ln in self.text.split("\n")]
+
     def line(self, n: int) -> str:
-        lines = self.text.splitlines()
+        lines = self.lines
         return lines[n - 1] if 0 < n <= len(lines) else ""
 
 
@@ -129,30 +137,73 @@ def apply_allow_comments(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_WIDE = 120  # longest source line shown whole
+
+
+def visible(text: str) -> str:
+    r"""``text`` safe to print on a terminal: control, format and line-separator
+    characters (an escape sequence, a right-to-left override) shown escaped; a tab is
+    one space, as the lexer counts it.
+
+    >>> print(visible("conv\x1b[31m\u202e\ttail"))
+    conv\x1b[31m\u202e tail
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch == "\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in _INVISIBLE:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+                       if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def render(d: Diagnostic, color: bool = False) -> str:
-    """Render one diagnostic with its source excerpt, rustc style."""
-    head = f"{d.severity}[{d.code}]: {d.message}"
+    """Render one diagnostic with its source excerpt, rustc style.
+
+    Everything that comes from the input (the message's quoted parts, the source line,
+    the file name) is passed through :func:`visible` first.
+    """
+    message = visible(d.message)
+    head = f"{d.severity}[{d.code}]: {message}"
     if color:
         tint = {"error": "31", "warning": "33", "note": "36"}[d.severity]
-        head = f"\x1b[1;{tint}m{d.severity}[{d.code}]\x1b[0m\x1b[1m: {d.message}\x1b[0m"
+        head = f"\x1b[1;{tint}m{d.severity}[{d.code}]\x1b[0m\x1b[1m: {message}\x1b[0m"
     out = [head]
     if d.span is not None:
         s = d.span
         width = len(str(s.end_line))
         pad = " " * width
-        out.append(f"{pad}--> {s}")
+        out.append(f"{pad}--> {visible(str(s))}")
         text = s.source.line(s.line)
         if text:
             end = s.end_col if s.end_line == s.line else len(text) + 1
             end = max(end, s.col + 1)
-            caret = " " * (s.col - 1) + "^" * (end - s.col)
+            # widths as shown (an escaped character is wider), past the end as spaces
+            before = len(visible(text[: s.col - 1])) + max(0, s.col - 1 - len(text))
+            under = len(visible(text[s.col - 1 : end - 1])) + max(
+                0, end - 1 - max(len(text), s.col - 1))
+            shown = visible(text).rstrip()
+            if len(shown) > _WIDE:  # a window around the span, not a megabyte of line
+                lo = max(0, before - _WIDE // 4)
+                under = min(under, _WIDE // 2)
+                cut = shown[lo : lo + _WIDE]
+                shown = ("..." if lo else "") + cut + ("..." if lo + _WIDE < len(shown) else "")
+                before = before - lo + (3 if lo else 0)
+            caret = " " * before + "^" * max(1, under)
             out.append(f"{pad} |")
-            out.append(f"{s.line:>{width}} | {text.rstrip()}")
-            out.append(f"{pad} | {caret}" + (f" {d.label}" if d.label else ""))
+            out.append(f"{s.line:>{width}} | {shown}")
+            out.append(f"{pad} | {caret}" + (f" {visible(d.label)}" if d.label else ""))
     for note in d.notes:
-        out.append(f"   = note: {note}")
+        out.append(f"   = note: {visible(note)}")
     if d.help:
-        out.append(f"   = help: {d.help}")
+        out.append(f"   = help: {visible(d.help)}")
     return "\n".join(out)
 
 

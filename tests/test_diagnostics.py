@@ -101,11 +101,20 @@ def test_hostile_input_is_a_diagnostic(capsys, src, code):
     assert f"[{code}]" in err and "Traceback" not in err
 
 
-def test_unreadable_file_is_a_usage_error(tmp_path, capsys):
+def test_bad_utf8_is_a_diagnostic_at_its_line_and_column(tmp_path, capsys):
     f = tmp_path / "bin.cnn"
-    f.write_bytes(b"\xff\xfe\x00garbage")
-    assert main(["check", str(f)]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    f.write_bytes(b"input 3x8x8\nconv(8) - \xff\xfe\x00garbage")
+    assert main(["check", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0012]: the file is not valid UTF-8: byte 0xff" in err
+    assert "bin.cnn:2:11" in err and "\\x00" in err and "\x00" not in err
+
+
+def test_a_directory_or_fifo_is_a_usage_error(tmp_path, capsys):
+    import os
+    os.mkfifo(tmp_path / "pipe.cnn")  # reading it would block forever
+    assert main(["check", str(tmp_path / "pipe.cnn")]) == 2
+    assert "not a regular file" in capsys.readouterr().err
 
 
 def test_a_bad_default_is_reported_once(capsys):

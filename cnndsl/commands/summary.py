@@ -5,11 +5,10 @@ With two or more files it compares their totals side by side, with ratios to the
 
 from __future__ import annotations
 
-from .. import api
 from ..diagnostics import CnnError
 from ..passes.memory import OPTIMIZER_STATE
 from ..report import FORMATS, format_compare
-from . import int_at_least
+from . import add_binding_args, compile_from_args, int_at_least
 
 
 def add_parser(sub) -> None:
@@ -19,10 +18,7 @@ def add_parser(sub) -> None:
                        "estimates. Give two or more FILEs to compare their totals.")
     p.add_argument("file", metavar="FILE", nargs="+",
                    help="a .cnn file, a zoo name, or source text (two or more: compare)")
-    p.add_argument("--set", dest="set", action="append", default=[], metavar="K=V",
-                   help="bind a network parameter (repeatable), e.g. --set N=2")
-    p.add_argument("--input", metavar="CxHxW", help="override the input shape")
-    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    add_binding_args(p)
     p.add_argument("--format", choices=tuple(FORMATS), default="table")
     p.add_argument("--batch", type=int_at_least(1), default=1, metavar="N",
                    help="batch size of the memory estimates (default 1)")
@@ -39,10 +35,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..cli import print_diagnostics
-    params = api.parse_params(args.set)
     sums = []
     for f in args.file:
-        net = api.compile(f, params=params, input=args.input, strict=args.strict)
+        net = compile_from_args(args, f)
         s = net.summary(depth=args.depth, dtype=args.dtype, batch=args.batch,
                         optimizer=args.optimizer)
         late = [d.as_error() for d in s.diagnostics if d.code == "W0601"]

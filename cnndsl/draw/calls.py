@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..syntax import ast
@@ -36,14 +35,7 @@ class CallNames:
     @classmethod
     def of_network(cls, net: Network) -> CallNames:
         """The blocks a compiled network could call: the prelude, imports, its own."""
-        from ..elaborate.elaborator import Elaborator
-        base = Path(net.path).resolve().parent if net.path and Path(net.path).is_file() else None
-        el = Elaborator(net.program, {}, None, base)
-        try:
-            el.load_blocks()
-        except Exception:  # the compiler has reported any problem already
-            return cls(net.program.blocks)
-        return cls(info.defn for info in el.blocks.values())
+        return cls(net.blocks.values()) if net.blocks else cls(net.program.blocks)
 
     def __call__(self, call: str) -> str:
         m = _CALL.match(call)

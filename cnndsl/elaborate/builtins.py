@@ -173,11 +173,12 @@ def conditional(el: Elaborator, args, span, env, x):
     if len(positional) != 3 or len(args) != 3:
         raise err("E0401", "if takes three arguments: if(test, then, otherwise)", span,
                   help="e.g. if(t - 1, pwconv(in_c * t), id)")
+    tail = el.tail
     test = el.ev.eval(positional[0].value, env)
     if not isinstance(test, (int, float)):
         raise err("E0104", f"the test of `if` must be a number or true/false, got {test!r}",
                   positional[0].span)
-    return el.build(positional[1 if test else 2].value, env, x)
+    return el.build(positional[1 if test else 2].value, env, x, tail)
 
 
 # ---------------------------------------------------------------- auxiliary heads
@@ -191,7 +192,7 @@ def auxiliary(el: Elaborator, args, span, env, x):
     if len(branches) != 1:
         raise err("E0103", "aux takes one head", span)
     with el.builder.frame("aux", f"aux({_short(branches[0].text)})", True, span):
-        head = el.build(branches[0], env, x)
+        head = el.build(branches[0], env, x, tail=True)  # its end is an output
     if head.ok:
         if head.node == x.node:
             raise err("E0113", "an auxiliary head needs at least one layer", span)
@@ -202,12 +203,16 @@ def auxiliary(el: Elaborator, args, span, env, x):
 # ---------------------------------------------------------------- softmax classifier
 @builtin("softmax", "soft_max", "classifier")
 def softmax(el: Elaborator, args, span, env, x):
-    """The softmax classifier over ``classes``; adds the class-score fc where needed."""
+    """At the end of the network (or of an auxiliary head), the softmax classifier over
+    ``classes``: adds the class-score fc where needed, and the module returns the logits.
+    Anywhere else, a softmax over the channels that the module computes."""
     if args:
         raise err("E0103", "softmax takes no arguments; the class count is the parameter "
                   "`classes`", span, help="network name(classes=1000): ... or --set classes=N")
     if not x.ok:
         return POISON
+    if not el.tail:
+        return el.add_node(ops.get("softmax"), {"head": False}, [x], span)
     found, _ = env.find("classes")
     explicit = found or "classes" in el.bindings
     classes = el.ev.eval(ast.Name(span, "classes"), env)
@@ -222,4 +227,4 @@ def softmax(el: Elaborator, args, span, env, x):
                              "scores", span, help="write fc(classes) before softmax to make "
                              "it explicit; bind `classes` to change the count"))
         x = el.apply_op(ops.get("fc"), {"out": classes}, span, x, env)
-    return el.add_node(ops.get("softmax"), {}, [x], span)
+    return el.add_node(ops.get("softmax"), {"head": True}, [x], span)

@@ -9,24 +9,37 @@ independent mistakes are still reported in the same run.
 
 from __future__ import annotations
 
+import functools
+import math
 from pathlib import Path
 from typing import Any
 
 from .. import ops
-from ..diagnostics import CnnError, Diagnostic, Span
+from ..diagnostics import Diagnostic, Span
 from ..ir.graph import Graph, TensorType
+from ..limits import Limits, how_to_raise
 from ..ops.schema import REQUIRED, OpDef, ShapeError
 from ..syntax import ast
-from ..syntax.parser import parse
+from ..syntax.parser import MAX_INT, parse
 from . import builtins
-from .env import BUILTIN_DEFAULTS, POISON, ElabError, Env, Evaluator, Port, TensorRef, Thunk, err
+from .env import (
+    BUILTIN_DEFAULTS,
+    POISON,
+    ElabError,
+    Env,
+    Evaluator,
+    LimitExceeded,
+    Port,
+    TensorRef,
+    Thunk,
+    err,
+)
 from .graph_builder import GraphBuilder
+from .imports import Files, FileSystem, Imported, ImportLoader
 
 PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
-ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
 DEFAULT_INPUT = TensorType((3, 32, 32))
-MAX_DEPTH = 64
-MAX_NODES = 200_000  # a guard against runaway repetition, far above any real CNN
+MAX_DEPTH = 64  # block calls inside block calls
 
 # Keyword spellings users bring from PyTorch, Keras and papers.
 ATTR_ALIASES = {
@@ -43,10 +56,27 @@ class BlockInfo:
         self.origin = origin
 
 
+@functools.lru_cache(maxsize=1)
+def _prelude() -> ast.Program:
+    return parse(PRELUDE.read_text(encoding="utf-8"), "<prelude>")
+
+
 class Elaborator:
+    """``files`` says where imports come from (by default the file system around
+    ``base_dir``); ``key`` is the program's own name among them."""
+
     def __init__(self, program: ast.Program, bindings: dict[str, Any] | None = None,
-                 input_shape: TensorType | None = None, base_dir: Path | None = None):
+                 input_shape: TensorType | None = None, base_dir: Path | None = None,
+                 limits: Limits | None = None, files: Files | None = None,
+                 key: str | None = None):
         self.program = program
+        self.limits = limits or Limits()
+        self.files = files or FileSystem(base_dir, limits=self.limits)
+        self.key = key or program.source.name
+        self.imported = Imported()
+        self.steps = 0
+        self.params_total = 0
+        self.tail = False  # the call being expanded ends the network (see call)
         # Optional-part switches (``POOL?``) are matched case-insensitively.
         self.bindings = {(k.replace(" ", "").lower() if k.endswith("?") else k): v
                          for k, v in (bindings or {}).items()}
@@ -72,16 +102,17 @@ class Elaborator:
 
     # ------------------------------------------------------------ blocks and imports
     def load_blocks(self) -> None:
-        self._add_file_blocks(parse(PRELUDE.read_text(encoding="utf-8"), "<prelude>"),
-                              "<prelude>", set(), shadow=True)
-        root = {self.program.source.name}
-        if self.base_dir is not None:  # the file itself, as imports name it
-            root.add(str((self.base_dir / Path(self.program.source.name).name).resolve()))
-        self._load_imports(self.program, root, self.base_dir)
-        self._add_file_blocks(self.program, self.program.source.name, set(), shadow=True)
+        self._add_file_blocks(_prelude(), "<prelude>")
+        loader = ImportLoader(self.files, self.limits)
+        for key, program in loader.load(self.program, self.key):
+            if program is not None:
+                self._add_file_blocks(program, key)
+        self.diags.extend(loader.diagnostics)
+        self.imported = loader.record
+        self._add_file_blocks(self.program, self.program.source.name)
 
-    def _add_file_blocks(self, prog: ast.Program, origin: str, seen: set[str],
-                         shadow: bool) -> None:
+    def _add_file_blocks(self, prog: ast.Program, origin: str) -> None:
+        """A file's blocks, shadowing those of earlier files (the prelude, imports)."""
         local: dict[str, ast.BlockDef] = {}
         for b in prog.blocks:
             key = b.name.lower()
@@ -96,41 +127,7 @@ class Elaborator:
                                        help="choose another name"))
                 continue
             local[key] = b
-            if shadow or key not in self.blocks:
-                self.blocks[key] = BlockInfo(b, origin)
-
-    def _load_imports(self, prog: ast.Program, chain: set[str], base: Path | None) -> None:
-        for imp in prog.imports:
-            target = self._find_import(imp.path, base)
-            if target is None:
-                self.report(Diagnostic("E0403", f"cannot find `{imp.path}` to import", imp.span,
-                                       help="paths are relative to the importing file; the "
-                                       "zoo folder is searched too"))
-                continue
-            key = str(target)
-            if key in chain:
-                self.report(Diagnostic("E0404", f"`{imp.path}` imports itself (an import "
-                                       "cycle)", imp.span, help="move the shared blocks into "
-                                       "a third file that both import"))
-                continue
-            try:
-                sub = parse(target.read_text(encoding="utf-8"), _display_name(target))
-            except CnnError as e:
-                self.diags.extend(e.diagnostics)
-                continue
-            self._load_imports(sub, chain | {key}, target.parent)
-            self._add_file_blocks(sub, key, set(), shadow=True)
-
-    @staticmethod
-    def _find_import(path: str, base: Path | None) -> Path | None:
-        candidates = [Path(path)] if Path(path).is_absolute() else []
-        if base is not None:
-            candidates.append(base / path)
-        candidates += [Path.cwd() / path, ZOO_DIR / path]
-        for c in candidates:
-            if c.is_file():
-                return c.resolve()
-        return None
+            self.blocks[key] = BlockInfo(b, origin)
 
     # ------------------------------------------------------------ network
     def network_env(self) -> tuple[Env, ast.NetworkDef]:
@@ -187,8 +184,15 @@ class Elaborator:
         t = self.input_type(net, env)
         if t is None:
             return None
+        if t.numel > self.limits.elements:
+            self.report(self._too_large(t, net.span).diagnostic)
+            return None
         x = self.builder.add("input", {"shape": str(t)}, [], t, net.span)
-        x = self.run_body(net.body, env, x)
+        try:
+            x = self.run_body(net.body, env, x, tail=True)
+        except LimitExceeded as stop:
+            self.report(stop.diagnostic)
+            return None
         self._check_unused_bindings()
         if not x.ok or any(d.is_error for d in self.diags):
             return None
@@ -221,14 +225,17 @@ class Elaborator:
                                    "merge them in"))
         return tuple(n for n in nodes if n.name in live or n.op == "input")
 
-    def run_body(self, body: tuple[ast.Stmt, ...], env: Env, x: Port) -> Port:
-        for stmt in body:
+    def run_body(self, body: tuple[ast.Stmt, ...], env: Env, x: Port, tail: bool) -> Port:
+        """The lines of a network or block; the last chain is in tail position when the
+        body is (see :meth:`call`)."""
+        last = max((i for i, s in enumerate(body) if isinstance(s, ast.ChainStmt)), default=-1)
+        for i, stmt in enumerate(body):
             if isinstance(stmt, ast.Let):
                 if stmt.name in self.bindings and env.origin == "network":
                     continue  # a --set binding overrides the file's value
                 env.vars[stmt.name] = Thunk(stmt.value, env)
             elif isinstance(stmt, ast.ChainStmt):
-                x = self.build(stmt.value, env, x)
+                x = self.build(stmt.value, env, x, tail and i == last)
         return x
 
     def _check_unused_bindings(self) -> None:
@@ -250,46 +257,52 @@ class Elaborator:
                                    + (", ".join(sorted(params | lets)) or "none")))
 
     # ------------------------------------------------------------ building
-    def build(self, e: ast.Expr, env: Env, x: Port) -> Port:
+    def build(self, e: ast.Expr, env: Env, x: Port, tail: bool = False) -> Port:
+        """The layers ``e`` stands for, applied to ``x``. ``tail``: nothing follows them
+        in the network (a softmax there is the classifier)."""
         try:
-            return self._build(e, env, x)
+            return self._build(e, env, x, tail)
         except ElabError as ex:
             self.report(ex.diagnostic)
             return POISON
 
-    def _build(self, e: ast.Expr, env: Env, x: Port) -> Port:
-        if len(self.builder.nodes) > MAX_NODES:
-            raise err("E0111", f"the network is larger than {MAX_NODES:,} layers", e.span)
+    def _build(self, e: ast.Expr, env: Env, x: Port, tail: bool = False) -> Port:
+        self.steps += 1
+        if self.steps > self.limits.steps:
+            raise LimitExceeded(Diagnostic(
+                "E0111", f"the program takes more than {self.limits.steps:,} expansion "
+                "steps", e.span, help=how_to_raise("steps", self.limits.steps)))
         if isinstance(e, ast.Seq):
             for op in e.ops:
                 if op == "+":
                     raise err("E0107", "`+` adds numbers; layers are joined with `-`, `->` "
                               "or `,`", e.span, help="to add two branches write add(a | b)")
-            for item in e.items:
-                x = self.build(item, env, x)
+            last = len(e.items) - 1
+            for i, item in enumerate(e.items):
+                x = self.build(item, env, x, tail and i == last)
             return x
         if isinstance(e, ast.Group):
-            return self._build(e.value, env, x)
+            return self._build(e.value, env, x, tail)
         if isinstance(e, ast.Name):
-            return self.call(e, (), e.span, env, x)
+            return self.call(e, (), e.span, env, x, tail)
         if isinstance(e, ast.Call):
-            return self.call(e.func, e.args, e.span, env, x)
+            return self.call(e.func, e.args, e.span, env, x, tail)
         if isinstance(e, ast.VggConv):
             return self.apply_op(ops.get("conv"), {"out": e.width, "kernel": (e.kernel, e.kernel)},
                                  e.span, x, env)
         if isinstance(e, ast.VggFc):
             return self.apply_op(ops.get("fc"), {"out": e.width}, e.span, x, env)
         if isinstance(e, ast.BinOp):
-            return self._repeat(e, env, x)
+            return self._repeat(e, env, x, tail)
         if isinstance(e, ast.Optional):
             key = e.value.text.replace(" ", "").lower() + "?"
             on = self.bindings.get(key, self.bindings.get("?", True))
             if isinstance(on, str):
                 on = on.lower() not in ("0", "false", "no", "off")
             self.used.add(key)
-            return self._build(e.value, env, x) if on else x
+            return self._build(e.value, env, x, tail) if on else x
         if isinstance(e, ast.Label):
-            x = self._build(e.value, env, x)
+            x = self._build(e.value, env, x, tail)
             found, old = env.find(e.name)
             if found and not isinstance(old, TensorRef):
                 raise err("E0112", f"`{e.name}` already names a parameter or block argument",
@@ -308,7 +321,7 @@ class Elaborator:
                       help="two separators in a row? remove one")
         raise err("E0107", f"`{e.text}` is not a layer", e.span)
 
-    def _repeat(self, e: ast.BinOp, env: Env, x: Port) -> Port:
+    def _repeat(self, e: ast.BinOp, env: Env, x: Port, tail: bool) -> Port:
         if e.op not in ("*", "×"):
             raise err("E0107", f"`{e.op}` divides numbers, but `{e.left.text}` is a layer",
                       e.span)
@@ -328,16 +341,29 @@ class Elaborator:
                       count_expr.span)
         if count < 0:
             raise err("E0109", f"a repeat count cannot be negative ({count})", count_expr.span)
-        if len(self.builder.nodes) + count > MAX_NODES:
-            raise err("E0111", f"repeating {count} times would make the network larger "
-                      f"than {MAX_NODES:,} layers", count_expr.span)
+        if len(self.builder.nodes) + count > self.limits.nodes:
+            raise self._too_many(count, count_expr.span)
+        before = len(self.builder.nodes)
         for i in range(count):  # `repeat_index` is the iteration, from 0
-            x = self.build(body, env.child({"repeat_index": i}, None, env.origin), x)
+            x = self.build(body, env.child({"repeat_index": i}, None, env.origin), x,
+                           tail and i == count - 1)
+            if i == 0:  # the first iteration's size tells the whole repeat's, in advance
+                made = len(self.builder.nodes) - before
+                if before + made * count > self.limits.nodes:
+                    raise self._too_many(made * count, count_expr.span)
         return x
+
+    def _too_many(self, layers: int, span: Span) -> LimitExceeded:
+        n = self.limits.nodes
+        return LimitExceeded(Diagnostic(
+            "E0111", f"this makes {layers:,} layers or more; the limit for a network is "
+            f"{n:,}", span, help=how_to_raise("nodes", n, layers)))
 
     # ------------------------------------------------------------ calls
     def call(self, fn: ast.Name, args: tuple[ast.Arg, ...], span: Span, env: Env,
-             x: Port) -> Port:
+             x: Port, tail: bool = False) -> Port:
+        """A name or call: a named tensor, a parameter holding layers, a block, a
+        built-in block or an operator. A built-in finds ``tail`` in :attr:`tail`."""
         found, v = env.find(fn.id)
         if found and isinstance(v, TensorRef):
             if args:
@@ -350,13 +376,14 @@ class Elaborator:
                     raise err("E0107", f"`{fn.id}` is a number ({self.ev.eval(v.expr, v.env)}),"
                               " not a layer", span)
                 self.used.add(fn.id)
-                return self.build(v.expr, v.env, x)
+                return self.build(v.expr, v.env, x, tail)
             raise err("E0107", f"`{fn.id}` is a parameter ({v!r}), not a layer", span)
         key = fn.id.lower()
         if key in self.blocks:
-            return self.call_block(self.blocks[key], args, span, env, x)
+            return self.call_block(self.blocks[key], args, span, env, x, tail)
         special = builtins.lookup(fn.id)
         if special is not None:
+            self.tail = tail
             return special(self, args, span, env, x)
         op = ops.lookup(fn.id)
         if op is not None:
@@ -369,7 +396,7 @@ class Elaborator:
                   "layers, or define it: `block name(...) = ...`")
 
     def call_block(self, info: BlockInfo, args: tuple[ast.Arg, ...], span: Span, env: Env,
-                   x: Port) -> Port:
+                   x: Port, tail: bool = False) -> Port:
         b = info.defn
         chain = [name for name, _ in self.call_stack]
         if b.name.lower() in chain or len(chain) >= MAX_DEPTH:
@@ -383,9 +410,9 @@ class Elaborator:
         self.call_stack.append((b.name.lower(), span))
         try:
             if self._is_single_op(b):  # a one-layer block is inlined: no scope of its own
-                return self.run_body(b.body, body_env, x)
+                return self.run_body(b.body, body_env, x, tail)
             with self.builder.frame(b.name, call_text, True, span, self._numeric(b, bound)):
-                return self.run_body(b.body, body_env, x)
+                return self.run_body(b.body, body_env, x, tail)
         finally:
             self.call_stack.pop()
 
@@ -548,20 +575,23 @@ class Elaborator:
         except ShapeError as ex:
             raise err(ex.code, ex.message, span, help=ex.help,
                       label=ex.label) from None
+        if out.numel > self.limits.elements:
+            raise self._too_large(out, span)
+        self.params_total += op.params(attrs, types, out).total
+        if self.params_total > self.limits.params:
+            n = self.limits.params
+            raise LimitExceeded(Diagnostic(
+                "E0116", f"the network has more than {n:,} parameters by this layer", span,
+                help=how_to_raise("params", n)))
+        if len(self.builder.nodes) >= self.limits.nodes:
+            raise self._too_many(len(self.builder.nodes) + 1, span)
         return self.builder.add(op.name, attrs, inputs, out, span, base)
 
+    def _too_large(self, t: TensorType, span: Span | None) -> ElabError:
+        n = self.limits.elements
+        return err("E0115", f"a {t} tensor has {t.numel:,} elements per sample, more than "
+                   f"the limit of {n:,}", span, help=how_to_raise("elements", n))
 
-
-def _display_name(path: Path) -> str:
-    """How an imported file is named in diagnostics and comments: short, never machine-specific."""
-    try:
-        return "zoo/" + path.relative_to(ZOO_DIR.resolve()).as_posix()
-    except ValueError:
-        pass
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _fmt_value(v: Any) -> str:
@@ -602,11 +632,17 @@ def _check_attr(op: OpDef, attr, v: Any, expr: ast.Expr | None) -> Any:
     shown = expr.text if expr is not None else repr(v)
     kind = attr.kind
 
+    def finite(x: int | float) -> None:
+        if (isinstance(x, float) and not math.isfinite(x)) or abs(x) > MAX_INT:
+            raise err("E0114", f"`{attr.name}` of {op.name} is {_fmt_value(x)}: too large",
+                      span, help="numbers must be finite and below 2^63")
+
     def integer(x: Any) -> int:
         if isinstance(x, bool) or not isinstance(x, (int, float)):
             raise err("E0104", f"`{attr.name}` of {op.name} must be a whole number, got "
                       f"{_fmt_value(x) if not isinstance(x, str) else repr(x)}", span,
                       help=f"{op.name}: {attr.doc}" if attr.doc else None)
+        finite(x)
         if isinstance(x, float):
             if not x.is_integer():
                 raise err("E0104", f"`{attr.name}` of {op.name} must be a whole number, "
@@ -633,6 +669,7 @@ def _check_attr(op: OpDef, attr, v: Any, expr: ast.Expr | None) -> Any:
     if kind == "float":
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise err("E0104", f"`{attr.name}` of {op.name} must be a number", span)
+        finite(v)
         bounded(v)
         return round(float(v), 12)  # 0.1 * 3 prints as 0.3
     if kind == "bool":

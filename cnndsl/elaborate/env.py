@@ -14,6 +14,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Span
 from ..ir.graph import TensorType
 from ..syntax import ast
+from ..syntax.parser import MAX_INT
 
 # Widths of bare layers and the class count, overridable like any parameter.
 BUILTIN_DEFAULTS: dict[str, Any] = {"channels": 32, "hidden": 128, "classes": 10}
@@ -25,6 +26,14 @@ class ElabError(Exception):
 
     def __init__(self, diagnostic: Diagnostic | None):
         self.diagnostic = diagnostic  # None: a consequence of an error already reported
+
+
+class LimitExceeded(Exception):
+    """A bound of :class:`~cnndsl.limits.Limits` was crossed: elaboration stops at once
+    (not collected and continued, as an :class:`ElabError` is)."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
 
 
 def err(code: str, message: str, span: Span | None, help: str | None = None,
@@ -107,7 +116,11 @@ _MATH = {
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """MobileNet's channel rounding: nearest multiple of divisor, never below 90% of v."""
+    """MobileNet's channel rounding: nearest multiple of divisor, never below 90% of v.
+
+    >>> make_divisible(32 * 1.4), make_divisible(24 * 0.35, 8)
+    (48, 8)
+    """
     min_value = min_value or divisor
     new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
     return new_v + divisor if new_v < 0.9 * v else new_v
@@ -180,12 +193,15 @@ class Evaluator:
             v = self.eval(e.value, env)
             self._need_number(v, e.value)
             return -v
-        if isinstance(e, ast.Seq):
-            return self._arith_seq(e, env)
-        if isinstance(e, ast.BinOp):
-            return self._binop(e, env)
-        if isinstance(e, ast.Call) and is_math(e.func.id):
-            return self._math(e, env)
+        try:
+            if isinstance(e, ast.Seq):
+                return _finite(self._arith_seq(e, env), e)
+            if isinstance(e, ast.BinOp):
+                return _finite(self._binop(e, env), e)
+            if isinstance(e, ast.Call) and is_math(e.func.id):
+                return _finite(self._math(e, env), e)
+        except OverflowError:
+            raise _overflow(e) from None
         raise err("E0107", f"expected a number, found the layer expression `{e.text}`",
                   e.span, help="numbers are needed here (a width, a kernel size, a count)")
 
@@ -272,9 +288,26 @@ class Evaluator:
         if name == "make_divisible":
             if not 1 <= len(args) <= 3:
                 raise err("E0401", "make_divisible(value, divisor=8, min=divisor)", e.span)
+            if any(not isinstance(a, int) or a < 1 for a in args[1:]):
+                raise err("E0105", "make_divisible's divisor and minimum must be positive "
+                          "whole numbers", e.span)
             return make_divisible(*args)
         arity, fn = _MATH[name]
         if (arity == 1 and len(args) != 1) or not args:
             raise err("E0401", f"{name}() takes {'one argument' if arity == 1 else 'arguments'}",
                       e.span)
         return fn(args[0]) if arity == 1 else fn(args)
+
+
+def _finite(v: Any, e: ast.Expr) -> Any:
+    """An arithmetic result, if it is a finite number that fits in 64 bits."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return v
+    if (isinstance(v, float) and not math.isfinite(v)) or abs(v) > MAX_INT:
+        raise _overflow(e)
+    return v
+
+
+def _overflow(e: ast.Expr) -> ElabError:
+    return err("E0114", f"`{e.text}` overflows", e.span,
+               help="numbers must be finite and below 2^63")

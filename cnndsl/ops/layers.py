@@ -366,14 +366,19 @@ _activation("hardsigmoid", "nn.Hardsigmoid()", aliases=("hsigmoid",), doc="Mobil
 
 register(OpDef(
     name="softmax", family="head", aliases=("soft_max", "softmax_classifier", "classifier"),
-    doc="The softmax classifier. Where its input is not already the class scores it adds "
-    "the class-score fc (with a note). The emitted module returns the logits; softmax is "
-    "applied by prediction helpers and ONNX export.",
+    doc="Softmax over the channels. At the end of the network (or of an auxiliary head) it "
+    "is the classifier (`head`): where its input is not already the class scores it adds "
+    "the class-score fc (with a note), and the emitted module returns the logits, softmax "
+    "being applied by prediction helpers and ONNX export. Anywhere else (attention "
+    "weights) the module computes it.",
+    attrs=(Attr("head", "bool", False, positional=False,
+                doc="the classifier at the network's end: the module returns logits"),),
     infer=_same, label=lambda a, o: "softmax",
-    cost_note="no parameters, no MACs: the module returns logits (softmax is applied "
-    "outside)",
+    macs_kind="elementwise",
+    cost_note="no parameters, no MACs; as the classifier the module returns logits "
+    "(softmax is applied outside)",
     torch_module=lambda a, ins, out: None,
-    torch_call=lambda a, xs, m, ins, out: xs[0],
+    torch_call=lambda a, xs, m, ins, out: xs[0] if a["head"] else f"torch.softmax({xs[0]}, 1)",
 ))
 
 

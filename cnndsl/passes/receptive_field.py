@@ -26,7 +26,9 @@ NOTE: rules beyond the window formula.
   centres agree). A vector input of a merge (squeeze-and-excitation's channel scale)
   widens the size but leaves the geometry to the map inputs. Map inputs whose centres or
   jumps differ are misaligned: :func:`alignment_warnings` reports W0601 there.
-- Sizes are not clipped to the input: a field larger than the image is reported as is.
+- Sizes are not clipped to the input: a field larger than the image is reported as is,
+  up to 2^52 pixels; a field beyond that (thousands of strided layers on a one-pixel
+  map) has no meaning left and is reported as none, like a vector's.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class RF:
 
 
 INPUT_RF = RF((1, 1), (1, 1), (0.0, 0.0))
+_HUGE = 2**52  # beyond this, float centres lose whole pixels
+
+
+def _bounded(rf: RF) -> RF | None:
+    return rf if max(*rf.size, *rf.jump, *map(abs, rf.start)) <= _HUGE else None
 
 
 def through_window(rf: RF, w: Window) -> RF:
@@ -148,16 +155,16 @@ def node_rf(node: Node, graph: Graph, fields: dict[str, RF | None]) -> RF | None
     if len(ins) > 1:
         maps = [f for t, f in ins if t.is_map and f is not None]
         vectors = [f for t, f in ins if not t.is_map and f is not None]
-        return _merge(maps, vectors)
+        return _bounded(_merge(maps, vectors))
     t_in, rf = ins[0]
     assert rf is not None
     op = ops.get(node.op)
     if op.transposed is not None and t_in.is_map:
-        return through_transposed(rf, op.transposed(node.a))
+        return _bounded(through_transposed(rf, op.transposed(node.a)))
     w = op.window(node.a) if t_in.is_map else None
     if w is None:
         w = implied_window(op.family, t_in, node.type)
-    return through_window(rf, w) if w is not None else rf
+    return _bounded(through_window(rf, w)) if w is not None else rf
 
 
 def receptive_field(graph: Graph) -> dict[str, RF | None]:

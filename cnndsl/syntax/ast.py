@@ -21,7 +21,7 @@ class Node:
         s = self.span
         if s.line == s.end_line:
             return s.source.line(s.line)[s.col - 1 : s.end_col - 1]
-        lines = s.source.text.splitlines()[s.line - 1 : s.end_line]
+        lines = s.source.lines[s.line - 1 : s.end_line]
         if not lines:
             return ""
         lines[0] = lines[0][s.col - 1 :]

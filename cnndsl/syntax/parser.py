@@ -8,16 +8,21 @@
 from __future__ import annotations
 
 import functools
+import math
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
+from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..diagnostics import CnnError, Diagnostic, Source, Span
+from ..limits import Limits, how_to_raise
 from . import ast
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammars" / "cnn.lark"
+MAX_INT = 2**63 - 1  # what a number may be on its way to PyTorch's int64 arguments
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
@@ -34,7 +39,9 @@ class _SyntaxFault(Exception):
 class _LineJoiner:
     """Drops line breaks inside brackets and around sequencing operators.
 
-    Also checks bracket balance, so an unclosed ``(`` is reported where it opens.
+    Also checks bracket balance, so an unclosed ``(`` is reported where it opens, bounds
+    how deep brackets nest, and reads names as Python does (NFKC: a full-width ``ｂ`` is
+    ``b``), so two spellings of one name are never two names.
     """
 
     always_accept = ("_NL",)
@@ -42,6 +49,7 @@ class _LineJoiner:
     def __init__(self) -> None:
         self.source: Source | None = None
         self.stack: list[Token] = []
+        self.max_nesting = Limits().nesting
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         stack: list[Token] = []
@@ -58,8 +66,15 @@ class _LineJoiner:
                 if tok.type not in _CONTINUES_BEFORE:
                     yield pending_nl
                 pending_nl = None
+            if tok.type == "NAME" and not tok.isascii():
+                tok = tok.update(value=unicodedata.normalize("NFKC", tok))
             if tok.type in _OPENERS:
                 stack.append(tok)
+                if len(stack) > self.max_nesting:
+                    raise _SyntaxFault(_diag(
+                        self.source, tok, "E0011", f"brackets nested more than "
+                        f"{self.max_nesting} deep", label="this one is too deep",
+                        help=how_to_raise("nesting", self.max_nesting)))
             elif tok.type in _CLOSERS:
                 if not stack:
                     raise _SyntaxFault(_diag(self.source, tok, "E0006",
@@ -118,10 +133,11 @@ def _span(source: Source, meta) -> Span:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # deep nesting costs no Python stack
     def __init__(self, source: Source):
         super().__init__()
         self.src = source
+        self.errors: list[Diagnostic] = []
 
     def _s(self, meta) -> Span:
         return _span(self.src, meta)
@@ -134,24 +150,47 @@ class _ToAst(Transformer):
         return ast.Name(self._t(c[0]), str(c[0]))
 
     def int(self, meta, c):
-        return ast.Num(self._t(c[0]), int(c[0]))
+        text = str(c[0]).lstrip("0") or "0"
+        if len(text) > 19 or int(text) > MAX_INT:
+            return self._too_big(c[0])
+        return ast.Num(self._t(c[0]), int(text))
 
     def float(self, meta, c):
-        return ast.Num(self._t(c[0]), float(c[0]))
+        value = float(c[0])
+        if not math.isfinite(value):
+            return self._too_big(c[0])
+        return ast.Num(self._t(c[0]), value)
+
+    def _too_big(self, tok: Token) -> ast.Num:
+        shown = str(tok) if len(tok) <= 24 else f"{str(tok)[:20]}... ({len(tok)} characters)"
+        self.errors.append(Diagnostic("E0114", f"the number {shown} is too large",
+                                      self._t(tok), help="numbers must be finite and below "
+                                      "2^63"))
+        return ast.Num(self._t(tok), 0)
 
     def string(self, meta, c):
         return ast.Str(self._t(c[0]), str(c[0])[1:-1])
 
     def shape(self, meta, c):
-        dims = tuple(int(x) for x in str(c[0]).replace("×", "x").split("x"))
-        return ast.ShapeLit(self._t(c[0]), dims)
+        parts = str(c[0]).replace("×", "x").split("x")
+        if any(len(x.lstrip("0")) > 18 for x in parts):
+            self._too_big(c[0])
+            return ast.ShapeLit(self._t(c[0]), (1,) * len(parts))
+        return ast.ShapeLit(self._t(c[0]), tuple(int(x) for x in parts))
 
     def vgg_conv(self, meta, c):
         k, w = str(c[0])[4:].split("-")
+        if max(len(k), len(w)) > 18:
+            self._too_big(c[0])
+            return ast.VggConv(self._t(c[0]), 1, 1)
         return ast.VggConv(self._t(c[0]), int(k), int(w))
 
     def vgg_fc(self, meta, c):
-        return ast.VggFc(self._t(c[0]), int(str(c[0]).split("-")[1]))
+        width = str(c[0]).split("-")[1]
+        if len(width) > 18:
+            self._too_big(c[0])
+            width = "1"
+        return ast.VggFc(self._t(c[0]), int(width))
 
     def soft_max(self, meta, c):
         return ast.Name(self._t(c[0]), "softmax")
@@ -225,10 +264,10 @@ class _ToAst(Transformer):
         if isinstance(val, list):
             dims = tuple(a.value for a in val)
         elif isinstance(val, Token) and val.type == "SHAPE":
-            sp = self._t(val)
-            dims = tuple(ast.Num(sp, int(x)) for x in str(val).replace("×", "x").split("x"))
+            lit = self.shape(None, [val])
+            dims = tuple(ast.Num(lit.span, d) for d in lit.dims)
         else:
-            dims = (ast.Num(self._t(val), int(val)),)
+            dims = (self.int(None, [val]),)
         return ast.InputStmt(self._s(meta), dims)
 
     def let_stmt(self, meta, c):
@@ -366,11 +405,18 @@ def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
 
 
 # ---------------------------------------------------------------- public
-def parse(text: str, name: str = "<input>") -> ast.Program:
+def parse(text: str, name: str = "<input>", limits: Limits | None = None) -> ast.Program:
     """Parse .cnn source text into an :class:`ast.Program`; raise CnnError on errors."""
+    limits = limits or Limits()
     source = Source(name, text)
+    if len(text) > limits.source_bytes:
+        raise CnnError([Diagnostic(
+            "E0013", f"the source is {len(text):,} characters long, more than the limit of "
+            f"{limits.source_bytes:,}", Span(source, 1, 1, 1, 2),
+            help=how_to_raise("source_bytes", limits.source_bytes))])
     parser, joiner = _lark()
     joiner.source = source
+    joiner.max_nesting = limits.nesting
     try:
         tree = parser.parse(text if text.endswith("\n") else text + "\n")
     except _SyntaxFault as fault:
@@ -387,5 +433,8 @@ def parse(text: str, name: str = "<input>") -> ast.Program:
                          help=f"add `{_closing(opener)}` where the group ends "
                          f"(line breaks inside brackets do not end a line)")
         raise CnnError([diag]) from None
-    lines = _ToAst(source).transform(tree)
+    to_ast = _ToAst(source)
+    lines = to_ast.transform(tree)
+    if to_ast.errors:
+        raise CnnError(to_ast.errors)
     return _group(source, list(lines))

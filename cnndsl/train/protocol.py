@@ -8,7 +8,7 @@ stand-in. :class:`cnndsl.Network` satisfies it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -44,9 +44,32 @@ class NetworkLike(Protocol):
 
 
 def rebuild(source: str, params: Mapping[str, ParamValue],
-            input_shape: tuple[int, ...] | list[int]) -> NetworkLike:
-    """Compile a network again from what a checkpoint stores."""
-    import cnndsl  # the compiler core; imported only when a checkpoint is rebuilt
+            input_shape: tuple[int, ...] | list[int],
+            imports: Mapping[str, Any] | None = None,
+            name: str = "<checkpoint>") -> NetworkLike:
+    """Compile a network again from what a checkpoint stores.
 
-    return cnndsl.compile(source, params=dict(params),
-                          input="x".join(str(int(d)) for d in input_shape))
+    The source is always text (never a path or a zoo name) and its imports come from the
+    checkpoint's own copies (or the zoo), never from other files: a checkpoint is data.
+    Anything malformed, or a source that no longer compiles, is refused with a
+    :class:`~cnndsl.diagnostics.UserError`.
+    """
+    import cnndsl  # the compiler core; imported only when a checkpoint is rebuilt
+    from cnndsl.diagnostics import CnnError, UserError, render
+
+    if not isinstance(source, str):
+        raise UserError(f"{name}: refused: its network source is not text")
+    if not isinstance(params, Mapping) or not (
+            isinstance(input_shape, (list, tuple))
+            and all(isinstance(d, int) and not isinstance(d, bool) for d in input_shape)):
+        raise UserError(f"{name}: refused: its parameters or input shape are malformed")
+    record = dict(imports) if isinstance(imports, Mapping) else {"files": {}, "links": []}
+    try:
+        return cnndsl.loads(source, params=dict(params),
+                            input="x".join(str(d) for d in input_shape), name=name,
+                            imports=record)
+    except CnnError as e:
+        first = render(e.diagnostics[0]) if e.diagnostics else ""
+        raise UserError(f"{name}: refused: its network does not compile\n{first}",
+                        help="the checkpoint was written by another version of cnndsl, or "
+                        "altered") from None

@@ -28,7 +28,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 
 @pytest.fixture(autouse=True)
 def _rebuild_fake(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inference_mod, "rebuild", lambda source, params, shape: NET)
+    monkeypatch.setattr(inference_mod, "rebuild", lambda *args, **kwargs: NET)
 
 
 def test_eval_reproduces_the_validation_score(digits_run, tmp_path: Path) -> None:
