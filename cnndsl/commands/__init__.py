@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import api
+from ..limits import Limits
 
 
 def int_at_least(minimum: int):
@@ -21,14 +22,38 @@ def int_at_least(minimum: int):
 
 
 def add_network_args(p: argparse.ArgumentParser) -> None:
-    """FILE, --set, --input, --strict: how every command names and binds a network."""
+    """FILE, --set, --input, --strict, --include, --limit: how every command names and
+    binds a network."""
     p.add_argument("file", metavar="FILE", help="a .cnn file, a zoo name, or source text")
+    add_binding_args(p)
+
+
+def add_binding_args(p: argparse.ArgumentParser) -> None:
+    """The options that bind and bound a compile (every command that compiles)."""
     p.add_argument("--set", dest="set", action="append", default=[], metavar="K=V",
                    help="bind a network parameter (repeatable), e.g. --set N=2")
     p.add_argument("--input", metavar="CxHxW", help="override the input shape")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.add_argument("--include", action="append", default=[], metavar="DIR",
+                   help="a folder imports may read besides the file's own folder tree and "
+                   "the zoo (repeatable)")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
+                   help="raise a bound of the compiler (nodes, steps, elements, params, "
+                   "source_bytes, nesting, import_depth, import_bytes), e.g. --limit "
+                   "nodes=200000")
 
 
-def compile_from_args(args: argparse.Namespace) -> api.Network:
-    return api.compile(args.file, params=api.parse_params(args.set), input=args.input,
-                   strict=getattr(args, "strict", False))
+def add_force_arg(p: argparse.ArgumentParser, what: str = "OUT") -> None:
+    """--force: the one way to replace a file cnndsl did not write (cnndsl.outputs)."""
+    p.add_argument("--force", action="store_true",
+                   help=f"replace {what} even when cnndsl did not write it (never a "
+                   "directory, link, device or FIFO)")
+
+
+def compile_from_args(args: argparse.Namespace, file: str | None = None) -> api.Network:
+    """Compile ``file`` (default: the FILE argument) as the options say."""
+    return api.compile(args.file if file is None else file,
+                       params=api.parse_params(args.set), input=args.input,
+                       strict=getattr(args, "strict", False),
+                       limits=Limits.parse(getattr(args, "limit", None) or ()),
+                       include=getattr(args, "include", None) or ())

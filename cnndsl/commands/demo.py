@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from ..api import compile
+from ..outputs import write_output
 from ..report import format_table
 
 DEFAULT = "lenet5"
@@ -18,19 +19,20 @@ def add_parser(sub) -> None:
     p.add_argument("name", nargs="?", default=DEFAULT, help=f"zoo network (default {DEFAULT})")
     p.add_argument("--no-train", action="store_true", help="skip the training step")
     p.add_argument("--out", default=None, help="where to write outputs (default: a temp dir)")
+    p.add_argument("--force", action="store_true",
+                   help="replace files in --out that cnndsl did not write")
 
 
 def run(args) -> int:
     from ..cli import print_diagnostics
     out = Path(args.out or tempfile.mkdtemp(prefix="cnndsl-demo-"))
-    out.mkdir(parents=True, exist_ok=True)
     net = compile(args.name)
     print(f"== check: {net.source_name}")
     print_diagnostics(net.diagnostics, sys.stdout)
     print(f"ok: {net.graph.input_type} -> {net.graph.output_type}")
     print(f"\n== summary\n{format_table(net.summary())}")
     py = out / f"{net.name}.py"
-    py.write_text(net.to_python(), encoding="utf-8")
+    write_output(py, net.to_python(), args.force)
     print(f"\n== compile: wrote {py}")
     try:
         import torch
@@ -50,7 +52,7 @@ def run(args) -> int:
     except ImportError:
         return 0
     print("\n== train on the embedded digits data")
-    hist = train(net, "digits", out=str(out / "run"), overwrite=True)
+    hist = train(net, "digits", out=str(out / "run"), overwrite=True, force=args.force)
     best = getattr(hist, "best_val_acc", None)
     if best is not None:
         print(f"best validation accuracy {best:.2%}; outputs in {out / 'run'}")

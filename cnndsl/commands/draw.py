@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import add_network_args, compile_from_args, int_at_least
+from . import add_force_arg, add_network_args, compile_from_args, int_at_least
 
 MERMAID_MAX_EDGES = 500  # mermaid's default maxEdges
 
@@ -16,7 +16,9 @@ def add_parser(sub) -> None:
                        "OUT: .svg, .png, .pdf (rendered by Graphviz's `dot`), .dot or .mmd "
                        "(Mermaid). Without -o the DOT source is printed.")
     add_network_args(p)
-    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: DOT on stdout)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: DOT on "
+                   "stdout): a new file or one cnndsl wrote, unless --force")
+    add_force_arg(p)
     p.add_argument("--depth", type=int_at_least(0), metavar="N", help="draw block calls nested N deep "
                    "or deeper as one box (0: one box per top-level block call; default: the "
                    "deepest level that keeps the drawing to about 25 boxes)")
@@ -46,7 +48,7 @@ def run(args) -> int:
     if not args.output:
         sys.stdout.write(to_dot(net, **options))
         return 0
-    path = draw(net, Path(args.output), **options)
+    path = draw(net, Path(args.output), force=args.force, **options)
     print(f"wrote {path}", file=sys.stderr)
     if path.suffix.lower() == ".mmd":
         arrows = path.read_text(encoding="utf-8").count(" -->")

@@ -54,8 +54,11 @@ def to_mermaid(net: Network | Graph, depth: int | None = None, unroll: bool = Fa
     return to_mermaid_text(v, _rankdir(rankdir), legend)
 
 
-def draw(net: Network | Graph, path: str | Path, **options) -> Path:
+def draw(net: Network | Graph, path: str | Path, force: bool = False, **options) -> Path:
     """Write the diagram to ``path``; the format comes from the extension (see FORMATS).
+
+    ``path`` must be new or a file cnndsl wrote; ``force=True`` replaces any other
+    regular file (never a directory, link, device or FIFO: see :mod:`cnndsl.outputs`).
 
     Options: ``depth`` (block calls nested deeper are drawn as one box; None picks the
     deepest level that keeps about 25 boxes), ``unroll`` (draw repeated blocks instead of
@@ -71,7 +74,7 @@ def draw(net: Network | Graph, path: str | Path, **options) -> Path:
         text = to_mermaid(net, **options)
     else:
         text = to_dot(net, **options)
-    return draw_file(text, path)
+    return draw_file(text, path, force)
 
 
 def to_svg_or_none(net: Network | Graph) -> str | None:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ..diagnostics import UserError
+from ..outputs import check_target, mark, write_output
 
 # Extension -> Graphviz output format (None: the text itself is written).
 FORMATS: dict[str, str | None] = {".svg": "svg", ".png": "png", ".pdf": "pdf",
@@ -33,26 +34,23 @@ def render(dot_text: str, fmt: str) -> bytes:
     return proc.stdout
 
 
-def draw_file(text: str, path: Path) -> Path:
-    """Write ``text`` (DOT or Mermaid) to ``path``, rendering it where the suffix asks."""
+def draw_file(text: str, path: Path, force: bool = False) -> Path:
+    """Write ``text`` (DOT or Mermaid) to ``path``, rendering it where the suffix asks.
+
+    ``path`` follows cnndsl's output rule (:mod:`cnndsl.outputs`): new, or a file cnndsl
+    wrote, or any regular file with ``force``; rendered files carry cnndsl's mark.
+    """
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UserError(f"cannot tell the diagram format of {path.name!r}",
                         help="end the file name with " + ", ".join(FORMATS), exit_code=2)
     fmt = FORMATS[suffix]
-    if fmt is None:
-        _write(path, text.encode("utf-8"))
-        return path
+    if fmt is None:  # DOT and Mermaid text start with their "drawn by cnndsl" line
+        return write_output(path, text, force)
+    check_target(path, force)
     if which_dot() is None:
-        dot_path = path.with_suffix(".dot")
-        _write(dot_path, text.encode("utf-8"))
+        dot_path = write_output(path.with_suffix(".dot"), text, force)
         raise UserError(f"cannot render {path.name}: the Graphviz `dot` program is not "
                         f"installed; wrote the diagram source to {dot_path}",
                         help=INSTALL_HELP)
-    _write(path, render(text, fmt))
-    return path
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    return write_output(path, mark(render(text, fmt), suffix), force)

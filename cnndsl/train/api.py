@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cnndsl.diagnostics import UserError
+from cnndsl.outputs import check_run_dir, mark_run_dir, write_output
 
 from .config import Recipe, make_recipe, validate
 from .history import History
@@ -31,7 +32,8 @@ def as_network(network: NetworkLike | str | os.PathLike | None,
         if ckpt is None:
             raise UserError("no network to train: give a .cnn file (or resume a run)",
                             exit_code=2)
-        return rebuild(ckpt["source"], ckpt["params"], ckpt["input_shape"])
+        return rebuild(ckpt.get("source"), ckpt.get("params"), ckpt.get("input_shape"),
+                       ckpt.get("imports"), ckpt["_path"])
     if isinstance(network, (str, os.PathLike)):
         import cnndsl
 
@@ -75,7 +77,7 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
           seed: int | None = None, val_split: float | None = None,
           augment: str | None = None, normalize: bool | None = None,
           device: str = "auto", out: str | os.PathLike | None = None,
-          overwrite: bool = False, amp: str | bool = "auto",
+          overwrite: bool = False, force: bool = False, amp: str | bool = "auto",
           channels_last: bool | None = None, compile: bool | str = False,
           data_on_device: bool | None = None, pin_memory: bool = True,
           sync_bn: bool = False, deterministic: bool = False,
@@ -91,7 +93,10 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
     batch 64). ``optimizer="adam,adadelta,sgd"`` trains once per optimizer from the
     same initial weights into ``out/<optimizer>/`` and returns a :class:`Comparison`.
     ``out=None`` writes no files; otherwise checkpoints (``last.pt``, ``best.pt``),
-    ``metrics.jsonl``, ``metrics.csv`` and ``curves.png`` go there every epoch.
+    ``metrics.jsonl``, ``metrics.csv`` and ``curves.png`` go there every epoch. ``out``
+    must be new, empty or a cnndsl run (``run.json``); one holding a run is replaced
+    only with ``overwrite``; ``force`` (which implies ``overwrite``) also writes into any
+    other folder, replacing only the files a run writes (see :mod:`cnndsl.outputs`).
     ``resume``: a run directory or checkpoint to continue (exactly, on the same device).
 
     >>> import cnndsl                                            # doctest: +SKIP
@@ -133,12 +138,9 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
         raise UserError("the run trained on in-memory data; pass the same data again",
                         exit_code=2)
     out_dir = Path(out).expanduser() if out is not None else None
-    if out_dir is not None and ckpt is None and not overwrite:
-        taken = [p for p in (out_dir / ck.LAST, out_dir / "compare.json") if p.exists()]
-        if taken:
-            raise UserError(f"{out_dir} already holds a run ({taken[0].name})",
-                            help=f"continue it with --resume {out_dir}, choose another --out, "
-                                 "or replace it with --overwrite", exit_code=2)
+    if out_dir is not None:
+        check_out(out_dir, recipe.optimizers, resumed=ckpt is not None,
+                  overwrite=overwrite or force, force=force)
 
     dev = resolve_device(device, env_world()[2])
     world = join(dev.type)
@@ -165,6 +167,24 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
         world.close()
 
 
+def check_out(out: Path, optimizers: Any, resumed: bool, overwrite: bool,
+              force: bool) -> None:
+    """Refuse, before any work, a run folder that is not cnndsl's (unless ``force``) or
+    that holds a run (unless resuming it or ``overwrite``)."""
+    from . import checkpoint as ck
+
+    check_run_dir(out, force)
+    if len(optimizers) > 1:  # a comparison: one run folder per optimizer
+        for name in optimizers:
+            check_run_dir(out / name, force)
+    if not resumed and not overwrite:
+        taken = [p for p in (out / ck.LAST, out / "compare.json") if p.exists()]
+        if taken:
+            raise UserError(f"{out} already holds a run ({taken[0].name})",
+                            help=f"continue it with --resume {out}, choose another --out, "
+                                 "or replace it with --overwrite", exit_code=2)
+
+
 def compare(net: NetworkLike, prepared: Any, recipe: Recipe, options: Any,
             world: Any) -> Comparison:
     """Train once per optimizer (same seed, so the same initial weights), then one plot."""
@@ -172,6 +192,8 @@ def compare(net: NetworkLike, prepared: Any, recipe: Recipe, options: Any,
     from .plots import have_matplotlib, save_comparison
 
     runs = Comparison()
+    if options.out is not None and world.main:
+        mark_run_dir(options.out, "comparison", net.name)
     for name in recipe.optimizers:
         r = dataclasses.replace(recipe, optimizer=name).resolved()
         o = dataclasses.replace(options, out=options.out / name if options.out else None,
@@ -186,8 +208,9 @@ def compare(net: NetworkLike, prepared: Any, recipe: Recipe, options: Any,
         summary = {name: {"lr": h.records[-1]["lr"] if h.records else None,
                           "epochs": len(h), "stopped": h.stopped, "final": h.last,
                           "best": h.best} for name, h in runs.items()}
-        (options.out / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_output(options.out / "compare.json", json.dumps(summary, indent=2) + "\n",
+                     force=True)
         if have_matplotlib():
             runs.plot = options.out / "compare.png"
-            save_comparison(runs, runs.plot, net.name)
+            save_comparison(runs, runs.plot, net.name, force=True)
     return runs

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,10 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
     o.add_argument("--overwrite", action="store_true", help="replace a run in --out")
+    o.add_argument("--force", action="store_true",
+                   help="write into --out even when it is a non-empty folder that is not a "
+                        "cnndsl run, replacing only the files a run writes (implies "
+                        "--overwrite)")
     o.add_argument("--resume", metavar="DIR", help="continue the run in DIR (or a .pt file)")
     o.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "none"))
     o.add_argument("-q", "--quiet", dest="progress", action="store_const", const="none")
@@ -123,7 +128,11 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--device", default="auto")
     e.add_argument("--confusion", metavar="PNG",
-                   help="confusion matrix image (default: confusion.png by the checkpoint)")
+                   help="confusion matrix image (default: confusion.png by the checkpoint): "
+                        "a new file or one cnndsl wrote, unless --force")
+    e.add_argument("--force", action="store_true",
+                   help="replace the confusion image even when cnndsl did not write it "
+                        "(never a directory, link, device or FIFO)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     pr = sub.add_parser("predict", help="classify image files with a checkpoint",
                         description="The class and softmax probability of each image.")
@@ -136,10 +145,10 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
 
 
 def default_out(name: str) -> Path:
-    """``runs/NAME``, or ``runs/NAME-2``, ... when that already holds a run."""
+    """``runs/NAME``, or ``runs/NAME-2``, ... when that already holds a run (or anything)."""
     base = Path("runs") / (name or "network")
     out, n = base, 1
-    while (out / "last.pt").exists() or (out / "compare.json").exists():
+    while os.path.lexists(out) and not (out.is_dir() and not any(out.iterdir())):
         n += 1
         out = base.with_name(f"{base.name}-{n}")
     return out
@@ -180,7 +189,7 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         patience=args.patience, init=args.init, preset=args.preset,
         label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, seed=args.seed,
         val_split=args.val_split, augment=args.augment, normalize=args.normalize,
-        device=args.device, out=out, overwrite=args.overwrite, amp=args.amp,
+        device=args.device, out=out, overwrite=args.overwrite, force=args.force, amp=args.amp,
         channels_last=args.channels_last, compile=args.compile,
         data_on_device=args.data_on_device, pin_memory=args.pin_memory,
         sync_bn=args.sync_bn, deterministic=args.deterministic, resume=args.resume,
@@ -199,13 +208,16 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from cnndsl.outputs import check_target
+
     from .checkpoint import find
     from .inference import evaluate_checkpoint
 
     png = args.confusion or find(args.checkpoint).parent / "confusion.png"
+    check_target(png, args.force)  # before the evaluation, which may take a while
     ev = evaluate_checkpoint(args.checkpoint, args.data, split=args.split,
                              batch_size=args.batch_size, device=args.device,
-                             confusion_png=png)
+                             confusion_png=png, force=args.force)
     if args.json:
         print(json.dumps(ev.to_json()))
         return 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cnndsl.outputs import write_output
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "lr",
            "images_per_s", "epoch_time", "time")
@@ -76,14 +79,16 @@ def clean(value: Any) -> Any:
 
 
 def write_metrics(records: list[dict[str, Any]], out: Path) -> None:
-    """``metrics.jsonl`` (one object per epoch) and ``metrics.csv``, rewritten whole."""
+    """``metrics.jsonl`` (one object per epoch) and ``metrics.csv``, rewritten whole
+    (atomically) in the run folder, which ``train`` has checked (cnndsl.outputs)."""
     lines = "".join(json.dumps({k: clean(r.get(k)) for k in COLUMNS}) + "\n" for r in records)
-    (out / "metrics.jsonl").write_text(lines)
-    with (out / "metrics.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(COLUMNS)
-        for r in records:
-            w.writerow(["" if clean(r.get(k)) is None else r.get(k) for k in COLUMNS])
+    write_output(out / "metrics.jsonl", lines, force=True)
+    table = io.StringIO(newline="")
+    w = csv.writer(table)
+    w.writerow(COLUMNS)
+    for r in records:
+        w.writerow(["" if clean(r.get(k)) is None else r.get(k) for k in COLUMNS])
+    write_output(out / "metrics.csv", table.getvalue(), force=True)
 
 
 def read_metrics(out: Path) -> list[dict[str, Any]]:

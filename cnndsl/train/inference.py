@@ -37,7 +37,8 @@ def load_model(path: str | os.PathLike, device: str = "auto",
 
     dev = resolve_device(device)
     ckpt = ck.load(path)
-    net = network or rebuild(ckpt["source"], ckpt["params"], ckpt["input_shape"])
+    net = network or rebuild(ckpt.get("source"), ckpt.get("params"), ckpt.get("input_shape"),
+                             ckpt.get("imports"), ckpt["_path"])
     model = net.to_torch()
     try:
         model.load_state_dict(ckpt["state_dict"])
@@ -92,11 +93,12 @@ def pick_split(prepared: Any, split: str) -> tuple[Any, str]:
 def evaluate_checkpoint(path: str | os.PathLike, data: Any = None, *, split: str = "auto",
                         batch_size: int = 256, device: str = "auto",
                         confusion_png: str | os.PathLike | None = None,
-                        network: NetworkLike | None = None) -> Evaluation:
+                        network: NetworkLike | None = None,
+                        force: bool = False) -> Evaluation:
     """Accuracy, top-5, loss and the confusion matrix of a checkpoint on data.
 
     ``data`` defaults to the data the run trained on; ``confusion_png`` also draws the
-    confusion matrix there.
+    confusion matrix there (a new file or one cnndsl wrote, unless ``force``).
     """
     from .config import Recipe
     from .data import Feeder, prepare
@@ -127,7 +129,7 @@ def evaluate_checkpoint(path: str | os.PathLike, data: Any = None, *, split: str
         names = (m.classes + [str(i) for i in range(len(m.classes), k)])[:k]
         save_confusion(scores.confusion, names, png,
                        f"{m.ckpt['network']} on {prepared.source.spec} ({split_name}): "
-                       f"{100 * scores.accuracy:.2f}%")
+                       f"{100 * scores.accuracy:.2f}%", force=force)
     return Evaluation(prepared.source.spec, split_name, m.classes, scores, png)
 
 

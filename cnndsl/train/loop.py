@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from cnndsl.diagnostics import UserError
+from cnndsl.outputs import mark_run_dir, write_output
 
 from . import checkpoint as ck
 from .config import Recipe
@@ -221,6 +222,7 @@ class Trainer:
         meta = ck.plain({
             "format": ck.FORMAT, "version": ck.VERSION, "torch": str(torch.__version__),
             "network": n.name, "source": n.source, "path": n.path,
+            "imports": _imports_of(n),
             "params": dict(n.params), "input_shape": [int(v) for v in n.input_shape],
             "num_classes": self.num_classes, "classes": list(d.classes),
             "data": d.source.spec, "transform": d.transform.to_json(),
@@ -261,9 +263,9 @@ class Trainer:
     def run(self) -> History:
         r, h = self.r, self.history
         start_epoch, start_step, partial = self._restore()
-        if self.out is not None:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "network.cnn").write_text(self.net.source)
+        if self.out is not None:  # a folder train() checked (cnndsl.outputs.check_run_dir)
+            mark_run_dir(self.out, "run", self.net.name)
+            write_output(self.out / "network.cnn", self.net.source, force=True)
         for line in self.describe(data=self.o.header):
             self.progress.note(line)
         if start_epoch >= r.epochs:
@@ -308,7 +310,7 @@ class Trainer:
         from .plots import have_matplotlib, save_curves
 
         if have_matplotlib():
-            save_curves(self.history, self.out / "curves.png")
+            save_curves(self.history, self.out / "curves.png", force=True)
         else:
             self.progress.note("note: matplotlib is not installed, so no curves.png "
                                "(pip install matplotlib)")
@@ -452,3 +454,10 @@ class Trainer:
 
 def finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+def _imports_of(net: NetworkLike) -> dict[str, Any]:
+    """The texts of the files the network imported, so that the checkpoint rebuilds it
+    without reading any file (a stand-in network may have none)."""
+    imported = getattr(net, "imported", None)
+    return imported.to_json() if imported is not None else {"files": {}, "links": []}

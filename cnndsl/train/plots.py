@@ -1,14 +1,19 @@
 """Figures: training curves, the optimizer comparison, the confusion matrix.
 
 matplotlib is imported here only, and used through ``Figure`` objects (Agg canvas), so
-nothing touches pyplot's global state or the backend of a notebook.
+nothing touches pyplot's global state or the backend of a notebook. Files go through
+:mod:`cnndsl.outputs` (checked, marked as cnndsl's, written atomically).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cnndsl.diagnostics import UserError
+from cnndsl.outputs import check_target, mark, write_output
 
 if TYPE_CHECKING:
     from .history import History
@@ -57,11 +62,27 @@ def curves_figure(h: History) -> Any:
     return fig
 
 
-def save_curves(h: History, path: Path) -> None:
-    curves_figure(h).savefig(path, dpi=100)
+def save_figure(fig: Any, path: Path, force: bool = False) -> None:
+    """``fig`` to ``path`` in the format its extension names (PNG by default), marked as
+    cnndsl's, under the output rule of :mod:`cnndsl.outputs`."""
+    fmt = path.suffix.lower().lstrip(".") or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise UserError(f"cannot draw a figure as {path.name}", exit_code=2,
+                        help="end the file name with .png, .svg or .pdf")
+    check_target(path, force)
+    buffer = io.BytesIO()
+    # matplotlib's own Software entry gives way to cnndsl's mark (PNG)
+    fig.savefig(buffer, format=fmt, dpi=100,
+                metadata={"Software": None} if fmt == "png" else None)
+    write_output(path, mark(buffer.getvalue(), f".{fmt}"), force)
 
 
-def save_comparison(runs: Mapping[str, History], path: Path, title: str = "") -> None:
+def save_curves(h: History, path: Path, force: bool = False) -> None:
+    save_figure(curves_figure(h), path, force)
+
+
+def save_comparison(runs: Mapping[str, History], path: Path, title: str = "",
+                    force: bool = False) -> None:
     """One figure: training loss per optimizer (left), validation accuracy (right)."""
     fig = _figure(10, 4)
     loss, acc = fig.subplots(1, 2)
@@ -78,11 +99,11 @@ def save_comparison(runs: Mapping[str, History], path: Path, title: str = "") ->
         ax.grid(alpha=0.3)
         ax.legend()
     _integer_epochs(loss, acc)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, force)
 
 
 def save_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path: Path,
-                   title: str = "") -> None:
+                   title: str = "", force: bool = False) -> None:
     """Rows: true class; columns: predicted class; counts written in the cells."""
     import numpy as np
 
@@ -101,4 +122,4 @@ def save_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path
         ax.set_xticks(range(k), [str(c) for c in classes], rotation=90)
         ax.set_yticks(range(k), [str(c) for c in classes])
     ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix")
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, force)
