@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lark import Lark, Token, v_args
-from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.visitors import Transformer_NonRecursive
 
 from ..diagnostics import CnnError, Diagnostic, Source, Span
 from ..limits import Limits, how_to_raise

@@ -41,6 +41,11 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="K=V", default=[],
                    help="bind a network parameter (repeatable)")
     p.add_argument("--input", metavar="CxHxW", help="override the network's input shape")
+    p.add_argument("--include", action="append", default=[], metavar="DIR",
+                   help="a folder imports may read besides the file's own folder tree and "
+                   "the zoo (repeatable)")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
+                   help="raise a bound of the compiler, e.g. --limit nodes=200000")
     r = p.add_argument_group("recipe (explicit values override --preset)")
     r.add_argument("--preset", choices=("alexnet2012", "resnet2015"),
                    help="the slides' recipes: alexnet2012 (SGD momentum 0.9, lr 1e-2, weight "
@@ -156,6 +161,7 @@ def default_out(name: str) -> Path:
 
 def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = None) -> int:
     from cnndsl.diagnostics import UserError
+    from cnndsl.limits import Limits
 
     from .api import train
 
@@ -169,7 +175,10 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
             import cnndsl
 
             compile_fn = cnndsl.compile
-        net = compile_fn(args.file, params=params or None, input=args.input)
+        bounds = {"limits": Limits.parse(args.limit)} if args.limit else {}
+        if args.include:
+            bounds["include"] = args.include
+        net = compile_fn(args.file, params=params or None, input=args.input, **bounds)
         warnings = getattr(net, "warnings", None)
         if warnings:
             from cnndsl.diagnostics import render_all
