@@ -82,9 +82,11 @@ def check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
             isinstance(v, (int, float)) and not (isinstance(v, float) and not math.isfinite(v))
             and abs(v) <= MAX_INT)
         if not ok:
-            raise UserError(f"parameter `{k}`: {type(v).__name__} {v!r:.40} is not a value the "
-                            "language has", help="bind a whole number, a finite number below "
-                            "2^63, true/false, or a name", exit_code=2)
+            shown = (f"a number of {v.bit_length()} bits" if isinstance(v, int)
+                     else f"{type(v).__name__} {v!r:.40}")
+            raise UserError(f"parameter `{k}`: {shown} is not a value the language has",
+                            help="bind a whole number, a finite number below 2^63, "
+                            "true/false, or a name", exit_code=2)
         out[k] = v
     return out
 

@@ -185,17 +185,7 @@ def render(d: Diagnostic, color: bool = False) -> str:
         if text:
             end = s.end_col if s.end_line == s.line else len(text) + 1
             end = max(end, s.col + 1)
-            # widths as shown (an escaped character is wider), past the end as spaces
-            before = len(visible(text[: s.col - 1])) + max(0, s.col - 1 - len(text))
-            under = len(visible(text[s.col - 1 : end - 1])) + max(
-                0, end - 1 - max(len(text), s.col - 1))
-            shown = visible(text).rstrip()
-            if len(shown) > _WIDE:  # a window around the span, not a megabyte of line
-                lo = max(0, before - _WIDE // 4)
-                under = min(under, _WIDE // 2)
-                cut = shown[lo : lo + _WIDE]
-                shown = ("..." if lo else "") + cut + ("..." if lo + _WIDE < len(shown) else "")
-                before = before - lo + (3 if lo else 0)
+            shown, before, under = _excerpt(text, s.col - 1, end - 1)
             caret = " " * before + "^" * max(1, under)
             out.append(f"{pad} |")
             out.append(f"{s.line:>{width}} | {shown}")
@@ -205,6 +195,29 @@ def render(d: Diagnostic, color: bool = False) -> str:
     if d.help:
         out.append(f"   = help: {visible(d.help)}")
     return "\n".join(out)
+
+
+def _excerpt(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The line as shown, and the caret's offset and width under ``text[start:end]``.
+
+    Widths are those shown (an escaped character is wider); a span past the end of the
+    line extends it with spaces. A long line is cut to a window around the span first
+    (so a megabyte line costs no more than a short one).
+    """
+    lo, hi = 0, len(text)
+    if len(text) > _WIDE:
+        lo = max(0, min(start - _WIDE // 4, len(text) - _WIDE))
+        hi = lo + _WIDE
+    cut = text[lo:hi]
+    start, end = start - lo, min(end, hi) - lo
+    before = len(visible(cut[:start])) + max(0, start - len(cut))
+    under = len(visible(cut[start:end])) + max(0, end - max(len(cut), start))
+    shown = visible(cut).rstrip()
+    if lo:
+        shown, before = "..." + shown, before + 3
+    if hi < len(text):
+        shown += "..."
+    return shown, before, under
 
 
 def render_all(diags: Iterable[Diagnostic], color: bool = False) -> str:

@@ -25,7 +25,7 @@ IMPORTS = {("torch", None, "torch"), ("torch", "nn", "nn"),
            ("torch.nn", "functional", "F"), ("math", None, "math")}
 # Module functions the operators' emissions use (add one here with a new operator).
 MODULE_FUNCTIONS = {
-    "torch": {"cat", "softmax", "sigmoid", "zeros", "ones", "no_grad", "chunk", "split",
+    "torch": {"cat", "softmax", "sigmoid", "zeros", "zeros_like", "ones", "no_grad", "chunk", "split",
               "flatten", "stack", "tanh", "relu"},
     "F": {"pad", "softmax", "relu", "layer_norm", "interpolate", "gelu", "silu", "sigmoid",
           "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "max_pool2d"},

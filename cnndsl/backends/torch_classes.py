@@ -125,7 +125,8 @@ class ClassMaker:
         """The block's parameter equal to the slot in every instance (or a small multiple
         or fraction of one), then the input width; else a parameter of its own."""
         cands = [i.candidates() for i in insts]
-        names = [n for n in cands[0] if all(n in c for c in cands)]
+        kind = type(column[0])  # an int slot is written with ints only (no 2 * 0.5)
+        names = [n for n in cands[0] if all(n in c and type(c[n]) is kind for c in cands)]
         for group in ([n for n in names if n != "in_channels"], ["in_channels"]):
             group = [n for n in group if n in names]
             for n in group:

@@ -115,7 +115,8 @@ class _Emitter:
         self.helpers: list[str] = []  # helper classes the operators need
         self.modules: dict[str, str] = {}  # node name -> module path in the built model
         self.uses = graph.consumers()
-        for a in graph.aux:  # auxiliary heads are read from outside every block
+        self.uses[graph.output].append("<output>")  # results are read from outside every
+        for a in graph.aux:                         # block
             self.uses[a].append("<aux>")
 
     def _flatten_if_leaky(self, items: list) -> list:
@@ -158,10 +159,14 @@ class _Emitter:
         var: dict[str, str] = {}
 
         def var_name(value: str, idx: int, preferred: str) -> str:
+            """``x`` for a value the next statement alone reads (or the last one's
+            result); a value read later, or returned after other statements (an
+            inlined auxiliary head), keeps a name of its own."""
             users = local_uses.get(value, [])
-            if not (top and value in self.graph.aux) and (
-                    (idx == last and value == result)
-                    or (len(users) == 1 and users[0] == idx + 1)):
+            if top and value in self.graph.aux:
+                return local.claim(preferred)
+            if (idx == last and value == result) or (
+                    len(users) == 1 and users[0] == idx + 1 and value != result):
                 return "x"
             return local.claim(preferred)
 
@@ -186,8 +191,9 @@ class _Emitter:
                 expr = self._node(it, attr, ins, inst, prefix)
             target = var_name(_item_out(it), idx, attr)
             var[_item_out(it)] = target
-            if top and _item_out(it) in self.graph.aux:  # heads only run while training
-                expr = f"{expr} if self.training else None"
+            if top and _item_out(it) in self.graph.aux and not any(
+                    u not in ("<aux>", "<output>") for u in self.uses[_item_out(it)]):
+                expr = f"{expr} if self.training else None"  # heads only run while training
             where = (it.frame if isinstance(it, _Group) else it).span
             inst.fwd.append((f"{target} = {expr}", str(out_node.type), _where(where)))
         if top and self.graph.aux:

@@ -216,6 +216,9 @@ def softmax(el: Elaborator, args, span, env, x):
     found, _ = env.find("classes")
     explicit = found or "classes" in el.bindings
     classes = el.ev.eval(ast.Name(span, "classes"), env)
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise err("E0104", f"`classes` must be a positive whole number, got {classes!r:.40}",
+                  span, help="bind it: --set classes=10, or network name(classes=10):")
     node = el.builder.nodes[-1] if el.builder.nodes else None
     producer = next((n for n in el.builder.nodes if n.name == x.node), node)
     width = x.type.dims[0] if x.type.is_vector else None

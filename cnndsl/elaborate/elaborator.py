@@ -40,6 +40,7 @@ from .imports import Files, FileSystem, Imported, ImportLoader
 PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
 DEFAULT_INPUT = TensorType((3, 32, 32))
 MAX_DEPTH = 64  # block calls inside block calls
+MAX_ERRORS = 100  # reported before elaboration stops
 
 # Keyword spellings users bring from PyTorch, Keras and papers.
 ATTR_ALIASES = {
@@ -75,6 +76,7 @@ class Elaborator:
         self.key = key or program.source.name
         self.imported = Imported()
         self.steps = 0
+        self.errors = 0
         self.params_total = 0
         self.tail = False  # the call being expanded ends the network (see call)
         # Optional-part switches (``POOL?``) are matched case-insensitively.
@@ -97,8 +99,15 @@ class Elaborator:
                 or builtins.lookup(name) is not None)
 
     def report(self, d: Diagnostic | None) -> None:
-        if d is not None:
-            self.diags.append(d)
+        if d is None:
+            return
+        self.diags.append(d)
+        if d.is_error:
+            self.errors += 1
+            if self.errors >= MAX_ERRORS:  # a flood of one mistake: stop, say so
+                raise LimitExceeded(Diagnostic(
+                    "E0117", f"{MAX_ERRORS} errors; the rest of the program is not checked",
+                    None, help="fix these first"))
 
     # ------------------------------------------------------------ blocks and imports
     def load_blocks(self) -> None:
@@ -174,6 +183,14 @@ class Elaborator:
         return TensorType(dims)
 
     def run(self) -> Graph | None:
+        """The program's graph, or None with the reasons in :attr:`diags`."""
+        try:
+            return self._run()
+        except LimitExceeded as stop:  # a bound crossed: reported, and nothing more
+            self.diags.append(stop.diagnostic)
+            return None
+
+    def _run(self) -> Graph | None:
         self.load_blocks()
         if self.program.network is None:
             what = "defines blocks but no network" if self.program.blocks else "is empty"
@@ -188,11 +205,7 @@ class Elaborator:
             self.report(self._too_large(t, net.span).diagnostic)
             return None
         x = self.builder.add("input", {"shape": str(t)}, [], t, net.span)
-        try:
-            x = self.run_body(net.body, env, x, tail=True)
-        except LimitExceeded as stop:
-            self.report(stop.diagnostic)
-            return None
+        x = self.run_body(net.body, env, x, tail=True)
         self._check_unused_bindings()
         if not x.ok or any(d.is_error for d in self.diags):
             return None

@@ -59,6 +59,13 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 class FileSystem:
     """Imports from disk, confined to ``roots``."""
 
@@ -77,16 +84,16 @@ class FileSystem:
         for c in candidates:
             try:
                 target = c.resolve()
-            except (OSError, RuntimeError):  # a symlink loop
-                continue
-            if not (target.exists() or c.is_symlink()):
+                if not (target.exists() or c.is_symlink()):
+                    continue
+            except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL, too long
                 continue
             if not any(target.is_relative_to(r) for r in self.roots):
                 raise ImportProblem(
                     "E0406", f"`{written}` is outside the folders imports may read",
                     help="imports stay inside the main file's folder, the zoo and folders "
                     "given with --include DIR (include=[...] in Python)")
-            if target.suffix.lower() != ".cnn" or not target.is_file():
+            if target.suffix.lower() != ".cnn" or not _is_file(target):
                 raise ImportProblem("E0408", f"`{written}` is not a .cnn file",
                                     help="imports read .cnn source files only")
             key = display_name(target)

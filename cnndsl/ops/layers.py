@@ -450,6 +450,8 @@ class DropPath(nn.Module):
         if not self.training or self.p == 0.0:
             return x
         keep = 1.0 - self.p
+        if keep == 0.0:
+            return torch.zeros_like(x)
         mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
         return x * mask / keep
 
