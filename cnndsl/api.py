@@ -179,7 +179,11 @@ class Network:
         return self.graph.dump()
 
     def to_json(self) -> str:
-        return json.dumps(self.graph.to_json(), indent=2)
+        """The IR as JSON text: the graph's fields, then one node per line."""
+        data = self.graph.to_json()
+        nodes = ",\n    ".join(json.dumps(n) for n in data.pop("nodes"))
+        head = json.dumps(data, indent=2)[:-2]  # the fields, without the closing brace
+        return f'{head},\n  "nodes": [\n    {nodes}\n  ]\n}}'
 
     def _emitted(self):
         if self._emit is None:

@@ -53,8 +53,11 @@ def read_source_file(path: Path, limits: Limits) -> str:
         what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         raise UserError(f"cannot read {path}: {what}", help="give a .cnn file", exit_code=2)
     try:
-        with open(path, "rb") as f:
-            data = f.read(limits.source_bytes + 1)  # never more, however large it is
+        with open(path, "rb") as f:  # what it holds, up to one byte past the limit
+            data = f.read(min(info.st_size, limits.source_bytes) + 1)
+            while len(data) <= limits.source_bytes and (more := f.read(
+                    limits.source_bytes + 1 - len(data))):  # it grew since stat
+                data += more
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}", exit_code=2) from None
     if len(data) > limits.source_bytes:

@@ -354,8 +354,9 @@ class Elaborator:
                       count_expr.span)
         if count < 0:
             raise err("E0109", f"a repeat count cannot be negative ({count})", count_expr.span)
-        if len(self.builder.nodes) + count > self.limits.nodes:
-            raise self._too_many(count, count_expr.span)
+        if not x.ok:  # after an error: look inside once for independent ones, no more
+            self.build(body, env.child({"repeat_index": 0}, None, env.origin), x)
+            return POISON
         before = len(self.builder.nodes)
         for i in range(count):  # `repeat_index` is the iteration, from 0
             x = self.build(body, env.child({"repeat_index": i}, None, env.origin), x,
