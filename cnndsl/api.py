@@ -41,28 +41,26 @@ def read_source(source_or_path: str | os.PathLike, limits: Limits | None = None
                 ) -> tuple[str, str, Path | None]:
     """(text, display name, base directory) for a path, a zoo name or source text.
 
-    A one-line string naming an existing file, or ending in ``.cnn``, is a path (a
-    missing one is a usage error); a zoo name is the zoo file; anything else is source.
+    A ``Path`` is a file. A string ending in ``.cnn`` is a path (a missing one is a usage
+    error); else a zoo name is the zoo file; anything else is source text. So a string
+    from elsewhere never makes the compiler read, and quote, a file that is not a
+    ``.cnn`` program (``compile("/etc/passwd")`` is a syntax error about that text).
     """
     limits = limits or Limits()
     if isinstance(source_or_path, os.PathLike):
         return _read_file(Path(source_or_path), limits)
     text = source_or_path
-    if len(text) < 4096 and "\n" in text and os.path.isfile(text):
-        return _read_file(Path(text), limits)  # a file whose name holds a line break
-    one_line = "\n" not in text and len(text) < 4096
-    if one_line:
-        stripped = text.strip()
-        if stripped and Path(stripped).is_file():
-            return _read_file(Path(stripped), limits)
-        zp = zoo_path(stripped)
-        if zp is not None:
-            return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent
-        if stripped.lower().endswith(".cnn"):
-            if os.path.lexists(stripped):  # a directory, a FIFO, a dangling link
-                return _read_file(Path(stripped), limits)
+    if len(text) >= 4096:
+        return text, "<input>", None
+    stripped = text.strip()
+    if stripped.lower().endswith(".cnn") and (os.path.lexists(stripped) or "\n" not in text):
+        if not os.path.lexists(stripped):
             raise UserError(f"no such file: {stripped}", help="give a path to a .cnn file, "
                             "a zoo name (see `cnndsl zoo list`), or source text", exit_code=2)
+        return _read_file(Path(stripped), limits)
+    zp = zoo_path(stripped) if "\n" not in text else None
+    if zp is not None:
+        return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent
     return text, "<input>", None
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from .. import api
 from ..limits import Limits
@@ -52,7 +54,10 @@ def add_force_arg(p: argparse.ArgumentParser, what: str = "OUT") -> None:
 
 def compile_from_args(args: argparse.Namespace, file: str | None = None) -> api.Network:
     """Compile ``file`` (default: the FILE argument) as the options say."""
-    return api.compile(args.file if file is None else file,
+    name = args.file if file is None else file
+    if os.path.isfile(name):  # on the command line, an existing file is the file
+        name = Path(name)
+    return api.compile(name,
                        params=api.parse_params(args.set), input=args.input,
                        strict=getattr(args, "strict", False),
                        limits=Limits.parse(getattr(args, "limit", None) or ()),

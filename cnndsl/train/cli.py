@@ -178,7 +178,8 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         bounds = {"limits": Limits.parse(args.limit)} if args.limit else {}
         if args.include:
             bounds["include"] = args.include
-        net = compile_fn(args.file, params=params or None, input=args.input, **bounds)
+        source = Path(args.file) if os.path.isfile(args.file) else args.file
+        net = compile_fn(source, params=params or None, input=args.input, **bounds)
         warnings = getattr(net, "warnings", None)
         if warnings:
             from cnndsl.diagnostics import render_all

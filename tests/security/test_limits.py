@@ -235,3 +235,15 @@ def test_bad_utf8_in_an_import_is_located_in_that_file(tree):
     d = e.value.diagnostics[0]
     assert (d.code, d.span.line, d.span.col) == ("E0012", 2, 6)
     assert d.span.source.name.endswith("lib/bad.cnn")
+
+
+def test_a_string_names_only_a_cnn_file(tmp_path, monkeypatch):
+    """An embedder's string is never taken for the path of another kind of file."""
+    (tmp_path / "secret.txt").write_text("password hunter2\n")
+    (tmp_path / "net.cnn").write_text("input 3x8x8\nconv(4)\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CnnError) as e:
+        cnndsl.compile("secret.txt")
+    assert "hunter2" not in str(e.value)
+    assert cnndsl.compile("net.cnn").params_count == 112
+    assert main(["check", "secret.txt"]) == 1  # the command line reads the file it is given
