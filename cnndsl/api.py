@@ -26,7 +26,8 @@ from .passes.check import check
 from .passes.cost import Cost, cost
 from .sources import read_source_file
 from .syntax import ast
-from .syntax.parser import MAX_INT, parse
+from .syntax.build import MAX_INT
+from .syntax.parser import parse
 
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
 

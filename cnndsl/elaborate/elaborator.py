@@ -20,7 +20,8 @@ from ..ir.graph import Graph, TensorType
 from ..limits import Limits, how_to_raise
 from ..ops.schema import REQUIRED, OpDef, ShapeError
 from ..syntax import ast
-from ..syntax.parser import MAX_INT, parse
+from ..syntax.build import MAX_INT
+from ..syntax.parser import parse
 from . import builtins
 from .env import (
     BUILTIN_DEFAULTS,

@@ -14,7 +14,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Span
 from ..ir.graph import TensorType
 from ..syntax import ast
-from ..syntax.parser import MAX_INT
+from ..syntax.build import MAX_INT
 
 # Widths of bare layers and the class count, overridable like any parameter.
 BUILTIN_DEFAULTS: dict[str, Any] = {"channels": 32, "hidden": 128, "classes": 10}

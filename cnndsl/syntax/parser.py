@@ -8,21 +8,19 @@
 from __future__ import annotations
 
 import functools
-import math
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from lark import Lark, Token, v_args
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from lark.visitors import Transformer_NonRecursive
 
 from ..diagnostics import CnnError, Diagnostic, Source, Span
 from ..limits import Limits, how_to_raise
 from . import ast
+from .build import AstBuilder, token_span
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammars" / "cnn.lark"
-MAX_INT = 2**63 - 1  # what a number may be on its way to PyTorch's int64 arguments
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
@@ -102,14 +100,7 @@ def _closing(tok: Token) -> str:
 
 
 def _tok_span(source: Source | None, tok: Token) -> Span:
-    src = source or Source("<input>", "")
-    line = tok.line or 1
-    col = tok.column or 1
-    end_line = tok.end_line or line
-    end_col = tok.end_column or col + max(len(str(tok)), 1)
-    if end_line != line:
-        end_line, end_col = line, col + 1
-    return Span(src, line, col, end_line, end_col)
+    return token_span(source or Source("<input>", ""), tok)
 
 
 def _diag(source, tok, code, message, help=None, label=None) -> Diagnostic:
@@ -117,167 +108,13 @@ def _diag(source, tok, code, message, help=None, label=None) -> Diagnostic:
 
 
 @functools.lru_cache(maxsize=1)
-def _lark() -> tuple[Lark, _LineJoiner]:
-    joiner = _LineJoiner()
+def _lark() -> tuple[Lark, _LineJoiner, AstBuilder]:
+    """The parser, built once: the AST is made by its callbacks as it reduces."""
+    joiner, builder = _LineJoiner(), AstBuilder()
     parser = Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                  postlex=joiner, propagate_positions=True, maybe_placeholders=True,
-                  cache=False)
-    return parser, joiner
-
-
-# ---------------------------------------------------------------- transformer
-def _span(source: Source, meta) -> Span:
-    if getattr(meta, "empty", True):
-        return Span(source, 1, 1, 1, 1)
-    return Span(source, meta.line, meta.column, meta.end_line, meta.end_column)
-
-
-@v_args(meta=True)
-class _ToAst(Transformer_NonRecursive):  # deep nesting costs no Python stack
-    def __init__(self, source: Source):
-        super().__init__()
-        self.src = source
-        self.errors: list[Diagnostic] = []
-
-    def _s(self, meta) -> Span:
-        return _span(self.src, meta)
-
-    def _t(self, tok: Token) -> Span:
-        return _tok_span(self.src, tok)
-
-    # atoms
-    def name(self, meta, c):
-        return ast.Name(self._t(c[0]), str(c[0]))
-
-    def int(self, meta, c):
-        text = str(c[0]).lstrip("0") or "0"
-        if len(text) > 19 or int(text) > MAX_INT:
-            return self._too_big(c[0])
-        return ast.Num(self._t(c[0]), int(text))
-
-    def float(self, meta, c):
-        value = float(c[0])
-        if not math.isfinite(value):
-            return self._too_big(c[0])
-        return ast.Num(self._t(c[0]), value)
-
-    def _too_big(self, tok: Token) -> ast.Num:
-        shown = str(tok) if len(tok) <= 24 else f"{str(tok)[:20]}... ({len(tok)} characters)"
-        self.errors.append(Diagnostic("E0114", f"the number {shown} is too large",
-                                      self._t(tok), help="numbers must be finite and below "
-                                      "2^63"))
-        return ast.Num(self._t(tok), 0)
-
-    def string(self, meta, c):
-        return ast.Str(self._t(c[0]), str(c[0])[1:-1])
-
-    def shape(self, meta, c):
-        parts = str(c[0]).replace("×", "x").split("x")
-        if any(len(x.lstrip("0")) > 18 for x in parts):
-            self._too_big(c[0])
-            return ast.ShapeLit(self._t(c[0]), (1,) * len(parts))
-        return ast.ShapeLit(self._t(c[0]), tuple(int(x) for x in parts))
-
-    def vgg_conv(self, meta, c):
-        k, w = str(c[0])[4:].split("-")
-        if max(len(k), len(w)) > 18:
-            self._too_big(c[0])
-            return ast.VggConv(self._t(c[0]), 1, 1)
-        return ast.VggConv(self._t(c[0]), int(k), int(w))
-
-    def vgg_fc(self, meta, c):
-        width = str(c[0]).split("-")[1]
-        if len(width) > 18:
-            self._too_big(c[0])
-            width = "1"
-        return ast.VggFc(self._t(c[0]), int(width))
-
-    def soft_max(self, meta, c):
-        return ast.Name(self._t(c[0]), "softmax")
-
-    def call(self, meta, c):
-        fn = ast.Name(self._t(c[0]), str(c[0]))
-        args = tuple(c[1]) if c[1] is not None else ()
-        return ast.Call(self._s(meta), fn, args)
-
-    def args(self, meta, c):
-        return [a if isinstance(a, ast.Arg) else ast.Arg(a.span, None, a) for a in c]
-
-    def kwarg(self, meta, c):
-        return ast.Arg(self._s(meta), str(c[0]), c[1])
-
-    def group(self, meta, c):
-        return ast.Group(self._s(meta), c[0])
-
-    def optional(self, meta, c):
-        return ast.Optional(self._s(meta), c[0])
-
-    def label(self, meta, c):
-        return ast.Label(self._s(meta), c[0], str(c[2]))
-
-    def neg(self, meta, c):
-        return ast.Neg(self._s(meta), c[1])
-
-    def binop(self, meta, c):
-        node = c[0]
-        for i in range(1, len(c), 2):
-            right = c[i + 1]
-            span = Span(self.src, node.span.line, node.span.col, right.span.end_line,
-                        right.span.end_col)
-            node = ast.BinOp(span, str(c[i]), node, right)
-        return node
-
-    def seq(self, meta, c):
-        if len(c) == 1:
-            return c[0]
-        items = tuple(c[0::2])
-        ops = tuple(str(t) for t in c[1::2])
-        return ast.Seq(self._s(meta), items, ops)
-
-    def alt(self, meta, c):
-        if len(c) == 1:
-            return c[0]
-        return ast.Alt(self._s(meta), tuple(c))
-
-    # statements
-    def param(self, meta, c):
-        return ast.Param(self._s(meta), str(c[0]), c[1])
-
-    def params(self, meta, c):
-        return tuple(p for p in c if p is not None)
-
-    def import_stmt(self, meta, c):
-        return ast.Import(self._s(meta), str(c[1])[1:-1])
-
-    def block_def(self, meta, c):
-        body = (ast.ChainStmt(c[3].span, c[3]),)
-        return ast.BlockDef(self._s(meta), str(c[1]), c[2] or (), body)
-
-    def block_header(self, meta, c):
-        return ast.BlockDef(self._s(meta), str(c[1]), c[2] or (), ())
-
-    def network_header(self, meta, c):
-        return ast.NetworkDef(self._s(meta), str(c[1]), c[2] or (), ())
-
-    def input_stmt(self, meta, c):
-        val = c[1]
-        if isinstance(val, list):
-            dims = tuple(a.value for a in val)
-        elif isinstance(val, Token) and val.type == "SHAPE":
-            lit = self.shape(None, [val])
-            dims = tuple(ast.Num(lit.span, d) for d in lit.dims)
-        else:
-            dims = (self.int(None, [val]),)
-        return ast.InputStmt(self._s(meta), dims)
-
-    def let_stmt(self, meta, c):
-        return ast.Let(self._s(meta), str(c[0]), c[1])
-
-    def chain_stmt(self, meta, c):
-        return ast.ChainStmt(self._s(meta), c[0])
-
-    def start(self, meta, lines):
-        return lines
+                  postlex=joiner, transformer=builder, keep_all_tokens=True,
+                  maybe_placeholders=True, cache=False)
+    return parser, joiner, builder
 
 
 # ---------------------------------------------------------------- grouping lines
@@ -414,11 +251,12 @@ def parse(text: str, name: str = "<input>", limits: Limits | None = None) -> ast
             "E0013", f"the source is {len(text):,} characters long, more than the limit of "
             f"{limits.source_bytes:,}", Span(source, 1, 1, 1, 2),
             help=how_to_raise("source_bytes", limits.source_bytes))])
-    parser, joiner = _lark()
-    joiner.source = source
+    parser, joiner, builder = _lark()
+    joiner.source = builder.source = source
     joiner.max_nesting = limits.nesting
+    builder.errors = []
     try:
-        tree = parser.parse(text if text.endswith("\n") else text + "\n")
+        lines = parser.parse(text if text.endswith("\n") else text + "\n")
     except _SyntaxFault as fault:
         raise CnnError([fault.diagnostic]) from None
     except UnexpectedInput as err:
@@ -433,8 +271,6 @@ def parse(text: str, name: str = "<input>", limits: Limits | None = None) -> ast
                          help=f"add `{_closing(opener)}` where the group ends "
                          f"(line breaks inside brackets do not end a line)")
         raise CnnError([diag]) from None
-    to_ast = _ToAst(source)
-    lines = to_ast.transform(tree)
-    if to_ast.errors:
-        raise CnnError(to_ast.errors)
-    return _group(source, list(lines))
+    if builder.errors:
+        raise CnnError(builder.errors)
+    return _group(source, lines)
