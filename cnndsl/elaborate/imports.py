@@ -15,6 +15,7 @@ A compiled network remembers the texts it imported and which import named which 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -231,9 +232,20 @@ class ImportLoader:
             return None
         self.record.files[key] = text
         try:
-            program = parse(text, key, self.limits)
+            program = _parse(text, key, self.limits)
         except CnnError as e:
             self.diagnostics.extend(e.diagnostics)
             program = None
         self.programs[key] = program  # a file that fails to parse is reported once
         return program
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str, key: str, limits: Limits) -> ast.Program:
+    return parse(text, key, limits)
+
+
+def _parse(text: str, key: str, limits: Limits) -> ast.Program:
+    """A file's AST, parsed once per process for the same text (the zoo's libraries are
+    imported by many networks); the AST is immutable, so it is shared."""
+    return _parsed(text, key, limits) if len(text) < 2**20 else parse(text, key, limits)
