@@ -13,8 +13,22 @@ import sys
 
 from .diagnostics import CnnError, UserError, render_all, visible
 
-COMMANDS = ("check", "summary", "compile", "draw", "zoo", "ops", "demo")
-EXTERNAL = ("cnndsl.train.cli",)
+# Each command lives in a module imported only when that command runs; its one-line help
+# is here so that `cnndsl --help` lists every command without importing any.
+COMMANDS = {
+    "check": ("cnndsl.commands.check", "check shapes and report problems"),
+    "summary": ("cnndsl.commands.summary", "per-layer shapes, parameters and costs; compare "
+                "networks"),
+    "compile": ("cnndsl.commands.compile", "emit a PyTorch module (or ONNX, IR JSON)"),
+    "draw": ("cnndsl.commands.draw", "draw the network (Graphviz or Mermaid)"),
+    "train": ("cnndsl.train.cli", "train a network on data (GPU or CPU)"),
+    "eval": ("cnndsl.train.cli", "score a checkpoint on data"),
+    "predict": ("cnndsl.train.cli", "classify image files with a checkpoint"),
+    "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),
+    "ops": ("cnndsl.commands.ops", "list the layers and blocks the language knows"),
+    "demo": ("cnndsl.commands.demo", "check, summarize, compile and (with torch) run a zoo "
+             "network, and train it on the bundled digits"),
+}
 # Optional dependencies: what to install when a command needs one that is missing.
 OPTIONAL_PACKAGES = {
     "torch": "install the PyTorch build for your machine (see the README), e.g. "
@@ -35,30 +49,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only ``command``'s module is imported (all: None)."""
     parser = _Parser(prog="cnndsl", description="Compile, check, measure, draw and train "
                      "convolutional networks written in the cnndsl language.")
     parser.add_argument("--version", action="version", version="cnndsl " + _version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    handlers = {}
-    for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"cnndsl.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"cnndsl.commands.{name}":
-                raise
-            continue
-        mod.add_parser(sub)
-        handlers[name] = mod.run
-    for modname in EXTERNAL:
-        try:
+    target = COMMANDS[command][0] if command in COMMANDS else None
+    handlers: dict = {}
+    for name, (modname, help) in COMMANDS.items():
+        if command is None or modname != target:
+            sub.add_parser(name, help=help)  # listed by --help; its module is not needed
+        elif name not in handlers:  # the module of the command (train's adds three)
             mod = importlib.import_module(modname)
-        except ImportError:
-            continue
-        for name, fn in mod.add_parsers(sub).items():
-            handlers[name] = fn
+            handlers.update(mod.add_parsers(sub) if hasattr(mod, "add_parsers") else
+                            {name: (mod.add_parser(sub), mod.run)[1]})
     parser.set_defaults(_handlers=handlers)
     return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is one."""
+    return next((a for a in argv if a in COMMANDS), None)
 
 
 def _version() -> str:
@@ -73,12 +85,13 @@ def print_diagnostics(diags, stream=None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        parser = build_parser(_command(argv))
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
         return int(args._handlers[args.command](args) or 0)
     except CnnError as e:
         print_diagnostics(e.diagnostics)

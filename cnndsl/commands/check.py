@@ -8,7 +8,9 @@ from . import add_network_args, compile_from_args
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("check", help="check shapes and report problems")
+    p = sub.add_parser("check", description="Parse, elaborate and check every shape; print the "
+                       "diagnostics and, when there are no errors, a one-line verdict (exit 1 on "
+                       "errors).")
     add_network_args(p)
     p.add_argument("--dump-ir", action="store_true", help="print the IR, one line per node")
     p.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only")

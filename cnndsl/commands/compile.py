@@ -13,7 +13,8 @@ EMIT_BY_SUFFIX = {".py": "torch", ".onnx": "onnx", ".json": "ir-json", ".ir": "i
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("compile", help="emit a PyTorch module (or ONNX, IR JSON)")
+    p = sub.add_parser("compile", description="Emit the network as a standalone PyTorch source "
+                       "file (imports torch only), ONNX, or the IR as JSON or text.")
     add_network_args(p)
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout): a "
                    "new file or one cnndsl wrote, unless --force")

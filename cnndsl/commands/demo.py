@@ -14,8 +14,9 @@ DEFAULT = "lenet5"
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="check, summarize, compile and (with torch) run a zoo "
-                       "network; train it when the trainer is installed")
+    p = sub.add_parser("demo", description="Check, summarize and compile a zoo network, "
+                       "build it with PyTorch and train it on the bundled digits (where torch "
+                       "is installed).")
     p.add_argument("name", nargs="?", default=DEFAULT, help=f"zoo network (default {DEFAULT})")
     p.add_argument("--no-train", action="store_true", help="skip the training step")
     p.add_argument("--out", default=None, help="where to write outputs (default: a temp dir)")

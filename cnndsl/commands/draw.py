@@ -11,10 +11,9 @@ MERMAID_MAX_EDGES = 500  # mermaid's default maxEdges
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("draw", help="draw the network (Graphviz or Mermaid)",
-                       description="Draw the network. The format comes from the extension of "
-                       "OUT: .svg, .png, .pdf (rendered by Graphviz's `dot`), .dot or .mmd "
-                       "(Mermaid). Without -o the DOT source is printed.")
+    p = sub.add_parser("draw", description="Draw the network. The format comes from the "
+                       "extension of OUT: .svg, .png, .pdf (rendered by Graphviz's `dot`), .dot "
+                       "or .mmd (Mermaid). Without -o the DOT source is printed.")
     add_network_args(p)
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: DOT on "
                    "stdout): a new file or one cnndsl wrote, unless --force")

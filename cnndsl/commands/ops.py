@@ -8,7 +8,8 @@ from ..elaborate import builtins
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("ops", help="list the layers and blocks the language knows")
+    p = sub.add_parser("ops", description="The layers and blocks the language knows, with their "
+                       "arguments and cost rules; NAME shows one in detail.")
     p.add_argument("name", nargs="?", help="show one operator in detail")
 
 

@@ -12,8 +12,7 @@ from . import add_binding_args, compile_from_args, int_at_least
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("summary", help="per-layer shapes, parameters and costs; compare "
-                       "networks", description="Per-layer output shapes, activations, "
+    p = sub.add_parser("summary", description="Per-layer output shapes, activations, "
                        "parameters, MACs and receptive fields, with totals and memory "
                        "estimates. Give two or more FILEs to compare their totals.")
     p.add_argument("file", metavar="FILE", nargs="+",

@@ -10,7 +10,8 @@ from ..diagnostics import UserError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("zoo", help="list the bundled networks, or show one's source")
+    p = sub.add_parser("zoo", description="The networks bundled with cnndsl: `zoo list` for their "
+                       "figures, `zoo show NAME` for a source.")
     zs = p.add_subparsers(dest="zoo_command", metavar="list|show")
     zs.add_parser("list", help="name, params, MACs, input and description of each")
     show = zs.add_parser("show", help="print a zoo network's source")

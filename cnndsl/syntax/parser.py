@@ -19,6 +19,7 @@ from ..diagnostics import CnnError, Diagnostic, Source, Span
 from ..limits import Limits, how_to_raise
 from . import ast
 from .build import AstBuilder, token_span
+from .tables import build_parser
 
 GRAMMAR = Path(__file__).resolve().parent.parent / "grammars" / "cnn.lark"
 
@@ -111,9 +112,8 @@ def _diag(source, tok, code, message, help=None, label=None) -> Diagnostic:
 def _lark() -> tuple[Lark, _LineJoiner, AstBuilder]:
     """The parser, built once: the AST is made by its callbacks as it reduces."""
     joiner, builder = _LineJoiner(), AstBuilder()
-    parser = Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                  postlex=joiner, transformer=builder, keep_all_tokens=True,
-                  maybe_placeholders=True, cache=False)
+    parser = build_parser(GRAMMAR.read_text(encoding="utf-8"), postlex=joiner,
+                          transformer=builder)
     return parser, joiner, builder
 
 

@@ -31,9 +31,8 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
 
 
 def add_train_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("train", help="train a network on data (GPU or CPU)",
-                       description="Train a .cnn network. Default data: the embedded UCI "
-                       "digits. Files go to --out DIR (default runs/NAME): checkpoints "
+    p = sub.add_parser("train", description="Train a .cnn network. Default data: the embedded "
+                       "UCI digits. Files go to --out DIR (default runs/NAME): checkpoints "
                        "last.pt and best.pt, metrics.jsonl, metrics.csv, curves.png.")
     p.add_argument("file", nargs="?", metavar="FILE",
                    help=".cnn file or zoo name (optional with --resume)")
@@ -122,9 +121,8 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
 def add_parsers(sub: Any) -> dict[str, Handler]:
     """Add ``train``, ``eval`` and ``predict`` to ``sub``; their handlers by name."""
     add_train_parser(sub)
-    e = sub.add_parser("eval", help="score a checkpoint on data",
-                       description="Accuracy, top-5 accuracy, loss and confusion matrix of a "
-                       "checkpoint (a .pt file or a run directory).")
+    e = sub.add_parser("eval", description="Accuracy, top-5 accuracy, loss and confusion "
+                       "matrix of a checkpoint (a .pt file or a run directory).")
     e.add_argument("checkpoint", metavar="CKPT")
     e.add_argument("--data", metavar="SPEC", help="default: the data the run trained on")
     e.add_argument("--split", default="auto", choices=("auto", "val", "test", "train", "all"),
@@ -139,8 +137,7 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
                    help="replace the confusion image even when cnndsl did not write it "
                         "(never a directory, link, device or FIFO)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    pr = sub.add_parser("predict", help="classify image files with a checkpoint",
-                        description="The class and softmax probability of each image.")
+    pr = sub.add_parser("predict", description="The class and softmax probability of each image.")
     pr.add_argument("checkpoint", metavar="CKPT")
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--top", type=int, default=1, metavar="K", help="show the K best classes")
