@@ -52,6 +52,8 @@ def identifier(text: str, fallback: str = "x") -> str:
     and a character with no ASCII form is written by its code point (``u4e2d``). No
     leading underscore: it would make a private or name-mangled attribute.
     """
+    if text.isascii() and text.isidentifier() and text[0] != "_":
+        return text  # the usual case, already an identifier
     out = []
     for ch in unicodedata.normalize("NFKC", text):
         if ch.isascii():
@@ -99,6 +101,8 @@ def _escape(ch: str) -> str:
 def comment(text: str) -> str:
     """Text for a ``#`` comment: one line of printable ASCII, everything else escaped
     (line breaks of every kind included), so it can never end the comment."""
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text
     return "".join(ch if " " <= ch <= "~" and ch != "\\" else
                    "\\\\" if ch == "\\" else _escape(ch) for ch in text)
 

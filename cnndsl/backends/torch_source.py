@@ -15,6 +15,7 @@ the operators' own words before an operator formats them.
 
 from __future__ import annotations
 
+import functools
 import linecache
 import math
 import re
@@ -38,8 +39,8 @@ class _Group:
     def frame(self) -> Frame:
         return self.frames[-1]
 
-    @property
-    def nodes(self) -> list[Node]:
+    @functools.cached_property
+    def nodes(self) -> list[Node]:  # asked for only once the tree is complete
         out = []
         for it in self.items:
             out.extend(it.nodes if isinstance(it, _Group) else [it])
@@ -88,7 +89,7 @@ _WORD = re.compile(r"[a-z_]{1,32}\Z")
 
 
 def _plain(value, where: str):
-    if isinstance(value, bool) or value is None:
+    if value is None or type(value) is bool or (type(value) is int and -2**63 < value < 2**63):
         return value
     if isinstance(value, int):
         if abs(value) >= 2**63:
