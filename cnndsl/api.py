@@ -297,6 +297,9 @@ def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
                            ) from None
         diags = list(el.diags)
         if graph is not None:
+            broken = graph.lint()
+            if broken:  # a bug in the compiler, never the user's: do not hand it on
+                raise RuntimeError(f"internal error: the IR is inconsistent: {broken[:3]}")
             diags += check(graph)
     diags = list(dict.fromkeys(apply_allow_comments(diags)))  # one of each (same code, place)
     if strict:

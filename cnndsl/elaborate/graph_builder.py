@@ -17,9 +17,22 @@ class GraphBuilder:
         self.nodes: list[Node] = []
         self.scope: list[Frame] = []
         self._counters: dict[tuple, int] = {}
+        self._names: set[str] = set()
+        self._path: tuple[str, ...] = ()  # the named frames' names, kept with the scope
 
     def _named_path(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.scope if f.named)
+        return self._path
+
+    def _unique(self, name: str) -> str:
+        """``name``, or ``name_2``, ... where another path already flattened to it
+        (``x1_y1.z1`` and ``x1.y1_z1`` both read ``x1_y1_z1``)."""
+        if name in self._names:
+            k = 2
+            while f"{name}_{k}" in self._names:
+                k += 1
+            name = f"{name}_{k}"
+        self._names.add(name)
+        return name
 
     def _next(self, key: tuple) -> int:
         self._counters[key] = self._counters.get(key, 0) + 1
@@ -31,13 +44,13 @@ class GraphBuilder:
         stem = base or _BASE.get(op, op)
         sep = "_" if stem[-1:].isdigit() else ""
         local = "input" if op == "input" else f"{stem}{sep}{self._next(('node', path, stem))}"
-        dotted = ".".join(path + (local,))
+        dotted = ".".join(path + (local,)) if path else local
         node = Node(
-            name=dotted.replace(".", "_"),
+            name=self._unique(dotted.replace(".", "_")),
             path=dotted,
             op=op,
-            attrs=tuple((k, v) for k, v in attrs.items() if v is not None and not k.startswith("_")),
-            inputs=tuple(p.node for p in inputs if p.node is not None),
+            attrs=tuple([(k, v) for k, v in attrs.items() if v is not None and k[:1] != "_"]),
+            inputs=tuple([p.node for p in inputs if p.node is not None]),
             type=out,
             span=span,
             scope=tuple(self.scope),
@@ -53,7 +66,11 @@ class GraphBuilder:
         sep = "_" if block[-1:].isdigit() else ""
         name = f"{block}{sep}{self._next(key)}"
         self.scope.append(Frame(name, block, call, named, span, args))
+        outer = self._path
+        if named:
+            self._path = outer + (name,)
         try:
             yield
         finally:
             self.scope.pop()
+            self._path = outer

@@ -248,6 +248,12 @@ def robust(g: G, sc: Scope) -> Piece:
         lambda: P(g, "dropout", {"p": "0.2"}), lambda: ident(g)))()
 
 
+# Names that clash once flattened (x1_y1.z1 and x1.y1_z1), shadow what the emitted
+# module uses, or are not ASCII; the emitted code must still build the checked network.
+HOSTILE_NAMES = ("x", "z", "x1_y", "y1_z", "f", "F", "torch", "nn", "None", "self",
+                 "forward", "training", "é", "ｂｌｏｃｋ")
+
+
 def gen_block(g: G, sc: Scope, s: Shape, inner: bool) -> Piece | None:
     ready = [b for b in g.blocks if b.name not in g.open]
     if ready and (len(g.blocks) >= 4 or sc.depth >= 2 or g.coin(40)):  # call one again
@@ -262,7 +268,10 @@ def gen_block(g: G, sc: Scope, s: Shape, inner: bool) -> Piece | None:
         return call(g, b, args)
     if sc.depth >= 2:
         return None
-    b = Block(g.fresh(g.pick(("unit", "stage", "down", "up", "cell"))), [], ident(g))
+    hostile = [n for n in HOSTILE_NAMES if n not in {c.name for c in g.blocks}]
+    name = g.pick(hostile) if hostile and g.coin(15) else g.fresh(
+        g.pick(("unit", "stage", "down", "up", "cell")))
+    b = Block(name, [], ident(g))
     args = {}
     for p in ("c", "k", "w")[: g.int(0, 3)]:
         earlier = [f"{q}*2" for q, _, _ in b.params]

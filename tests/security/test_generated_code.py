@@ -133,3 +133,14 @@ def test_an_ir_with_a_value_that_is_not_plain_is_not_emitted():
     data["nodes"][1]["attrs"]["out"] = float("inf")
     with pytest.raises(UnsafeValue):
         emit(Graph.from_json(data))
+
+
+@needs_torch
+def test_paths_that_flatten_to_one_name_stay_two_nodes():
+    """``x1_y1.z1`` and ``x1.y1_z1`` both read ``x1_y1_z1``: once two nodes with one name,
+    a summary of 246 parameters and a module of 358."""
+    net = cnndsl.loads("block z = conv(4) - relu\nblock x1_y = z - bn\n"
+                       "block y1_z = conv(6) - relu\nblock x = y1_z - bn\n"
+                       "input 3x8x8\nx1_y - x")
+    assert net.graph.lint() == []
+    assert built_params(net) == net.params_count == (4 * 27 + 4) + 8 + (6 * 36 + 6) + 12
