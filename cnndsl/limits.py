@@ -6,7 +6,7 @@ Every bound is far above any real network and can be raised: ``limits={"nodes":
 reports a bound names it and says how to raise it.
 
 >>> Limits().nodes, Limits.parse(["nodes=500000"]).nodes
-(20000, 500000)
+(10000, 500000)
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from .diagnostics import UserError
 
 @dataclass(frozen=True)
 class Limits:
-    nodes: int = 20_000  # IR nodes after expansion (the zoo's ResNet-1202 has 4,208)
-    steps: int = 100_000  # expansion steps (the zoo takes at most 2.3 a node; a repeat
-    #                       of nothing still takes steps)
+    nodes: int = 10_000  # IR nodes after expansion (the zoo's ResNet-1202 has 4,208)
+    steps: int = 50_000  # expansion steps (the zoo takes at most 2.3 a node; a repeat of
+    #                      nothing still takes steps)
     elements: int = 2**31  # elements of one tensor, per sample
     params: int = 10**11  # parameters of the whole network
     source_bytes: int = 8 * 2**20  # one source file

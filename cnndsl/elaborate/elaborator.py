@@ -10,7 +10,6 @@ independent mistakes are still reported in the same run.
 from __future__ import annotations
 
 import functools
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ from ..ir.graph import Graph, TensorType
 from ..limits import Limits, how_to_raise
 from ..ops.schema import REQUIRED, OpDef, ShapeError
 from ..syntax import ast
-from ..syntax.build import MAX_INT
 from ..syntax.parser import parse
 from . import builtins
+from .attrs import check_attr, fmt_value
 from .env import (
     BUILTIN_DEFAULTS,
     POISON,
@@ -499,7 +498,7 @@ class Elaborator:
             text = a.value.text
             if self.ev.kind(a.value, env) in ("num", "unknown"):
                 try:
-                    text = _fmt_value(self.ev.eval(a.value, env, want_str=True))
+                    text = fmt_value(self.ev.eval(a.value, env, want_str=True))
                 except ElabError:
                     pass
             parts.append(text if a.name is None else f"{a.name}={text}")
@@ -511,7 +510,7 @@ class Elaborator:
         """Evaluate and validate a call's arguments against the operator's schema."""
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
-        positional = [a for a in op.attrs if a.positional]
+        positional = _positional(op)
         arg_env = env
         i = 0
         problems = []
@@ -538,7 +537,7 @@ class Elaborator:
                 continue
             try:
                 v = self.ev.eval(a.value, arg_env, want_str=attr.kind in ("str", "pad"))
-                values[attr.name] = _check_attr(op, attr, v, a.value)
+                values[attr.name] = check_attr(op, attr, v, a.value)
                 spans[attr.name] = a.span
             except ElabError as ex:
                 problems.append(ex)
@@ -559,7 +558,7 @@ class Elaborator:
             elif a.default is REQUIRED:
                 raise err("E0110", f"`{op.name}` needs `{a.name}`", span, help=_signature(op))
             elif callable(a.default):
-                attrs[a.name] = _check_attr(op, a, self._default(a, env), None)
+                attrs[a.name] = check_attr(op, a, self._default(a, env), None)
             else:
                 attrs[a.name] = _normalize(a, a.default)
         if not x.ok:
@@ -570,14 +569,8 @@ class Elaborator:
         return self.add_node(op, attrs, [x], span)
 
     def _default(self, a, env: Env) -> Any:
-        class Ctx(dict):
-            def __missing__(ctx, key):
-                found, v = env.find(key)
-                if found:
-                    self.used.add(key)
-                    return self.ev.eval(v.expr, v.env) if isinstance(v, Thunk) else v
-                return BUILTIN_DEFAULTS[key]
-        return a.default(Ctx())
+        """A default computed from the network's values (a bare conv's ``channels``)."""
+        return a.default(_Defaults(self, env))
 
     def add_node(self, op: OpDef, attrs: dict[str, Any], inputs: list[Port], span: Span,
                  base: str | None = None) -> Port:
@@ -609,14 +602,6 @@ class Elaborator:
 
 
 
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, tuple):
-        return "x".join(map(str, v))
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
 def _signature(op: OpDef) -> str:
     parts = []
     for a in op.attrs:
@@ -625,7 +610,7 @@ def _signature(op: OpDef) -> str:
         elif callable(a.default):
             parts.append(f"{a.name}=<default>")
         else:
-            parts.append(f"{a.name}={_fmt_value(a.default) if a.default is not None else '...'}")
+            parts.append(f"{a.name}={fmt_value(a.default) if a.default is not None else '...'}")
     return f"{op.name}({', '.join(parts)})"
 
 
@@ -641,83 +626,21 @@ def _normalize(attr, v: Any) -> Any:
     return v
 
 
-def _check_attr(op: OpDef, attr, v: Any, expr: ast.Expr | None) -> Any:
-    """Type- and range-check one attribute value; returns the normalized value."""
-    span = expr.span if expr is not None else None
-    shown = expr.text if expr is not None else repr(v)
-    kind = attr.kind
+class _Defaults(dict):
+    """The values a default may read (``ctx["channels"]``): the network's, else built-in."""
 
-    def finite(x: int | float) -> None:
-        if (isinstance(x, float) and not math.isfinite(x)) or abs(x) > MAX_INT:
-            raise err("E0114", f"`{attr.name}` of {op.name} is {_fmt_value(x)}: too large",
-                      span, help="numbers must be finite and below 2^63")
+    def __init__(self, el: Elaborator, env: Env):
+        super().__init__()
+        self.el, self.env = el, env
 
-    def integer(x: Any) -> int:
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise err("E0104", f"`{attr.name}` of {op.name} must be a whole number, got "
-                      f"{_fmt_value(x) if not isinstance(x, str) else repr(x)}", span,
-                      help=f"{op.name}: {attr.doc}" if attr.doc else None)
-        finite(x)
-        if isinstance(x, float):
-            if not x.is_integer():
-                raise err("E0104", f"`{attr.name}` of {op.name} must be a whole number, "
-                          f"`{shown}` is {x:g}", span,
-                          help="round it: floor(...), round(...) or //")
-            x = int(x)
-        return x
+    def __missing__(self, key: str) -> Any:
+        found, v = self.env.find(key)
+        if found:
+            self.el.used.add(key)
+            return self.el.ev.eval(v.expr, v.env) if isinstance(v, Thunk) else v
+        return BUILTIN_DEFAULTS[key]
 
-    def bounded(x: int | float) -> None:
-        if attr.min is not None and x < attr.min:
-            need = "positive" if attr.min == 1 else f"at least {attr.min:g}"
-            raise err("E0105", f"`{attr.name}` of {op.name} must be {need}, got {x:g}", span,
-                      help=f"{op.name}: {attr.doc}" if attr.doc else None)
-        if attr.max is not None and x > attr.max:
-            raise err("E0105", f"`{attr.name}` of {op.name} must be at most {attr.max:g}, "
-                      f"got {x:g}", span)
 
-    if v is None:
-        return None
-    if kind == "int":
-        v = integer(v)
-        bounded(v)
-        return v
-    if kind == "float":
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise err("E0104", f"`{attr.name}` of {op.name} must be a number", span)
-        finite(v)
-        bounded(v)
-        return round(float(v), 12)  # 0.1 * 3 prints as 0.3
-    if kind == "bool":
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, int) and v in (0, 1):
-            return bool(v)
-        raise err("E0104", f"`{attr.name}` of {op.name} must be true or false", span)
-    if kind == "str":
-        if not isinstance(v, str):
-            raise err("E0104", f"`{attr.name}` of {op.name} must be a name", span)
-        if attr.choices and v.lower() not in attr.choices:
-            raise err("E0105", f"`{attr.name}` must be one of {', '.join(attr.choices)}", span)
-        return v.lower() if attr.choices else v
-    if kind == "pair":
-        vals = v if isinstance(v, tuple) else (v, v)
-        if len(vals) != 2:
-            raise err("E0104", f"`{attr.name}` of {op.name} must be N or HxW", span)
-        vals = tuple(integer(x) for x in vals)
-        for x in vals:
-            bounded(x)
-        return vals
-    if kind == "pad":
-        if isinstance(v, str):
-            if v.lower() not in ("same", "valid", "auto"):
-                raise err("E0105", f"padding must be a number, HxW, 'same', 'valid' or 'auto', "
-                          f"got {v!r}", span)
-            return v.lower()
-        vals = v if isinstance(v, tuple) else (v, v)
-        if len(vals) not in (2, 4):
-            raise err("E0104", "padding must be P, PhxPw or top x bottom x left x right", span)
-        vals = tuple(integer(x) for x in vals)
-        for x in vals:
-            bounded(x)
-        return vals
-    return v
+@functools.cache
+def _positional(op: OpDef) -> tuple:
+    return tuple(a for a in op.attrs if a.positional)

@@ -44,6 +44,14 @@ class Outcome:
     result: str = ""  # ok/diagnostic/CRASH, even where kind is SLOW
 
     @property
+    def command_seconds(self) -> float:
+        """What one command costs: the compile, then its one view (the slowest here);
+        `cnndsl check` is the compile alone, `compile`/`draw`/`summary` add a view."""
+        times = dict(self.stages)
+        views = [t for k, t in times.items() if k != "loads"]
+        return times.get("loads", self.seconds) + max(views, default=0.0)
+
+    @property
     def key(self) -> str:
         """Crashes that share it are one bug: exception type and innermost cnndsl frame
         (file and function; lines move as the code changes)."""
