@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from ..ir.graph import Frame
 from .pynames import RESERVED, Namespace, camel, comment, docstring, identifier
 
-_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+(?:e[-+]?\d+)?|\d+e[-+]?\d+|\d+)(?![\w.])")
+_DIGITS = r"\d+\.\d+(?:e[-+]?\d+)?|\d+e[-+]?\d+|\d+"
+_NUMBER = re.compile(rf"(?<![\w.])({_DIGITS})(?![\w.])")
+# A constructor's text as keywords (``stride=``), numbers, and what ends a keyword's value
+# (a word, any other symbol); spaces, commas and an opening bracket keep it.
+_TOKEN = re.compile(rf"(?P<kw>\w+)=(?!=)|(?<![\w.])(?P<num>{_DIGITS})(?![\w.])"
+                    r"|(?P<word>[A-Za-z_][\w.]*)|(?P<other>[^\d, (])")
 _MULTIPLES = (2, 3, 4, 6, 8)
 
 
@@ -105,15 +110,18 @@ class ClassMaker:
         for attr, rhs, child in inst.init:
             if child is not None:
                 rhs = _child_call(child)
-            pieces, pos = [], 0
-            for k, m in enumerate(_NUMBER.finditer(rhs)):
-                pieces.append(rhs[pos:m.start()])
-                before = rhs[:m.start()]
-                kw = re.search(r"(\w+)=\(?[\d, ]*$", before)
-                role = kw.group(1) if kw else ("in" if k == 0 else "out" if k == 1 else f"arg{k}")
-                values.append(_number(m.group(1)))
-                roles.append(f"{attr}_{role}")
-                pos = m.end()
+            pieces, pos, k, keyword = [], 0, 0, None
+            for m in _TOKEN.finditer(rhs):
+                if m.lastgroup == "kw":
+                    keyword = m.group("kw")
+                elif m.lastgroup == "num":  # named by the keyword it follows, or its place
+                    pieces.append(rhs[pos:m.start()])
+                    role = keyword or ("in" if k == 0 else "out" if k == 1 else f"arg{k}")
+                    values.append(_number(m.group("num")))
+                    roles.append(f"{attr}_{role}")
+                    pos, k = m.end(), k + 1
+                else:
+                    keyword = None  # a word or a closing bracket ends a keyword's value
             pieces.append(rhs[pos:])
             lines.append((attr, tuple(pieces)))
         key = (inst.frame.block if inst.frame else None, tuple(lines),

@@ -31,6 +31,7 @@ class CallNames:
     def __init__(self, blocks: Iterable[ast.BlockDef] | None = None):
         self.defs: dict[str, ast.BlockDef] = dict(_prelude_defs())
         self.defs.update((b.name.lower(), b) for b in blocks or ())
+        self._done: dict[str, str] = {}  # a network repeats its calls: rewrite each once
 
     @classmethod
     def of_network(cls, net: Network) -> CallNames:
@@ -38,6 +39,12 @@ class CallNames:
         return cls(net.blocks.values()) if net.blocks else cls(net.program.blocks)
 
     def __call__(self, call: str) -> str:
+        done = self._done.get(call)
+        if done is None:
+            done = self._done[call] = self._rewrite(call)
+        return done
+
+    def _rewrite(self, call: str) -> str:
         m = _CALL.match(call)
         if not m or m.group(1).lower() not in self.defs:
             return call
