@@ -40,7 +40,10 @@ class World:
             dist.barrier()
 
     def close(self) -> None:
+        """End the process group we made, once every process is done with it (a process
+        that left first would tear down the connections another is still using)."""
         if self.owns_group and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 
