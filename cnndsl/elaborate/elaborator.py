@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import ops
 from ..diagnostics import Diagnostic, Span
-from ..ir.graph import Graph, TensorType
+from ..ir.graph import Graph, TensorType, ancestors
 from ..limits import Limits, how_to_raise
 from ..ops.schema import REQUIRED, OpDef, ShapeError
 from ..syntax import ast
@@ -221,13 +221,7 @@ class Elaborator:
     def _live(self, nodes: list, results: tuple[str, ...]) -> tuple:
         """The nodes the results depend on; the others are dropped with a warning (a
         chain continued from a named tensor discards what came before it)."""
-        by_name = {n.name: n for n in nodes}
-        live, todo = set(), list(results)
-        while todo:
-            name = todo.pop()
-            if name not in live:
-                live.add(name)
-                todo.extend(by_name[name].inputs)
+        live = ancestors({n.name: n for n in nodes}, results)
         dead = [n for n in nodes if n.name not in live and n.op != "input"]
         if dead:
             names = ", ".join(n.name for n in dead[:4]) + (", ..." if len(dead) > 4 else "")

@@ -135,6 +135,10 @@ class Graph:
     def output_type(self) -> TensorType:
         return self[self.output].type
 
+    def ancestors(self, names) -> set[str]:
+        """The nodes ``names`` are computed from, themselves included."""
+        return ancestors(self._index, names)  # type: ignore[attr-defined]
+
     def consumers(self) -> dict[str, list[str]]:
         """The nodes that read each node's output (results not included)."""
         uses: dict[str, list[str]] = {n.name: [] for n in self.nodes}
@@ -222,6 +226,18 @@ class Graph:
                               TensorType(tuple(d["type"])), span, scope))
         return cls(data["name"], tuple(nodes), data["output"], data.get("params", {}),
                    data.get("num_classes"), tuple(data.get("aux", ())))
+
+
+def ancestors(nodes: Mapping[str, Node], names) -> set[str]:
+    """The nodes (of ``nodes``, by name) that ``names`` are computed from, and themselves."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(nodes[name].inputs)
+    return seen
 
 
 def _fmt(v: AttrValue) -> str:

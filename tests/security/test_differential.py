@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 
 import cnndsl
 from cnndsl import ops
-from cnndsl.ir.graph import Graph
 
 from .programs import BUILTINS, Program, coverage, programs
 
@@ -65,16 +64,6 @@ def close(got: torch.Tensor, want: torch.Tensor, what: str, text: str) -> None:
     assert same, f"{what}: the module differs from the reference by {diff:.3g}\n{text}"
 
 
-def ancestors(graph: Graph, names: list[str]) -> set[str]:
-    seen, todo = set(), list(names)
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(graph[n].inputs)
-    return seen
-
-
 def forward(net: cnndsl.Network, model: torch.nn.Module, x: torch.Tensor, training: bool
             ) -> tuple[object, dict[str, list]]:
     """The model's output and each node's module outputs (a list: one call each)."""
@@ -104,7 +93,7 @@ def check_program(net: cnndsl.Network, text: str) -> None:
     assert len(set(paths.values())) == len(paths), f"a module serves two nodes\n{text}"
     randomize(model)
     x = torch.randn((BATCH,) + tuple(net.input_shape), dtype=torch.float64)
-    main = ancestors(graph, [graph.output])
+    main = graph.ancestors([graph.output])
     for training in (False, True):  # training: batch statistics, the auxiliary heads
         y, seen = forward(net, model, x, training)
         want = run_reference(net, model, x, training)
