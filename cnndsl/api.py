@@ -24,6 +24,7 @@ from .ir.graph import Graph, TensorType
 from .limits import Limits
 from .passes.check import check
 from .passes.cost import Cost, cost
+from .passes.receptive_field import receptive_field
 from .sources import read_source_file
 from .syntax import ast
 from .syntax.build import MAX_INT
@@ -166,6 +167,7 @@ class Network:
         self.diagnostics = list(diagnostics)
         self.path = path
         self._cost: Cost | None = None
+        self._fields: dict | None = None
         self._emit = None
 
     # ------------------------------------------------------------ facts
@@ -190,6 +192,13 @@ class Network:
         if self._cost is None:
             self._cost = cost(self.graph)
         return self._cost
+
+    @property
+    def receptive_fields(self) -> dict:
+        """Each node's receptive field (see cnndsl.passes.receptive_field), computed once."""
+        if self._fields is None:
+            self._fields = receptive_field(self.graph)
+        return self._fields
 
     @property
     def params_count(self) -> int:
@@ -300,15 +309,18 @@ def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
             broken = graph.lint()
             if broken:  # a bug in the compiler, never the user's: do not hand it on
                 raise RuntimeError(f"internal error: the IR is inconsistent: {broken[:3]}")
-            diags += check(graph)
+            fields = receptive_field(graph)
+            diags += check(graph, fields)
     diags = list(dict.fromkeys(apply_allow_comments(diags)))  # one of each (same code, place)
     if strict:
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):
         raise CnnError(sorted(diags, key=_order))
-    return Network(graph, program, name, params, sorted(diags, key=_order),
-                   name if from_file else None, el.imported,
-                   {k: b.defn for k, b in el.blocks.items()})
+    net = Network(graph, program, name, params, sorted(diags, key=_order),
+                  name if from_file else None, el.imported,
+                  {k: b.defn for k, b in el.blocks.items()})
+    net._fields = fields
+    return net
 
 
 def _order(d: Diagnostic):

@@ -28,7 +28,7 @@ from .diagnostics import Diagnostic
 from .ir.graph import Frame, Graph, Node
 from .passes.cost import Cost, NodeCost, fvcore_macs, head_macs
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
-from .passes.receptive_field import RF, receptive_field
+from .passes.receptive_field import RF
 
 if TYPE_CHECKING:
     from .api import Network
@@ -212,7 +212,7 @@ def summarize(net: Network, depth: int | None = None, dtype: str = "fp32", batch
         raise ValueError(f"depth must be 0 or more, got {depth}")
     graph: Graph = net.graph
     c: Cost = net.cost
-    rfs = receptive_field(graph)
+    rfs = net.receptive_fields
     rows = [node_row(n, c.nodes[n.name], rfs[n.name]) for n in graph.nodes]
     mem = activation_memory(graph, dtype, c)
     train = training_memory(graph, batch, optimizer, dtype, c=c)

@@ -36,11 +36,13 @@ from .env import (
 )
 from .graph_builder import GraphBuilder
 from .imports import Files, FileSystem, Imported, ImportLoader
+from .memo import Expansion, Memo, Recording, replay
 
 PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
 DEFAULT_INPUT = TensorType((3, 32, 32))
 MAX_DEPTH = 64  # block calls inside block calls
 MAX_ERRORS = 100  # reported before elaboration stops
+MEMOIZE = True  # repeated block calls replayed (memo.py); off only to test that it changes nothing
 
 # Keyword spellings users bring from PyTorch, Keras and papers.
 ATTR_ALIASES = {
@@ -77,6 +79,7 @@ class Elaborator:
         self.imported = Imported()
         self.steps = 0
         self.errors = 0
+        self.memo = Memo()
         self.params_total = 0
         self.tail = False  # the call being expanded ends the network (see call)
         # Optional-part switches (``POOL?``) are matched case-insensitively.
@@ -377,6 +380,8 @@ class Elaborator:
             if args:
                 raise err("E0107", f"`{fn.id}` names a tensor; it takes no arguments", span)
             self.used.add(fn.id)
+            if self.memo.open:
+                self.memo.read(v.port, self.builder.index)
             return v.port  # continue from the named tensor
         if found and not args:
             if isinstance(v, Thunk):
@@ -419,10 +424,48 @@ class Elaborator:
         try:
             if self._is_single_op(b):  # a one-layer block is inlined: no scope of its own
                 return self.run_body(b.body, body_env, x, tail)
-            with self.builder.frame(b.name, call_text, True, span, self._numeric(b, bound)):
-                return self.run_body(b.body, body_env, x, tail)
+            numeric = self._numeric(b, bound)
+            key = None
+            if MEMOIZE and x.ok and len(numeric) == len(b.params):  # see memo.py
+                key = (id(b), tuple((k, type(v), v) for k, v in numeric), x.type, tail)
+            with self.builder.frame(b.name, call_text, True, span, numeric):
+                done = self.memo.done.get(key) if key is not None else None
+                if done is not None:
+                    self._admit(done, span)
+                    return replay(done, self, x, self.builder.prefix)
+                return self._expand(b, body_env, x, tail, key)
         finally:
             self.call_stack.pop()
+
+    def _expand(self, b: ast.BlockDef, env: Env, x: Port, tail: bool,
+                key: tuple | None) -> Port:
+        """A block's body, recorded for replay when ``key`` says it may be."""
+        if key is None:
+            return self.run_body(b.body, env, x, tail)
+        rec = Recording(len(self.builder.nodes), len(self.builder.scope) - 1, self.steps,
+                        self.params_total, self.errors, len(self.diags), len(self.aux),
+                        frozenset(self.used))
+        self.memo.open.append(rec)
+        try:
+            out = self.run_body(b.body, env, x, tail)
+        finally:
+            self.memo.open.pop()
+        self.memo.finish(rec, self, key, x, out, self.builder.prefix)
+        return out
+
+    def _admit(self, done: Expansion, span: Span) -> None:
+        """The limits a replay must respect, as a fresh expansion would."""
+        if len(self.builder.nodes) + len(done.nodes) > self.limits.nodes:
+            raise self._too_many(len(self.builder.nodes) + len(done.nodes), span)
+        if self.params_total + done.params > self.limits.params:
+            n = self.limits.params
+            raise LimitExceeded(Diagnostic(
+                "E0116", f"the network has more than {n:,} parameters by this layer", span,
+                help=how_to_raise("params", n)))
+        if self.steps + done.steps > self.limits.steps:
+            raise LimitExceeded(Diagnostic(
+                "E0111", f"the program takes more than {self.limits.steps:,} expansion "
+                "steps", span, help=how_to_raise("steps", self.limits.steps)))
 
     def _numeric(self, b: ast.BlockDef, bound: dict[str, Any]) -> tuple:
         """The block's arguments that are numbers, by name (for readable emitted classes)."""

@@ -19,11 +19,17 @@ class GraphBuilder:
         self._counters: dict[tuple, int] = {}
         self._names: set[str] = set()
         self._path: tuple[str, ...] = ()  # the named frames' names, kept with the scope
+        self.index: dict[str, int] = {}  # node name -> position in nodes
 
     def _named_path(self) -> tuple[str, ...]:
         return self._path
 
-    def _unique(self, name: str) -> str:
+    @property
+    def prefix(self) -> str:
+        """The current named path (``stage2.bottleneck3``)."""
+        return ".".join(self._path)
+
+    def unique(self, name: str) -> str:
         """``name``, or ``name_2``, ... where another path already flattened to it
         (``x1_y1.z1`` and ``x1.y1_z1`` both read ``x1_y1_z1``)."""
         if name in self._names:
@@ -46,7 +52,7 @@ class GraphBuilder:
         local = "input" if op == "input" else f"{stem}{sep}{self._next(('node', path, stem))}"
         dotted = ".".join(path + (local,)) if path else local
         node = Node(
-            name=self._unique(dotted.replace(".", "_")),
+            name=self.unique(dotted.replace(".", "_")),
             path=dotted,
             op=op,
             attrs=tuple([(k, v) for k, v in attrs.items() if v is not None and k[:1] != "_"]),
@@ -55,6 +61,7 @@ class GraphBuilder:
             span=span,
             scope=tuple(self.scope),
         )
+        self.index[node.name] = len(self.nodes)
         self.nodes.append(node)
         return Port(node.name, out)
 

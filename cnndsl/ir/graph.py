@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..diagnostics import Source, Span
@@ -88,8 +89,9 @@ class Node:
     span: Span | None = field(default=None, compare=False)
     scope: tuple[Frame, ...] = ()
 
-    @property
+    @cached_property
     def a(self) -> dict[str, AttrValue]:
+        """The attributes as a dict (made once: the passes read it for every node)."""
         return dict(self.attrs)
 
     @property

@@ -11,7 +11,7 @@ from .. import ops
 from ..diagnostics import Diagnostic
 from ..ir.graph import Graph, Node
 from ..ops import window as win
-from .receptive_field import alignment_warnings
+from .receptive_field import RF, alignment_warnings
 
 
 def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
@@ -52,13 +52,14 @@ def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
 NODE_CHECKS = (_fit_warning,)
 
 
-def check(graph: Graph) -> list[Diagnostic]:
-    """Warnings about a well-typed graph (a pure function of the IR)."""
+def check(graph: Graph, fields: dict[str, RF | None] | None = None) -> list[Diagnostic]:
+    """Warnings about a well-typed graph (a pure function of the IR); ``fields``: its
+    receptive fields, where the caller has them already."""
     out = []
     for node in graph.nodes:
         for rule in NODE_CHECKS:
             d = rule(node, graph)
             if d is not None:
                 out.append(d)
-    out += alignment_warnings(graph)
+    out += alignment_warnings(graph, fields)
     return out
