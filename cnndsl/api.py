@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import json
 import math
 import os
@@ -25,6 +23,7 @@ from .limits import Limits
 from .passes.check import check
 from .passes.cost import Cost, cost
 from .passes.receptive_field import receptive_field
+from .pause import paused_gc
 from .sources import read_source_file
 from .syntax import ast
 from .syntax.build import MAX_INT
@@ -121,24 +120,6 @@ def _scalar(v: str) -> Any:
             break  # "inf", "nan", 1e999: kept as text, refused where a number is needed
         return value
     return v
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Python's cyclic collector paused while a compile allocates.
-
-    NOTE: a compile makes hundreds of thousands of small objects that live until it
-    ends; each collection walks them all, so with the collector on, time per layer
-    grows with the program (a 20,000-layer file parsed at twice the cost per layer of
-    a 2,000-layer one). Garbage is collected as usual afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _without_gc(method):

@@ -17,6 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..diagnostics import CnnError, Diagnostic, Source, Span
 from ..limits import Limits, how_to_raise
+from ..pause import paused_gc
 from . import ast
 from .build import AstBuilder, token_span
 from .tables import build_parser
@@ -256,7 +257,8 @@ def parse(text: str, name: str = "<input>", limits: Limits | None = None) -> ast
     joiner.max_nesting = limits.nesting
     builder.errors = []
     try:
-        lines = parser.parse(text if text.endswith("\n") else text + "\n")
+        with paused_gc():
+            lines = parser.parse(text if text.endswith("\n") else text + "\n")
     except _SyntaxFault as fault:
         raise CnnError([fault.diagnostic]) from None
     except UnexpectedInput as err:
