@@ -6,7 +6,6 @@
 (10,)
 """
 
-from . import train  # noqa: E402  (light: torch loads on the first training call)
 from .api import Network, compile, load, loads, parse_params
 from .diagnostics import CnnError, Diagnostic, UserError, render, render_all
 from .syntax.parser import parse
@@ -21,6 +20,14 @@ def port_weights(reference, compiled, **options):
     """
     from .port import port_weights as _port
     return _port(reference, compiled, **options)
+
+def __getattr__(name: str):
+    """``cnndsl.train`` (callable: ``cnndsl.train(net, data)``) loads on first use."""
+    if name == "train":
+        import importlib
+        return importlib.import_module(".train", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "load", "loads",
            "parse", "parse_params", "port_weights", "render", "render_all", "train"]
