@@ -149,7 +149,7 @@ class Network:
         self.path = path
         self._cost: Cost | None = None
         self._fields: dict | None = None
-        self._emit = None
+        self._emit: dict[bool, object] = {}  # inplace -> Emitted
 
     # ------------------------------------------------------------ facts
     @property
@@ -206,26 +206,33 @@ class Network:
         return f'{head},\n  "nodes": [\n    {nodes}\n  ]\n}}'
 
     @_without_gc
-    def _emitted(self):
-        if self._emit is None:
+    def _emitted(self, inplace: bool = True):
+        if inplace not in self._emit:
             from .backends.torch_source import emit
-            self._emit = emit(self.graph, self.source_name, self.params_count)
-        return self._emit
+            self._emit[inplace] = emit(self.graph, self.source_name, self.params_count,
+                                       inplace=inplace)
+        return self._emit[inplace]
 
-    def to_python(self) -> str:
-        """Standalone PyTorch source (imports torch only)."""
-        return self._emitted().source
+    def to_python(self, inplace: bool = True) -> str:
+        """Standalone PyTorch source (imports torch only).
+
+        ReLUs and residual adds run in place where nothing else reads their input, as
+        in torchvision; a forward hook then sees a module's output before a later
+        in-place operation overwrites it only if it copies it. ``inplace=False`` writes
+        no in-place operation (for hooks that keep outputs; same values, more memory).
+        """
+        return self._emitted(inplace).source
 
     def module_paths(self) -> dict[str, str]:
         """For each node that owns a module, its path in :meth:`to_torch`'s model
         (``{"stage2_basic1_conv1": "stage2.basic1.conv1"}``)."""
         return dict(self._emitted().modules)
 
-    def to_torch(self):
+    def to_torch(self, inplace: bool = True):
         """A fresh ``torch.nn.Module``, built by executing :meth:`to_python`'s text
         once it has passed the generated-code allow-list."""
         from .backends.torch_source import build
-        return build(self.to_python(), self.name)
+        return build(self.to_python(inplace), self.name)
 
     @_without_gc
     def summary(self, **options):

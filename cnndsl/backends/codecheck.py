@@ -2,11 +2,11 @@
 
 The backend builds its text only from escaped names and checked numbers
 (:mod:`cnndsl.backends.pynames`); this check is the second wall. A generated file may
-import ``torch``, ``torch.nn``, ``torch.nn.functional`` and ``math``, define classes
-derived from ``nn.Module`` with methods, a ``build`` function and constants, and use
-``nn`` constructors, a fixed set of ``torch``/``F`` functions, tensor methods and
-arithmetic. Anything else (another import, a call of ``eval``/``open``/``getattr``, a
-dunder attribute, a loop, a ``global``, a decorator) is refused with
+import ``torch``, ``torch.nn``, ``torch.nn.functional``, ``math`` and ``typing.Any``,
+define classes derived from ``nn.Module`` with methods, a ``build`` function and
+constants, and use ``nn`` constructors, a fixed set of ``torch``/``F`` functions, tensor
+methods and arithmetic. Anything else (another import, a call of ``eval``/``open``/
+``getattr``, a dunder attribute, a loop, a ``global``, a decorator) is refused with
 :class:`UnsafeCode` and the text is not run.
 
 >>> check("import torch\\nfrom torch import nn\\nclass A(nn.Module):\\n"
@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 
 IMPORTS = {("torch", None, "torch"), ("torch", "nn", "nn"),
-           ("torch.nn", "functional", "F"), ("math", None, "math")}
+           ("torch.nn", "functional", "F"), ("math", None, "math"), ("typing", "Any", "Any")}
 # Module functions the operators' emissions use (add one here with a new operator).
 MODULE_FUNCTIONS = {
     "torch": {"cat", "softmax", "sigmoid", "zeros", "zeros_like", "ones", "no_grad", "chunk", "split",

@@ -25,7 +25,7 @@ import re
 import unicodedata
 
 # Names the generated module defines or imports at its top level.
-MODULE_NAMES = ("torch", "nn", "F", "math", "build", "INPUT_SHAPE", "NUM_CLASSES")
+MODULE_NAMES = ("torch", "nn", "F", "math", "Any", "build", "INPUT_SHAPE", "NUM_CLASSES")
 # nn.Module's own attributes: a submodule with one of these names would replace them.
 MODULE_ATTRIBUTES = (
     "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",

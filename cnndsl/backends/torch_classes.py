@@ -48,6 +48,7 @@ class Instance:
     params: tuple[str, ...] = ()  # the class's constructor parameters
     call_values: dict = field(default_factory=dict)  # this instance's value of each
     shared: bool = False  # its class serves several instances
+    returns: str = ""  # the forward's return annotation, if any
 
     @property
     def height(self) -> int:
@@ -217,7 +218,8 @@ class ClassMaker:
         sig = "".join(f", {p}" for p in inst.params)
         lines = [f"    def __init__(self{sig}):", "        super().__init__()"]
         lines += [f"        {ln}" for ln in init]
-        lines += ["", "    def forward(self, x):"] + [f"        {ln}" for ln in fwd]
+        returns = f" -> {inst.returns}" if inst.returns else ""
+        lines += ["", f"    def forward(self, x){returns}:"] + [f"        {ln}" for ln in fwd]
         if inst.frame is None:
             doc = self.graph_doc
         elif shared:

@@ -1,10 +1,17 @@
 """IR to a standalone, readable PyTorch source file.
 
-The file imports torch only. One ``nn.Module`` class per distinct block instantiation
+The file imports torch only (and ``typing.Any``, below). One ``nn.Module`` class per distinct block instantiation
 (identical instantiations share a class), attribute names from the source's scopes, a
 straight-line forward with one statement per node and a shape comment on each line.
 Building a module executes this very text (:func:`build`), after checking it against
 an allow-list (:mod:`cnndsl.backends.codecheck`), so what the user reads is what runs.
+
+In-place operations are written where the IR proves them invisible
+(:mod:`cnndsl.backends.inplace`): ``nn.ReLU(inplace=True)`` and ``x += identity``, as
+torchvision writes them. A network with auxiliary heads returns ``(main, aux1, ...)``
+while training and the main output otherwise; its forward is annotated ``-> Any``, the
+one return type TorchScript accepts for both (torchvision's GoogLeNet instead returns
+the tuple whenever it is scripted).
 
 NOTE: what reaches the text. Names are made by :mod:`cnndsl.backends.pynames` (ASCII
 identifiers, unique in their scope, never a keyword, builtin or module the file uses);
@@ -24,6 +31,7 @@ from dataclasses import dataclass, field
 from .. import ops
 from ..ir.graph import Frame, Graph, Node
 from . import codecheck
+from .inplace import AUGMENTED, Overwrites
 from .pynames import MODULE_ATTRIBUTES, RESERVED, Namespace, camel, comment, docstring
 from .torch_classes import ClassMaker, Instance
 
@@ -111,7 +119,7 @@ class _Emitter:
     then instances of one block with the same structure share a class
     (:class:`~cnndsl.backends.torch_classes.ClassMaker`)."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, inplace: bool = True):
         self.graph = graph
         self.helpers: list[str] = []  # helper classes the operators need
         self.modules: dict[str, str] = {}  # node name -> module path in the built model
@@ -119,6 +127,7 @@ class _Emitter:
         self.uses[graph.output].append("<output>")  # results are read from outside every
         for a in graph.aux:                         # block
             self.uses[a].append("<aux>")
+        self.overwrites = Overwrites(graph, self.uses) if inplace else None
 
     def _flatten_if_leaky(self, items: list) -> list:
         """A group whose inner values are used outside is inlined (never for our blocks)."""
@@ -179,26 +188,36 @@ class _Emitter:
             inst.fwd.append(("identity = x", "", ""))
         for idx, it in enumerate(items):
             ins = [var[i] for i in _item_inputs(it)]
+            out = _item_out(it)
+            # heads only run while training
+            head = top and out in self.graph.aux and not any(
+                u not in ("<aux>", "<output>") for u in self.uses[out])
             if isinstance(it, _Group):
                 attr = attrs.claim("_".join(f.name for f in it.frames[level:]))
+                target = var_name(out, idx, attr)
                 child = self.instance(it.items, it.frame, len(it.frames), prefix + attr + ".")
                 inst.children.append(child)
                 inst.init.append((attr, "", child))
                 out_node = it.nodes[-1]
-                expr = f"self.{attr}({ins[0]})"
+                code = f"{target} = self.{attr}({ins[0]})"
             else:
                 out_node = it
                 attr = attrs.claim("_".join(it.path.split(".")[level:]))
-                expr = self._node(it, attr, ins, inst, prefix)
-            target = var_name(_item_out(it), idx, attr)
-            var[_item_out(it)] = target
-            if top and _item_out(it) in self.graph.aux and not any(
-                    u not in ("<aux>", "<output>") for u in self.uses[_item_out(it)]):
-                expr = f"{expr} if self.training else None"  # heads only run while training
+                target = var_name(out, idx, attr)
+                into = None if head or self.overwrites is None else \
+                    self.overwrites.merge_target(it, ins, target)
+                if into is not None:  # torchvision's `out += identity`
+                    code = f"{target} {AUGMENTED[it.op]} {ins[1 - into]}"
+                else:
+                    code = f"{target} = {self._node(it, attr, ins, inst, prefix)}"
+            if head:
+                code += " if self.training else None"
+            var[out] = target
             where = (it.frame if isinstance(it, _Group) else it).span
-            inst.fwd.append((f"{target} = {expr}", str(out_node.type), _where(where)))
+            inst.fwd.append((code, str(out_node.type), _where(where)))
         if top and self.graph.aux:
             heads = ", ".join(var[a] for a in self.graph.aux)
+            inst.returns = "Any"  # one type for TorchScript: a tensor, or a tuple in training
             inst.fwd += [("if self.training:  # the auxiliary heads, for the training loss",
                           "", ""), (f"    return {var[result]}, {heads}", "", "")]
         inst.fwd.append((f"return {var[result]}", "", ""))
@@ -209,6 +228,8 @@ class _Emitter:
         op = ops.get(node.op)
         in_types = [self.graph[i].type for i in node.inputs]
         values = {k: _plain(v, f"{node.name}.{k}") for k, v in node.attrs}
+        if self.overwrites is not None and self.overwrites.activation(node):
+            values["inplace"] = True  # an emission option, not an attribute of the IR
         module = op.torch_module(values, in_types, node.type) if op.torch_module else None
         if op.torch_helper and op.torch_helper not in self.helpers:
             self.helpers.append(op.torch_helper)
@@ -236,9 +257,14 @@ class Emitted:
     modules: dict[str, str]
 
 
-def emit(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None) -> Emitted:
-    """The PyTorch source of ``graph`` (see the module docstring) and its module map."""
-    em = _Emitter(graph)
+def emit(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None,
+         inplace: bool = True) -> Emitted:
+    """The PyTorch source of ``graph`` (see the module docstring) and its module map.
+
+    ``inplace=False`` writes no in-place operation (:mod:`cnndsl.backends.inplace`):
+    the reference the in-place emission must equal bit for bit.
+    """
+    em = _Emitter(graph, inplace)
     root = em.instance(_tree(graph), None, 0, "")
     helper_names = [m.group(1) for h in em.helpers
                     for m in re.finditer(r"^class (\w+)", h, re.M)]
@@ -255,7 +281,10 @@ def emit(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None)
     ]
     if params is not None:
         header.append(f"Parameters: {params:,}.")
-    header += ['"""', "", "import torch", "from torch import nn",
+    header += ['"""', ""]
+    if graph.aux:  # the forward's return annotation
+        header += ["from typing import Any", ""]
+    header += ["import torch", "from torch import nn",
                "from torch.nn import functional as F  # noqa: F401", ""]
     parts = ["\n".join(header)]
     parts.extend(h.strip("\n") + "\n" for h in em.helpers)
@@ -285,17 +314,20 @@ def emit(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None)
     return Emitted(text, em.modules)
 
 
-def to_source(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None) -> str:
+def to_source(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None,
+              inplace: bool = True) -> str:
     """The PyTorch source of ``graph`` (see the module docstring)."""
-    return emit(graph, source_name, params).source
+    return emit(graph, source_name, params, inplace).source
 
 
 _counter = [0]
 
 
-def build(source: str, name: str = "model"):
-    """Check generated source against the allow-list, execute it and return a fresh
-    module (imports torch). Source that fails the check is never run."""
+@functools.lru_cache(maxsize=32)
+def _program(source: str) -> dict:
+    """The namespace of ``source`` executed, once per distinct text: checking and
+    compiling a large network's text costs about as much as building its modules, and
+    the classes it defines are the same every time."""
     codecheck.check(source)
     _counter[0] += 1
     filename = f"<cnndsl:{_counter[0]}>"
@@ -303,4 +335,10 @@ def build(source: str, name: str = "model"):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {"__name__": f"cnndsl_generated_{_counter[0]}"}
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - checked above
-    return namespace["build"]()
+    return namespace
+
+
+def build(source: str, name: str = "model"):
+    """Check generated source against the allow-list, execute it and return a fresh
+    module (imports torch). Source that fails the check is never run."""
+    return _program(source)["build"]()

@@ -340,13 +340,22 @@ def _same(a: Attrs, ins: Types) -> TensorType:
     return ins[0]
 
 
+def _activation_module(module: str, a: Attrs) -> str:
+    """The constructor; ``inplace`` is set by the backend where the IR allows it
+    (:mod:`cnndsl.backends.inplace`), never by a program."""
+    text = module.format(**a)
+    if not a.get("inplace"):
+        return text
+    return text[:-1] + ("inplace=True)" if text.endswith("()") else ", inplace=True)")
+
+
 def _activation(name: str, module: str, aliases: tuple[str, ...] = (), doc: str = "",
                 attrs: tuple[Attr, ...] = (), label: str | None = None) -> None:
     register(OpDef(
         name=name, family="act", aliases=aliases, doc=doc or f"{name} activation.",
         attrs=attrs, infer=_same, label=lambda a, o: label or name,
         macs_kind="elementwise",
-        torch_module=lambda a, ins, out: module.format(**a),
+        torch_module=lambda a, ins, out: _activation_module(module, a),
         cost_note="no MACs (element-wise)",
     ))
 
@@ -445,15 +454,15 @@ class DropPath(nn.Module):
     def __init__(self, p: float):
         super().__init__()
         self.p = p
+        self.keep = 1.0 - p
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        keep = 1.0 - self.p
-        if keep == 0.0:
+        if self.keep == 0.0:
             return torch.zeros_like(x)
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
+        mask = x.new_empty([x.shape[0]] + [1] * (x.dim() - 1)).bernoulli_(self.keep)
+        return x * mask / self.keep
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

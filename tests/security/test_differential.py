@@ -66,13 +66,14 @@ def close(got: torch.Tensor, want: torch.Tensor, what: str, text: str) -> None:
 
 def forward(net: cnndsl.Network, model: torch.nn.Module, x: torch.Tensor, training: bool
             ) -> tuple[object, dict[str, list]]:
-    """The model's output and each node's module outputs (a list: one call each)."""
+    """The model's output and each node's module outputs (a list: one call each), copied
+    when made: an in-place ReLU or add later overwrites the tensor a module returned."""
     seen: dict[str, list] = {}
     hooks = []
     for name, path in net.module_paths().items():
         seen[name] = []
         hooks.append(model.get_submodule(path).register_forward_hook(
-            lambda mod, inp, out, name=name: seen[name].append(out)))
+            lambda mod, inp, out, name=name: seen[name].append(out.clone())))
     model.train(training)
     try:
         with torch.no_grad():
