@@ -1,4 +1,10 @@
-"""Loss, accuracy, top-5 and the confusion matrix of a model on a data set."""
+"""Loss, accuracy, top-5 and the confusion matrix of a model on a data set.
+
+Test-time augmentation (``tta``) averages the logits of transformed copies of each
+batch: ``flip``, the image and its mirror; ``flip-translate``, half that and half the
+same for the image shifted by one pixel up-left and down-right (reflected borders), as
+airbench94 evaluates.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +32,28 @@ class Scores:
                 "count": self.count, "confusion": self.confusion}
 
 
+def flip_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (model(x) + model(x.flip(-1)))
+
+
+def tta_logits(model: torch.nn.Module, x: torch.Tensor, tta: str = "none") -> torch.Tensor:
+    """The model's logits for ``x`` under test-time augmentation ``tta``."""
+    if tta == "none":
+        return model(x)
+    logits = flip_logits(model, x)
+    if tta == "flip":
+        return logits
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect" if min(h, w) > 1 else "replicate")
+    shifted = [padded[..., :h, :w], padded[..., 2:, 2:]]
+    return 0.5 * logits + 0.25 * sum(flip_logits(model, s) for s in shifted)
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, feeder: Feeder, *, batch_size: int,
              num_classes: int, precision: Precision | None = None,
-             world: World | None = None, confusion: bool = False) -> Scores:
+             world: World | None = None, confusion: bool = False,
+             tta: str = "none") -> Scores:
     """Evaluate ``model`` (an unwrapped module) on every sample of ``feeder``.
 
     In a distributed run each process scores its share and the sums are combined.
@@ -46,9 +70,9 @@ def evaluate(model: torch.nn.Module, feeder: Feeder, *, batch_size: int,
             continue
         if precision is not None:
             with precision.autocast():
-                logits = model(batch.x)
+                logits = tta_logits(model, batch.x, tta)
         else:
-            logits = model(batch.x)
+            logits = tta_logits(model, batch.x, tta)
         logits = logits.float()
         sums[0] += F.cross_entropy(logits, batch.y, reduction="sum")
         top = logits.topk(k, dim=1).indices

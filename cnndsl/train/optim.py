@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import torch
 
 from .config import Recipe
 
+NORMS = (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm)
 
-def make_optimizer(params: Iterable[torch.nn.Parameter], r: Recipe,
+
+def param_groups(model: torch.nn.Module, r: Recipe) -> list[dict]:
+    """The trained parameters, in groups: normalisation biases apart when their rate is
+    scaled (``norm_bias_lr``; their weight decay is divided by the same factor, so the
+    decay per step stays); a group's ``lr_scale`` multiplies the schedule's rate."""
+    biases = {id(m.bias) for m in model.modules()
+              if isinstance(m, NORMS) and getattr(m, "bias", None) is not None}
+    scaled = r.norm_bias_lr != 1.0
+    rest, norm = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (norm if scaled and id(p) in biases else rest).append(p)
+    wd = float(r.weight_decay)  # type: ignore[arg-type]
+    groups = [{"params": rest, "lr_scale": 1.0, "weight_decay": wd}]
+    if norm:
+        groups.append({"params": norm, "lr_scale": r.norm_bias_lr,
+                       "weight_decay": wd / r.norm_bias_lr})
+    return groups
+
+
+def make_optimizer(model: torch.nn.Module, r: Recipe,
                    device: torch.device) -> torch.optim.Optimizer:
     """``r`` must be resolved (one optimizer, lr and decay filled in). On CUDA, SGD, Adam
     and AdamW use their fused kernels where this torch has them."""
-    params = [p for p in params if p.requires_grad]
+    params = param_groups(model, r)
     if device.type == "cuda" and r.optimizer in ("sgd", "adam", "adamw"):
         try:
             return build(params, r, fused=True)
@@ -22,7 +41,7 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], r: Recipe,
     return build(params, r)
 
 
-def build(params: list[torch.nn.Parameter], r: Recipe, **fast: bool) -> torch.optim.Optimizer:
+def build(params: list[dict], r: Recipe, **fast: bool) -> torch.optim.Optimizer:
     lr, wd = float(r.lr), float(r.weight_decay)  # type: ignore[arg-type]
     if r.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=float(r.momentum or 0.0),
@@ -41,4 +60,4 @@ def build(params: list[torch.nn.Parameter], r: Recipe, **fast: bool) -> torch.op
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)

@@ -21,11 +21,15 @@ class Schedule:
     [False, False, False, True]
     >>> p.lr(4, 0)
     0.01
+    >>> t = Schedule("linear", 1.0, epochs=10, steps_per_epoch=10, warmup=2.5, start=0.2,
+    ...              end=0.07)  # airbench94's triangle: 0.2 -> 1 over 25 steps -> 0.07
+    >>> [round(t.lr(e, s), 3) for e, s in ((0, 0), (2, 4), (2, 5), (6, 2), (9, 9))]
+    [0.232, 1.0, 1.0, 0.535, 0.07]
     """
 
     def __init__(self, kind: str, base_lr: float, *, epochs: int, steps_per_epoch: int,
                  warmup: float = 0.0, step_size: int = 1, gamma: float = 0.1,
-                 patience: int = 3) -> None:
+                 patience: int = 3, start: float = 0.0, end: float = 0.0) -> None:
         self.kind = kind
         self.base = base_lr
         self.spe = max(1, steps_per_epoch)
@@ -34,6 +38,7 @@ class Schedule:
         self.step_size = step_size
         self.gamma = gamma
         self.patience = patience
+        self.start, self.end = start, end  # warm-up's first and linear's last fraction
         self.drops = 0  # plateau: times the rate was divided by 10
         self.best: float | None = None
         self.bad_epochs = 0
@@ -45,7 +50,7 @@ class Schedule:
         else:
             lr = self.base * self.shape(epoch, t)
         if t < self.warmup_steps:
-            lr *= (t + 1) / self.warmup_steps
+            lr *= self.start + (1 - self.start) * (t + 1) / self.warmup_steps
         return lr
 
     def shape(self, epoch: int, t: int) -> float:
@@ -55,6 +60,10 @@ class Schedule:
             span = max(1, self.total - self.warmup_steps)
             p = min(1.0, max(0.0, (t - self.warmup_steps) / span))
             return 0.5 * (1.0 + math.cos(math.pi * p))
+        if self.kind == "linear":  # from 1 after the warm-up to `end` at the last step
+            span = max(1, self.total - 1 - self.warmup_steps)
+            p = min(1.0, max(0.0, (t - self.warmup_steps) / span))
+            return 1.0 - (1.0 - self.end) * p
         if self.kind == "onecycle":  # Smith & Topin 2017, as torch's OneCycleLR (cosine)
             up = max(1, int(0.3 * self.total))
             start, end = 1 / 25, 1 / 25 / 1e4

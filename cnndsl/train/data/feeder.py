@@ -9,6 +9,7 @@ every process of a distributed run agrees on the global batch; process ``rank`` 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,12 @@ import torch
 from .augment import Augment
 from .transform import Transform
 from .types import ImageSet
+
+# A resident set whose network-ready floats take at most this many bytes is fitted to the
+# network once (resized, scaled and, without augmentation, normalised), not every batch:
+# the step then only gathers rows, as a hand-written loop on prepared tensors does.
+FIT_ONCE_BYTES = 1 << 30
+FIT_CHUNK = 4096  # images fitted at a time (bounds the temporary memory)
 
 
 def mix_seed(*parts: int) -> int:
@@ -58,6 +65,29 @@ class Feeder:
         else:
             self.x, self.y = images.x, images.y
         self.resident = self.x.device == device
+        self.fitted = self.normalized = False
+        if self.resident:
+            self._fit_once()
+
+    def _fit_once(self) -> None:
+        """Replace the stored images by network-ready ones when they fit (see
+        :data:`FIT_ONCE_BYTES`); each image is transformed exactly as in a batch."""
+        n, item = len(self.x), math.prod(self.transform.input_shape) * 4
+        if n == 0 or n * item > FIT_ONCE_BYTES:
+            return
+        parts = []
+        for i in range(0, n, FIT_CHUNK):
+            x = self.transform.geometry(self.x[i:i + FIT_CHUNK])
+            parts.append(x if self.augment else self.transform.normalize(x))
+        self.x = torch.cat(parts)
+        self.fitted, self.normalized = True, not self.augment
+
+    def ready(self, count: int) -> torch.Tensor:
+        """The first ``count`` images as the network sees them, without augmentation."""
+        x = self.x[:count].to(self.device)
+        if not self.fitted:
+            x = self.transform.geometry(x)
+        return x if self.normalized else self.transform.normalize(x)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -99,13 +129,14 @@ class Feeder:
             glob = order[step * batch_size:(step + 1) * batch_size]
             local = glob[self.rank::self.world]
             xb, yb = self.gather(local)
-            x = self.transform.geometry(xb)
+            x = xb if self.fitted else self.transform.geometry(xb)
             if train and self.augment:
                 g.manual_seed(mix_seed(seed, epoch, step, 1))
                 offsets, flips = self.augment.draw(len(glob), g)
                 sl = slice(self.rank, None, self.world)
                 x = self.augment.apply(x, offsets[sl], flips[sl])
-            x = self.transform.normalize(x)
+            if not self.normalized:
+                x = self.transform.normalize(x)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield Batch(x, yb, len(glob))
