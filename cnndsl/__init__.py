@@ -22,12 +22,16 @@ def port_weights(reference, compiled, **options):
     return _port(reference, compiled, **options)
 
 def __getattr__(name: str):
-    """``cnndsl.train`` (callable: ``cnndsl.train(net, data)``) loads on first use."""
+    """``cnndsl.train`` (callable: ``cnndsl.train(net, data)``), ``load_run`` and
+    ``export`` (trained models) load on first use."""
+    import importlib
     if name == "train":
-        import importlib
         return importlib.import_module(".train", __name__)
+    if name in ("load_run", "export"):
+        return getattr(importlib.import_module(".train.export", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "load", "loads",
-           "parse", "parse_params", "port_weights", "render", "render_all", "train"]
+__all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "export", "load",
+           "load_run", "loads", "parse", "parse_params", "port_weights", "render",
+           "render_all", "train"]

@@ -10,9 +10,10 @@ from ..diagnostics import UserError
 from ..outputs import MARK, check_target, one_line, write_output
 
 
-def export_onnx(net, path: Path, opset: int = 17, force: bool = False) -> None:
+def export_onnx(net, path: Path, opset: int = 17, force: bool = False, model=None) -> None:
     """Write ``net`` as ONNX to ``path`` (new, or a file cnndsl wrote, or any regular file
-    with ``force``); the model's doc_string carries cnndsl's mark."""
+    with ``force``); the model's doc_string carries cnndsl's mark. ``model``: the module
+    to export (a trained one), else a fresh ``net.to_torch()``."""
     try:
         import torch
     except ImportError:
@@ -23,7 +24,7 @@ def export_onnx(net, path: Path, opset: int = 17, force: bool = False) -> None:
         raise UserError("ONNX export needs the onnx package", help="pip install onnx "
                         "(or pip install 'cnndsl[onnx]')")
     check_target(path, force)
-    model = net.to_torch().eval()
+    model = (net.to_torch() if model is None else model).cpu().eval()
     if net.num_classes:
         model = torch.nn.Sequential(model, torch.nn.Softmax(dim=1))
     dummy = torch.zeros((1,) + tuple(net.input_shape))

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .. import api
+from ..diagnostics import UserError
 from ..limits import Limits
 
 
@@ -52,9 +53,28 @@ def add_force_arg(p: argparse.ArgumentParser, what: str = "OUT") -> None:
                    "directory, link, device or FIFO)")
 
 
+def _refuse_trained(name: str) -> None:
+    """A run folder or a checkpoint is not source: say where its network and model are."""
+    from ..outputs import ZIP_SIGNATURE, is_cnndsl_run
+
+    what = None
+    if os.path.isdir(name) and is_cnndsl_run(name):
+        what, source = "a training run", os.path.join(name, "network.cnn")
+    elif os.path.isfile(name):
+        with open(name, "rb") as f:
+            if f.read(4) == ZIP_SIGNATURE:
+                what, source = "a PyTorch file (a checkpoint or model)", "the run's network.cnn"
+    if what is not None:
+        raise UserError(f"{name} is {what}, not .cnn source",
+                        help=f"the network's source is {source}; to use the trained model "
+                             f"elsewhere: cnndsl export {name} -o model.onnx (or .pt, .py)",
+                        exit_code=2)
+
+
 def compile_from_args(args: argparse.Namespace, file: str | None = None) -> api.Network:
     """Compile ``file`` (default: the FILE argument) as the options say."""
     name = args.file if file is None else file
+    _refuse_trained(name)
     if os.path.isfile(name):  # on the command line, an existing file is the file
         name = Path(name)
     return api.compile(name,

@@ -16,8 +16,8 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["Comparison", "History", "NetworkLike", "evaluate_checkpoint", "load_checkpoint",
-           "predict", "train"]
+__all__ = ["Comparison", "History", "NetworkLike", "TrainedModel", "evaluate_checkpoint",
+           "export", "load_checkpoint", "load_run", "predict", "train"]
 
 _LAZY = {
     "train": ("api", "train"), "Comparison": ("api", "Comparison"),
@@ -25,6 +25,8 @@ _LAZY = {
     "load_checkpoint": ("checkpoint", "load"),
     "evaluate_checkpoint": ("inference", "evaluate_checkpoint"),
     "predict": ("inference", "predict"),
+    "load_run": ("export", "load_run"), "export": ("export", "export"),
+    "TrainedModel": ("export", "TrainedModel"),
 }
 
 

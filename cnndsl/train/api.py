@@ -12,7 +12,7 @@ from typing import Any
 from cnndsl.diagnostics import UserError
 from cnndsl.outputs import check_run_dir, mark_run_dir, write_output
 
-from .config import Recipe, make_recipe, validate
+from .config import Recipe, is_weights_file, make_recipe, validate
 from .history import History
 from .protocol import NetworkLike, rebuild
 
@@ -76,6 +76,10 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
           label_smoothing: float | None = None, clip_grad: float | None = None,
           seed: int | None = None, val_split: float | None = None,
           augment: str | None = None, normalize: bool | None = None,
+          warmup_start: float | None = None, lr_end: float | None = None,
+          norm_bias_lr: float | None = None, freeze_norm_weight: bool | None = None,
+          whiten: bool | None = None, whiten_bias_epochs: float | None = None,
+          lookahead: bool | None = None, tta: str | None = None,
           device: str = "auto", out: str | os.PathLike | None = None,
           overwrite: bool = False, force: bool = False, amp: str | bool = "auto",
           channels_last: bool | None = None, compile: bool | str = False,
@@ -90,7 +94,8 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
     ``"folder:DIR"``, ``"npz:FILE"``, ``"synthetic:N=..."``), a
     :class:`~cnndsl.train.data.DataSource`, or arrays ``(x, y)``; default ``digits``.
     Recipe values left as None come from ``preset``, then the defaults (adam, 10 epochs,
-    batch 64). ``optimizer="adam,adadelta,sgd"`` trains once per optimizer from the
+    batch 64); the recipe's fields (:class:`~cnndsl.train.config.Recipe`) are documented
+    in docs/training.md. ``optimizer="adam,adadelta,sgd"`` trains once per optimizer from the
     same initial weights into ``out/<optimizer>/`` and returns a :class:`Comparison`.
     ``out=None`` writes no files; otherwise checkpoints (``last.pt``, ``best.pt``),
     ``metrics.jsonl``, ``metrics.csv`` and ``curves.png`` go there every epoch. ``out``
@@ -113,7 +118,11 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
     given = dict(data=data if isinstance(data, str) else None, epochs=epochs,
                  batch_size=batch_size, optimizer=optimizer, lr=lr,
                  weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-                 schedule=schedule, warmup=warmup, step_size=step_size, gamma=gamma,
+                 schedule=schedule, warmup=warmup, warmup_start=warmup_start,
+                 lr_end=lr_end, norm_bias_lr=norm_bias_lr,
+                 freeze_norm_weight=freeze_norm_weight, whiten=whiten,
+                 whiten_bias_epochs=whiten_bias_epochs, lookahead=lookahead, tta=tta,
+                 step_size=step_size, gamma=gamma,
                  patience=patience, init=init, label_smoothing=label_smoothing,
                  clip_grad=clip_grad, seed=seed, val_split=val_split, augment=augment,
                  normalize=normalize)
@@ -146,9 +155,19 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
     world = join(dev.type)
     try:
         configure_backends(dev, deterministic)
+        # fine-tuning from a weights file may change the classifier to the data's classes
+        init_file = ckpt is None and is_weights_file(recipe.init)
         prepared = prepare(data if data is not None else recipe.data, net.input_shape,
-                           net.num_classes, val_split=recipe.val_split, seed=recipe.seed,
+                           None if init_file else net.num_classes,
+                           val_split=recipe.val_split, seed=recipe.seed,
                            augment=recipe.augment, normalize=recipe.normalize)
+        k = len(prepared.classes)
+        if init_file and net.num_classes and k != net.num_classes:
+            from .finetune import with_classes
+
+            notes.append(f"the data has {k} classes: the network is compiled with "
+                         f"classes={k} (was {net.num_classes})")
+            net = with_classes(net, k)
         if ckpt is not None:  # the run's normalisation, fitted to the data given now
             from .inference import fitted_transform
 

@@ -1,7 +1,7 @@
-"""``cnndsl train``, ``cnndsl eval``, ``cnndsl predict``: argparse over the Python API.
+"""``cnndsl train``, ``eval``, ``predict`` and ``export``: argparse over the Python API.
 
 Importing this module is cheap (no torch): ``cnndsl/cli.py`` imports it for every
-command. :func:`add_parsers` adds the three sub-commands and returns their handlers.
+command. :func:`add_parsers` adds the four sub-commands and returns their handlers.
 """
 
 from __future__ import annotations
@@ -46,10 +46,13 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
                    help="raise a bound of the compiler, e.g. --limit nodes=200000")
     r = p.add_argument_group("recipe (explicit values override --preset)")
-    r.add_argument("--preset", choices=("alexnet2012", "resnet2015"),
+    r.add_argument("--preset", choices=("alexnet2012", "resnet2015", "airbench94"),
                    help="the slides' recipes: alexnet2012 (SGD momentum 0.9, lr 1e-2, weight "
                         "decay 5e-4, batch 128, plateau); resnet2015 (SGD momentum 0.9, lr "
-                        "0.1, weight decay 1e-5, batch 256, plateau, He init)")
+                        "0.1, weight decay 1e-5, batch 256, plateau, He init); airbench94 "
+                        "(zoo/airbench94.cnn on cifar10: batch 1024, Nesterov SGD, label "
+                        "smoothing 0.2, linear schedule, whitening, lookahead, flip-translate "
+                        "test-time augmentation; docs/training.md)")
     r.add_argument("--epochs", type=int, metavar="N", help="default 10")
     r.add_argument("--batch-size", type=int, metavar="N",
                    help="global batch (all processes together); default 64")
@@ -65,15 +68,24 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                    help="Nesterov momentum (sgd)")
     r.add_argument("--schedule", metavar="NAME",
                    help="none (default), step, cosine, onecycle, plateau (divide by 10 when "
-                        "validation accuracy stops improving)")
+                        "validation accuracy stops improving), linear (down to --lr-end after "
+                        "the warm-up)")
     r.add_argument("--warmup", type=float, metavar="EPOCHS", help="linear warm-up epochs")
+    r.add_argument("--warmup-start", type=float, metavar="F",
+                   help="the warm-up's first rate as a fraction of --lr (default 0)")
+    r.add_argument("--lr-end", type=float, metavar="F",
+                   help="linear schedule: the last rate as a fraction of --lr (default 0)")
     r.add_argument("--step-size", type=int, metavar="EPOCHS",
                    help="step schedule: epochs between drops (default epochs/3)")
     r.add_argument("--gamma", type=float, help="step schedule: factor per drop (default 0.1)")
     r.add_argument("--patience", type=int, metavar="EPOCHS",
                    help="plateau schedule: epochs without improvement (default 3)")
     r.add_argument("--init", metavar="NAME",
-                   help="default (PyTorch's), he (Xavier/2, He et al. 2015), xavier")
+                   help="default (PyTorch's), he (Xavier/2, He et al. 2015), xavier, dirac "
+                        "(PyTorch's, then identity filters in each convolution), or FILE: "
+                        "fine-tune from a state dict of the same architecture (torchvision's, "
+                        "timm's, any torch.save of one), a new classifier for the data's "
+                        "classes")
     r.add_argument("--label-smoothing", type=float, metavar="EPS")
     r.add_argument("--clip-grad", type=float, metavar="NORM", help="clip the gradient norm")
     r.add_argument("--seed", type=int, help="default 0 (runs are reproducible)")
@@ -81,8 +93,23 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                    help="hold out this fraction for validation (default: the data's test set, "
                         "else 0.2; 0 = none)")
     r.add_argument("--augment", metavar="SPEC",
-                   help="none | crop[:PAD] | flip | crop:4,flip | auto (default: crop:4,flip "
-                        "for cifar10, none otherwise)")
+                   help="none | crop[:PAD] | translate[:PAD] (reflected borders) | flip | "
+                        "crop:4,flip | auto (default: crop:4,flip for cifar10, none otherwise)")
+    r.add_argument("--norm-bias-lr", type=float, metavar="F",
+                   help="learning-rate factor of normalisation biases (their weight decay "
+                        "is divided by it); default 1")
+    r.add_argument("--freeze-norm-weight", action="store_true", default=None,
+                   help="keep normalisation weights at 1")
+    r.add_argument("--whiten", action="store_true", default=None,
+                   help="set the first convolution (2 x C*k*k filters) from the training "
+                        "images' patch covariance; never trained")
+    r.add_argument("--whiten-bias-epochs", type=float, metavar="EPOCHS",
+                   help="epochs the whitening layer's bias trains (default 0)")
+    r.add_argument("--lookahead", action="store_true", default=None,
+                   help="every 5 steps pull the weights to their moving average")
+    r.add_argument("--tta", metavar="NAME",
+                   help="test-time augmentation of validation and eval: none (default), "
+                        "flip, flip-translate")
     r.add_argument("--no-normalize", dest="normalize", action="store_false", default=None,
                    help="do not normalise inputs to zero mean, unit variance")
     d = p.add_argument_group("device and fast paths")
@@ -143,7 +170,17 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
     pr.add_argument("--top", type=int, default=1, metavar="K", help="show the K best classes")
     pr.add_argument("--device", default="auto")
     pr.add_argument("--json", action="store_true", help="print JSON lines")
-    return {"train": run_train, "eval": run_eval, "predict": run_predict}
+    x = sub.add_parser("export", description="Write a trained model (a run folder: its best.pt, "
+                       "else last.pt; or a checkpoint) by the suffix of -o: .onnx (ONNX, "
+                       "class probabilities), .pt (TorchScript), .py (PyTorch source, and "
+                       "the weights in NAME_weights.pt).")
+    x.add_argument("checkpoint", metavar="RUN_OR_CKPT")
+    x.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="MODEL.onnx | MODEL.pt | MODEL.py: a new file or one cnndsl wrote, "
+                        "unless --force")
+    x.add_argument("--force", action="store_true", help="replace an existing file")
+    return {"train": run_train, "eval": run_eval, "predict": run_predict,
+            "export": run_export}
 
 
 def default_out(name: str) -> Path:
@@ -192,7 +229,10 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         net, args.data, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
         momentum=args.momentum, nesterov=args.nesterov, schedule=args.schedule,
-        warmup=args.warmup, step_size=args.step_size, gamma=args.gamma,
+        warmup=args.warmup, warmup_start=args.warmup_start, lr_end=args.lr_end,
+        norm_bias_lr=args.norm_bias_lr, freeze_norm_weight=args.freeze_norm_weight,
+        whiten=args.whiten, whiten_bias_epochs=args.whiten_bias_epochs,
+        lookahead=args.lookahead, tta=args.tta, step_size=args.step_size, gamma=args.gamma,
         patience=args.patience, init=args.init, preset=args.preset,
         label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, seed=args.seed,
         val_split=args.val_split, augment=args.augment, normalize=args.normalize,
@@ -240,6 +280,14 @@ def run_eval(args: argparse.Namespace) -> int:
         for n, row in zip(names, s.confusion):
             print(f"{n:>{width}}" + "".join(f"{v:>{width}}" for v in row))
     print(f"confusion matrix image: {ev.confusion_png}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    for path in export(args.checkpoint, args.output, force=args.force):
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

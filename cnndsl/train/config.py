@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from dataclasses import dataclass, field
 
 from cnndsl.diagnostics import UserError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta", "rmsprop")
-SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
-INITS = ("default", "he", "xavier")
+SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau", "linear")
+INITS = ("default", "he", "xavier", "dirac")
+TTAS = ("none", "flip", "flip-translate")
 
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "adadelta": 1.0, "rmsprop": 1e-3}
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.01}
@@ -31,6 +33,18 @@ PRESETS: dict[str, dict[str, object]] = {
                     "network_params": {"dropout": 0.5}},
     "resnet2015": {"optimizer": "sgd", "momentum": 0.9, "lr": 0.1, "weight_decay": 1e-5,
                    "batch_size": 256, "schedule": "plateau", "init": "he"},
+    # NOTE: airbench94 (Jordan 2024, airbench94.py). Its loss is the batch's sum with
+    # lr 11.5 and decay 0.0153 "per 1024 examples", divided by 1024 / (1 - momentum) + 1024;
+    # ours is the batch's mean, so lr = 11.5 / (1 + 1 / 0.15) = 1.5 and weight decay =
+    # 0.0153 / (1024 * (1 + 1 / 0.15)) = 1.949e-6 give the same steps. Its 9.9 epochs are
+    # 10 here; its lr rises from 0.2x to 1x over 23% of the steps, then falls to 0.07x.
+    "airbench94": {"optimizer": "sgd", "momentum": 0.85, "nesterov": True, "lr": 1.5,
+                   "weight_decay": 0.0153 / (1024 * (1 + 1 / 0.15)), "batch_size": 1024,
+                   "epochs": 10, "schedule": "linear", "warmup": 2.3, "warmup_start": 0.2,
+                   "lr_end": 0.07, "label_smoothing": 0.2, "init": "dirac",
+                   "augment": "flip,translate:2", "norm_bias_lr": 64.0,
+                   "freeze_norm_weight": True, "whiten": True, "whiten_bias_epochs": 3.0,
+                   "lookahead": True, "tta": "flip-translate"},
 }
 
 
@@ -48,6 +62,8 @@ class Recipe:
     nesterov: bool = False
     schedule: str = "none"
     warmup: float = 0.0  # epochs of linear warm-up
+    warmup_start: float = 0.0  # the warm-up's first rate, a fraction of lr
+    lr_end: float = 0.0  # the linear schedule's last rate, a fraction of lr
     step_size: int | None = None  # epochs between steps of the step schedule
     gamma: float = 0.1  # factor of the step schedule
     patience: int = 3  # epochs without progress before the plateau schedule divides by 10
@@ -58,6 +74,12 @@ class Recipe:
     val_split: float | None = None  # None: the data's test set, else 20% held out
     augment: str = "auto"
     normalize: bool = True
+    norm_bias_lr: float = 1.0  # lr factor of normalisation biases (decay divided by it)
+    freeze_norm_weight: bool = False  # normalisation weights stay 1
+    whiten: bool = False  # the first conv set from the data's patches, never trained
+    whiten_bias_epochs: float = 0.0  # epochs its bias trains before it is frozen
+    lookahead: bool = False  # pull the weights to their moving average every 5 steps
+    tta: str = "none"  # test-time augmentation of validation and eval
     preset: str | None = None
     network_params: dict[str, object] = field(default_factory=dict)
 
@@ -83,6 +105,15 @@ class Recipe:
     def from_json(cls, d: dict) -> Recipe:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar")
+
+
+def is_weights_file(value: str) -> bool:
+    """Whether ``--init VALUE`` names a weights file rather than a scheme."""
+    return (os.sep in value or value.lower().endswith(WEIGHT_SUFFIXES)
+            or os.path.isfile(value))
 
 
 def choose(name: str, value: str, allowed: tuple[str, ...], flag: str) -> str:
@@ -126,7 +157,9 @@ def validate(r: Recipe) -> Recipe:
     need(len(set(r.optimizers)) == len(r.optimizers), "--optimizer", r.optimizer,
          "an optimizer is named twice")
     r.schedule = choose("schedule", r.schedule, SCHEDULES, "--schedule")
-    r.init = choose("initialisation", r.init, INITS, "--init")
+    if not is_weights_file(r.init):
+        r.init = choose("initialisation", r.init, INITS, "--init")
+    r.tta = choose("test-time augmentation", r.tta, TTAS, "--tta")
     need(int(r.epochs) == r.epochs and r.epochs >= 1, "--epochs", r.epochs, "must be >= 1")
     need(int(r.batch_size) == r.batch_size and r.batch_size >= 1, "--batch-size",
          r.batch_size, "must be >= 1")
@@ -136,6 +169,11 @@ def validate(r: Recipe) -> Recipe:
     need(r.momentum is None or 0 <= r.momentum < 1, "--momentum", r.momentum,
          "must be in [0, 1)")
     need(r.warmup >= 0, "--warmup", r.warmup, "must be >= 0 (epochs)")
+    need(0 <= r.warmup_start <= 1, "--warmup-start", r.warmup_start, "must be in [0, 1]")
+    need(0 <= r.lr_end <= 1, "--lr-end", r.lr_end, "must be in [0, 1]")
+    need(r.norm_bias_lr > 0, "--norm-bias-lr", r.norm_bias_lr, "must be > 0")
+    need(r.whiten_bias_epochs >= 0, "--whiten-bias-epochs", r.whiten_bias_epochs,
+         "must be >= 0 (epochs)")
     need(r.step_size is None or r.step_size >= 1, "--step-size", r.step_size, "must be >= 1")
     need(0 < r.gamma < 1, "--gamma", r.gamma, "must be in (0, 1)")
     need(r.patience >= 0, "--patience", r.patience, "must be >= 0")

@@ -119,7 +119,8 @@ def evaluate_checkpoint(path: str | os.PathLike, data: Any = None, *, split: str
     transform = fitted_transform(m.ckpt, images.sample_shape, images.scale)
     k = int(m.ckpt["num_classes"])
     feeder = Feeder(images, transform, m.device)
-    scores = evaluate(m.model, feeder, batch_size=batch_size, num_classes=k, confusion=True)
+    scores = evaluate(m.model, feeder, batch_size=batch_size, num_classes=k, confusion=True,
+                      tta=recipe.tta)
     png = None
     if confusion_png is not None:
         from .plots import save_confusion

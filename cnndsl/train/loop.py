@@ -29,18 +29,21 @@ from cnndsl.diagnostics import UserError
 from cnndsl.outputs import mark_run_dir, write_output
 
 from . import checkpoint as ck
-from .config import Recipe
+from .config import Recipe, is_weights_file
 from .data import Feeder, Prepared, mix_seed
+from .describe import describe
 from .device import sum_dtype
 from .distributed import World
 from .evaluate import evaluate
 from .history import History, write_metrics
 from .initialize import apply_init
-from .optim import make_optimizer, set_lr
+from .lookahead import Lookahead
+from .optim import NORMS, make_optimizer, set_lr
 from .precision import Precision, choose_precision
 from .progress import Progress
 from .protocol import NetworkLike
 from .schedule import Schedule
+from .whitening import SAMPLES, whiten, whitening_layer
 
 AUX_WEIGHT = 0.3  # weight of an auxiliary head's loss (Szegedy et al. 2014)
 
@@ -115,7 +118,14 @@ class Trainer:
         r, o, dev = self.r, self.o, self.device
         seed_all(r.seed)
         model = self.net.to_torch()
-        apply_init(model, r.init)
+        if not is_weights_file(r.init):
+            apply_init(model, r.init)
+        elif self.resume is None:  # resumed, the checkpoint holds the weights
+            from .finetune import load_init
+
+            notes = load_init(model, r.init)
+            self.data.notes.extend(notes)  # printed with the data's
+            self.history.notes.extend(notes)
         model.to(dev)
         cuda = dev.type == "cuda"
         self.channels_last = cuda if o.channels_last is None else o.channels_last
@@ -127,6 +137,8 @@ class Trainer:
                                 "on the CPU", help="leave out --sync-bn", exit_code=2)
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.base = model
+        self._make_feeders()
+        self._fix_weights(model)
         if self.resume is not None:
             self._load_model_state(self.resume)
         self.model: torch.nn.Module = model
@@ -138,13 +150,28 @@ class Trainer:
             backend = o.compile if isinstance(o.compile, str) else "inductor"
             self.model = torch.compile(self.model, backend=backend)
         self.precision: Precision = choose_precision(o.amp, dev)
-        self.optimizer = make_optimizer(self.base.parameters(), r, dev)
-        self._make_feeders()
+        self.optimizer = make_optimizer(self.base, r, dev)
         self.steps = self.train_feeder.steps(r.batch_size, train=True)
+        self.whiten_bias_steps = round(r.whiten_bias_epochs * self.steps)
+        self.lookahead = Lookahead(self.base, r.epochs * self.steps) if r.lookahead else None
+        if self.lookahead is not None and self.resume is not None \
+                and self.resume.get("lookahead") is not None:
+            self.lookahead.load_state_dict(self.resume["lookahead"])
         self.schedule = Schedule(r.schedule, float(r.lr), epochs=r.epochs,  # type: ignore[arg-type]
                                  steps_per_epoch=self.steps, warmup=r.warmup,
                                  step_size=int(r.step_size or 1), gamma=r.gamma,
-                                 patience=r.patience)
+                                 patience=r.patience, start=r.warmup_start, end=r.lr_end)
+
+    def _fix_weights(self, model: torch.nn.Module) -> None:
+        """Weights the recipe sets rather than trains: normalisation weights stay 1
+        (``freeze_norm_weight``); the whitening layer comes from the training data."""
+        if self.r.freeze_norm_weight:
+            for m in model.modules():
+                if isinstance(m, NORMS) and getattr(m, "weight", None) is not None:
+                    m.weight.requires_grad_(False)
+        self.whitening = whitening_layer(model) if self.r.whiten else None
+        if self.whitening is not None:
+            whiten(self.whitening, self.train_feeder.ready(SAMPLES))
 
     def _make_feeders(self) -> None:
         o, d, dev = self.o, self.data, self.device
@@ -169,51 +196,7 @@ class Trainer:
 
     def describe(self, data: bool = True) -> list[str]:
         """What this run does, one line per topic (``data=False``: recipe and device)."""
-        d, r = self.data, self.r
-        dev = str(self.device)
-        if self.world.distributed:
-            dev += f" x {self.world.size} processes (DistributedDataParallel)"
-        fast = [self.precision.describe()]
-        if self.channels_last:
-            fast.append("channels-last")
-        if self.o.compile:
-            fast.append("torch.compile")
-        if self.device.type == "cuda":
-            fast.append("data on the GPU" if self.train_feeder.resident else "pinned memory")
-        val = f"{len(d.val)} images ({d.val_name})" if d.val is not None else "none"
-        lines = []
-        if data:
-            lines += [f"data: {d.source.describe()}; training on {len(d.train)}, "
-                      f"validation {val}", d.transform.describe()]
-            if d.augment:
-                lines.append(f"augmentation: {d.augment.spec()}")
-        lines.append(f"recipe: {r.optimizer} lr {r.lr:g}"
-                     + (f" momentum {r.momentum:g}" if r.optimizer in ("sgd", "rmsprop") else "")
-                     + (" nesterov" if r.nesterov else "")
-                     + f", weight decay {r.weight_decay:g}, batch {r.batch_size}, "
-                     f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}, schedule {r.schedule}"
-                     + (f" + {r.warmup:g} warm-up epochs" if r.warmup else "")
-                     + f", init {r.init}, seed {r.seed}"
-                     + (f", preset {r.preset}" if r.preset else ""))
-        lines.append(f"device: {dev}; {', '.join(fast)}")
-        if self.o.sync_bn and not self.world.distributed:
-            lines.append("note: --sync-bn applies to runs of several processes (torchrun)")
-        return lines + (list(d.notes) if data else []) + self.preset_notes()
-
-    def preset_notes(self) -> list[str]:
-        """A preset's dropout belongs to the network: say whether the network has it."""
-        p = self.r.network_params.get("dropout")
-        if p is None:
-            return []
-        rates = sorted({round(m.p, 4) for m in self.base.modules()
-                        if isinstance(m, torch.nn.modules.dropout._DropoutNd)})
-        if not rates:
-            return [f"note: preset {self.r.preset} used dropout {p} before its fully "
-                    "connected layers; this network has no dropout layer"]
-        if rates != [p]:
-            return [f"note: preset {self.r.preset} used dropout {p}; this network's dropout "
-                    f"is {', '.join(map(str, rates))} (set it in the .cnn file or --set)"]
-        return []
+        return describe(self, data)
 
     # -- checkpoints ---------------------------------------------------------------
 
@@ -231,6 +214,7 @@ class Trainer:
             "metrics": list(self.history.records), "world_size": self.world.size,
         })
         return {**meta, "state_dict": self.base.state_dict(),
+                "lookahead": self.lookahead.state_dict() if self.lookahead else None,
                 "optimizer": self.optimizer.state_dict(),
                 "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
                 "rng": ck.rng_state()}
@@ -356,6 +340,9 @@ class Trainer:
                                             shuffle=True, train=True, start=start)
         for step, batch in enumerate(batches, start):
             set_lr(self.optimizer, self.schedule.lr(epoch, step))
+            if self.whitening is not None and self.whitening.bias is not None \
+                    and epoch * self.steps + step >= self.whiten_bias_steps:
+                self.whitening.bias.requires_grad_(False)  # trained long enough
             with prec.autocast():
                 out = self.model(batch.x)
                 # Auxiliary heads (aux(...) in the source) come after the main output while
@@ -381,6 +368,8 @@ class Trainer:
                 if r.clip_grad:
                     torch.nn.utils.clip_grad_norm_(self.base.parameters(), r.clip_grad)
                 self.optimizer.step()
+            if self.lookahead is not None:
+                self.lookahead.after_step(epoch * self.steps + step + 1)
             with torch.no_grad():
                 loss_sum += loss.detach()
                 correct += (logits.argmax(dim=1) == batch.y).sum()
@@ -418,7 +407,8 @@ class Trainer:
         prev = self.history.records[-1]["time"] if self.history.records else 0.0
         if self.val_feeder is not None:
             v = evaluate(self.base, self.val_feeder, batch_size=2 * r.batch_size,
-                         num_classes=self.num_classes, precision=prec, world=world)
+                         num_classes=self.num_classes, precision=prec, world=world,
+                         tta=r.tta)
             record.update(val_loss=v.loss, val_acc=v.accuracy, val_top5=v.top5)
         record["time"] = prev + spent
         if self.schedule.end_epoch(record["val_acc"] if record["val_acc"] is not None
@@ -436,7 +426,7 @@ class Trainer:
             bad, stop = (v > 0 for v in self.world.sum_(flags).tolist())
             self.stop_requested = self.stop_requested or stop
         else:
-            bad, stop = not bool(torch.isfinite(value).all()), self.stop_requested
+            bad, stop = not math.isfinite(value.item()), self.stop_requested  # a scalar
         if not bad:
             return stop
         self.history.stopped = "diverged"

@@ -40,7 +40,7 @@ def fake_compile(calls: list):
 
 def test_every_train_flag_parses() -> None:
     p, handlers = parser()
-    assert set(handlers) == {"train", "eval", "predict"}
+    assert set(handlers) == {"train", "eval", "predict", "export"}
     a = p.parse_args([
         "train", "net.cnn", "--data", "mnist:/d", "--epochs", "3", "--batch-size", "32",
         "--optimizer", "sgd", "--lr", "0.1", "--weight-decay", "1e-4", "--momentum", "0.8",
@@ -59,6 +59,16 @@ def test_every_train_flag_parses() -> None:
     b = p.parse_args(["train", "net.cnn", "--compile", "aot_eager", "--amp", "bf16"])
     assert (b.compile, b.amp, b.nesterov, b.channels_last, b.out) == \
         ("aot_eager", "bf16", None, None, None)
+    c = p.parse_args(["train", "net.cnn", "--preset", "airbench94", "--schedule", "linear",
+                      "--warmup-start", "0.2", "--lr-end", "0.07", "--norm-bias-lr", "64",
+                      "--freeze-norm-weight", "--whiten", "--whiten-bias-epochs", "3",
+                      "--lookahead", "--tta", "flip-translate", "--init", "w.pth",
+                      "--augment", "flip,translate:2"])
+    assert (c.preset, c.warmup_start, c.lr_end, c.norm_bias_lr, c.freeze_norm_weight,
+            c.whiten, c.whiten_bias_epochs, c.lookahead, c.tta, c.init) == \
+        ("airbench94", 0.2, 0.07, 64.0, True, True, 3.0, True, "flip-translate", "w.pth")
+    d = p.parse_args(["train", "net.cnn"])
+    assert (d.freeze_norm_weight, d.whiten, d.lookahead, d.tta) == (None, None, None, None)
 
 
 def test_parse_set() -> None:

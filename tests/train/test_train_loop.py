@@ -243,6 +243,10 @@ def test_labels_beyond_the_network_are_an_error() -> None:
     small = FakeNetwork("tiny", (1, 8, 8), 3, name="tiny")
     with pytest.raises(UserError, match="out of range for 3 classes"):
         train(small, SYN, epochs=1, **FAST)
+    large = FakeNetwork("tiny", (1, 8, 8), 6, name="tiny")
+    with pytest.raises(UserError, match="6 class scores but synthetic.* has 4 classes") as e:
+        train(large, SYN, epochs=1, **FAST)
+    assert "--set classes=4" in e.value.help
 
 
 def test_arrays_as_data() -> None:

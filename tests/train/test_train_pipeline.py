@@ -92,6 +92,8 @@ def test_prepare_default_split_and_labels() -> None:
     assert p0.val is None and len(p0.train) == 1797
     with pytest.raises(UserError, match="out of range for 5 classes"):
         prepare("digits", (1, 8, 8), 5)
+    with pytest.raises(UserError, match="12 class scores but digits has 10 classes"):
+        prepare("digits", (1, 8, 8), 12)
 
 
 def test_feeder_shards_the_global_batch() -> None:

@@ -73,10 +73,15 @@ def prepare(data: DataArg, input_shape: tuple[int, ...], num_classes: int | None
         raise UserError(f"{source.spec}: the training set is empty")
     classes = num_classes or len(source.classes)
     check_labels(source.train.y, classes, source.spec)
+    if num_classes is not None and num_classes != len(source.classes):  # more scores
+        k = len(source.classes)
+        named = ", ".join(source.classes[:6]) + (", ..." if k > 6 else "")
+        raise UserError(
+            f"the network has {num_classes} class scores but {source.spec} has {k} "
+            f"classes ({named}); every score must be a class of the data",
+            help=f"give the network {k} outputs: --set classes={k} when its header declares "
+                 f"`classes`, else change its last fc(...) to fc({k})", exit_code=1)
     notes = list(source.notes)
-    if num_classes is not None and num_classes > len(source.classes):
-        notes.append(f"the network has {num_classes} class scores; the data has "
-                     f"{len(source.classes)} classes")
     if val_split is None:
         if source.test is not None:
             check_labels(source.test.y, classes, f"{source.spec} (test set)")
