@@ -85,17 +85,24 @@ network tiny:
     assert "class Basic(nn.Module)" in text and "self.basic1 = Basic" in text
 
 
-def test_check_does_not_import_torch():
+def test_static_commands_import_no_heavy_package():
+    # check, summary, compile to source, draw to .dot/.mmd text, zoo and ops need none of
+    # torch, numpy, matplotlib, graphviz (the Python package) or PIL
     code = ("import sys; from cnndsl.cli import main\n"
             "rc = main(['check', 'vgg16']); main(['summary', 'vgg16', '--format', 'json'])\n"
             "main(['compile', 'vgg16', '-o', sys.argv[1]])\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
+            "main(['draw', 'resnet18', '-o', sys.argv[1] + '.dot'])\n"
+            "main(['zoo', 'list']); main(['ops'])\n"
+            "heavy = [m for m in ('torch', 'numpy', 'matplotlib', 'graphviz', 'PIL')\n"
+            "         if m in sys.modules]\n"
+            "assert not heavy, f'imported: {heavy}'; sys.exit(rc)")
     out = Path(__file__).parent / ".tmp_model.py"
     try:
         r = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True,
                            text=True)
     finally:
         out.unlink(missing_ok=True)
+        out.with_name(out.name + ".dot").unlink(missing_ok=True)
     assert r.returncode == 0, r.stderr
 
 

@@ -343,6 +343,8 @@ class Trainer:
             if self.whitening is not None and self.whitening.bias is not None \
                     and epoch * self.steps + step >= self.whiten_bias_steps:
                 self.whitening.bias.requires_grad_(False)  # trained long enough
+            # gradients freed before the forward, whose activations can reuse their memory
+            self.optimizer.zero_grad(set_to_none=True)
             with prec.autocast():
                 out = self.model(batch.x)
                 # Auxiliary heads (aux(...) in the source) come after the main output while
@@ -354,7 +356,6 @@ class Trainer:
                     loss = loss + AUX_WEIGHT * F.cross_entropy(
                         head.float(), batch.y, reduction="sum",
                         label_smoothing=r.label_smoothing)
-            self.optimizer.zero_grad(set_to_none=True)
             scaled = loss * (scale / batch.size)
             if prec.scaler is not None:
                 prec.scaler.scale(scaled).backward()
