@@ -270,7 +270,8 @@ def run_eval(args: argparse.Namespace) -> int:
         return 0
     s = ev.scores
     print(f"{ev.data} ({ev.split}): {s.count} images")
-    print(f"accuracy {100 * s.accuracy:.2f}%  top-5 {100 * s.top5:.2f}%  loss {s.loss:.4f}")
+    top5 = f"  top-5 {100 * s.top5:.2f}%" if s.top5 is not None else ""
+    print(f"accuracy {100 * s.accuracy:.2f}%{top5}  loss {s.loss:.4f}")
     if len(s.confusion) <= 20:
         width = max(4, max((len(str(v)) for row in s.confusion for v in row), default=1) + 1)
         names = [c[:width - 1] for c in ev.classes] + \
@@ -279,6 +280,14 @@ def run_eval(args: argparse.Namespace) -> int:
         print(" " * width + "".join(f"{n:>{width}}" for n in names))
         for n, row in zip(names, s.confusion):
             print(f"{n:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    per_class = s.per_class()
+    width = max([len(c) for c in ev.classes] + [5])
+    print(f"{'class':<{width}}  precision  recall     f1  support")
+    for name, row in zip(ev.classes, per_class):
+        print(f"{name:<{width}}  {100 * row['precision']:8.2f}%  {100 * row['recall']:5.1f}%  "
+              f"{row['f1']:.3f}  {row['support']:7d}")
+    f1 = sum(r["f1"] for r in per_class) / max(len(per_class), 1)
+    print(f"{'macro':<{width}}  {'':9}  {'':6}  {f1:.3f}")
     print(f"confusion matrix image: {ev.confusion_png}")
     return 0
 

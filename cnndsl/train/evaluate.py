@@ -23,13 +23,27 @@ from .precision import Precision
 class Scores:
     loss: float
     accuracy: float
-    top5: float
+    top5: float | None  # None with 5 classes or fewer (it would always be 1)
     count: int
     confusion: list[list[int]] = field(default_factory=list)  # [true][predicted]
 
+    def per_class(self) -> list[dict[str, float | int]]:
+        """Precision, recall, F1 and support of each class, from the confusion matrix
+        (a class never predicted has precision 0; one never present, recall 0)."""
+        rows = []
+        for k, row in enumerate(self.confusion):
+            tp, support = row[k], sum(row)
+            predicted = sum(r[k] for r in self.confusion)
+            p = tp / predicted if predicted else 0.0
+            r = tp / support if support else 0.0
+            rows.append({"precision": p, "recall": r,
+                         "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": support})
+        return rows
+
     def to_json(self) -> dict:
         return {"loss": self.loss, "accuracy": self.accuracy, "top5": self.top5,
-                "count": self.count, "confusion": self.confusion}
+                "count": self.count, "confusion": self.confusion,
+                "per_class": self.per_class()}
 
 
 def flip_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -89,4 +103,4 @@ def evaluate(model: torch.nn.Module, feeder: Feeder, *, batch_size: int,
     loss, top1, top5, count = sums.tolist()
     n = max(count, 1.0)
     cm = matrix.view(num_classes, num_classes).tolist() if confusion else []
-    return Scores(loss / n, top1 / n, top5 / n, int(count), cm)
+    return Scores(loss / n, top1 / n, top5 / n if num_classes > 5 else None, int(count), cm)

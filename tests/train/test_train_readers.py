@@ -249,8 +249,12 @@ def test_folder_mixed_sizes(tmp_path: Path) -> None:
     for cls, shape in (("a", (1, 8, 8)), ("b", (1, 8, 9))):
         (tmp_path / cls).mkdir()
         write_netpbm(tmp_path / cls / "0.pgm", rng_images(1, *shape)[0])
-    with pytest.raises(UserError, match=r"different sizes: a/0.pgm is 8x8 but b/0.pgm is 9x8"):
+    with pytest.raises(UserError, match=r"images of 2 different sizes, and no network input"):
         load_source(f"folder:{tmp_path}")
+    d = load_source(f"folder:{tmp_path}", (1, 8, 8))  # fitted to the input on load
+    assert d.train.x.shape == (2, 1, 8, 8)
+    assert any("images of 2 sizes (9x8 to 8x8)" in n or "images of 2 sizes (8x8 to 9x8)" in n
+               for n in d.notes)
 
 
 def test_folder_empty(tmp_path: Path) -> None:
@@ -274,8 +278,14 @@ def test_folder_truncated_png(tmp_path: Path) -> None:
     save_png(tmp_path / "a" / "0.png", rng_images(1, 3, 16, 16)[0])
     p = tmp_path / "a" / "0.png"
     p.write_bytes(p.read_bytes()[:60])
-    with pytest.raises(UserError, match="0.png: cannot read the image"):
+    with pytest.raises(UserError, match="none of its 1 image files can be read") as e:
         load_source(f"folder:{tmp_path}")
+    assert "a/0.png (cannot read the image" in e.value.help
+    save_png(tmp_path / "a" / "1.png", rng_images(1, 3, 16, 16)[0])
+    d = load_source(f"folder:{tmp_path}")
+    assert len(d.train) == 1
+    assert any("skipped 1 unreadable file(s): a/0.png (cannot read the image" in n
+               for n in d.notes)
 
 
 def test_folder_train_val_layout(tmp_path: Path) -> None:

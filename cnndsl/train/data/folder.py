@@ -1,7 +1,10 @@
 """``folder:DIR``: one sub-folder of image files per class (torchvision's ImageFolder).
 
 Classes are the sub-folder names in sorted order. ``DIR/train/<class>/`` next to
-``DIR/val/<class>/`` (or ``DIR/test/``) gives a training and a test set.
+``DIR/val/<class>/`` (or ``DIR/test/``) gives a training and a test set. Images of any
+size and mode (grey, RGB, RGBA, palette) are read; mixed sizes are fitted to the
+network's input on load (:mod:`~cnndsl.train.data.decode`), unreadable files skipped
+and named.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import torch
 
 from cnndsl.diagnostics import UserError
 
-from .images import IMAGE_SUFFIXES, read_image
+from .decode import decode_all, mixed_sizes
+from .images import IMAGE_SUFFIXES
 from .types import DataSource, ImageSet
 
 
@@ -33,44 +37,82 @@ def image_files(folder: Path) -> tuple[list[Path], int]:
     return files, skipped
 
 
-def read_classes(root: Path, classes: list[str], notes: list[str]) -> ImageSet:
-    """Every image of every class folder; all of one size."""
-    images: list[np.ndarray] = []
+def class_files(root: Path, classes: list[str], notes: list[str]) -> tuple[list[Path], list[int]]:
+    """Every image file of every class folder, with its label."""
+    files: list[Path] = []
     labels: list[int] = []
-    first: Path | None = None
     skipped = 0
     for label, name in enumerate(classes):
-        files, n_skip = image_files(root / name)
+        found, n_skip = image_files(root / name)
         skipped += n_skip
-        if not files:
+        if not found:
             raise UserError(f"folder:{root}: class folder '{name}' holds no image files",
                             help="remove the empty folder or add its images "
                                  f"({', '.join(sorted(IMAGE_SUFFIXES))})")
-        for f in files:
-            img = read_image(f)
-            if first is None:
-                first = f
-            elif img.shape[1:] != images[0].shape[1:]:
-                h0, w0 = images[0].shape[1:]
-                h, w = img.shape[1:]
-                raise UserError(
-                    f"folder:{root}: images of different sizes: {first.relative_to(root)} is "
-                    f"{w0}x{h0} but {f.relative_to(root)} is {w}x{h} (width x height)",
-                    help="resize the images to one size first (cnndsl then resizes that "
-                         "size to the network's input)")
-            images.append(img)
-            labels.append(label)
+        files += found
+        labels += [label] * len(found)
     if skipped:
         notes.append(f"folder:{root}: skipped {skipped} file(s) that are not images")
+    return files, labels
+
+
+def read_classes(root: Path, files: list[Path], labels: list[int], notes: list[str],
+                 target: tuple[int, int] | None) -> ImageSet:
+    """The files decoded (fitted to ``target`` = (H, W) when given; see
+    :mod:`~cnndsl.train.data.decode`); unreadable ones skipped and named."""
+    images: list[np.ndarray] = []
+    kept: list[int] = []
+    bad: list[str] = []
+    for f, label, (img, error) in zip(files, labels, decode_all(files, target)):
+        if img is None:
+            if "needs Pillow" in error:  # the setup, not the file: say so at once
+                raise UserError(error, help="pip install pillow (without it, cnndsl reads "
+                                "PGM/PPM images only)")
+            why = error.split(": ", 1)[1] if error.startswith(f"{f}: ") else error
+            bad.append(f"{f.relative_to(root)} ({why})")
+        else:
+            images.append(img)
+            kept.append(label)
+    if bad:
+        shown = "; ".join(bad[:5]) + ("; ..." if len(bad) > 5 else "")
+        notes.append(f"folder:{root}: skipped {len(bad)} unreadable file(s): {shown}")
+    if not images:
+        raise UserError(f"folder:{root}: none of its {len(files)} image files can be read",
+                        help="check the files (" + "; ".join(bad[:2]) + ")")
+    shapes = {a.shape[1:] for a in images}
+    if len(shapes) > 1:  # sizes the headers did not show (no Pillow): cannot fit
+        (h0, w0), (h1, w1) = sorted(shapes)[:2]
+        raise UserError(f"folder:{root}: images of different sizes ({w0}x{h0} and {w1}x{h1}, "
+                        "width x height)",
+                        help="pip install pillow: cnndsl then fits each image to the "
+                             "network's input on load")
     channels = {a.shape[0] for a in images}
     if channels == {1, 3}:
         images = [np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a for a in images]
         notes.append(f"folder:{root}: grey images converted to RGB to match the colour ones")
     x = torch.from_numpy(np.stack(images))
-    return ImageSet(x, torch.tensor(labels, dtype=torch.int64), scale=255.0)
+    return ImageSet(x, torch.tensor(kept, dtype=torch.int64), scale=255.0)
 
 
-def load_folder(arg: str) -> DataSource:
+def size_policy(root: Path, files: list[Path], input_shape: tuple[int, ...] | None,
+                notes: list[str]) -> tuple[int, int] | None:
+    """None when the images share one size; else the (H, W) each is fitted to on load."""
+    sizes = mixed_sizes(files)
+    if len(sizes) <= 1:
+        return None
+    if input_shape is None or len(input_shape) != 3:
+        raise UserError(f"folder:{root}: images of {len(sizes)} different sizes, and no "
+                        "network input size to fit them to",
+                        help="give the network (cnndsl train FILE --data folder:DIR)")
+    h, w = int(input_shape[1]), int(input_shape[2])
+    small, large = min(sizes, key=lambda s: s[0] * s[1]), max(sizes, key=lambda s: s[0] * s[1])
+    notes.append(f"folder:{root}: images of {len(sizes)} sizes ({small[0]}x{small[1]} to "
+                 f"{large[0]}x{large[1]}): each scaled to cover {w}x{h} and centre-cropped "
+                 "on load")
+    return h, w
+
+
+def load_folder(arg: str, input_shape: tuple[int, ...] | None = None) -> DataSource:
     root = Path(arg).expanduser()
     if not root.is_dir():
         raise UserError(f"folder:{arg}: no such directory", exit_code=2)
@@ -88,17 +130,24 @@ def load_folder(arg: str) -> DataSource:
                               if loose else "the folder is empty"))
     classes = [p.name for p in subs]
     notes: list[str] = []
-    train = read_classes(root, classes, notes)
-    test = None
+    files, labels = class_files(root, classes, notes)
+    present: list[str] = []
+    test_files: list[Path] = []
+    test_labels: list[int] = []
     if test_root is not None:
         extra = sorted({p.name for p in subfolders(test_root)} - set(classes))
         if extra:
             raise UserError(f"folder:{arg}: {test_root.name}/ has classes that train/ lacks: "
                             f"{', '.join(extra)}")
         present = [c for c in classes if (test_root / c).is_dir()]
-        test = read_classes(test_root, present, notes)
-        test.y = torch.tensor([classes.index(present[i]) for i in test.y.tolist()],
-                              dtype=torch.int64)
+        test_files, local = class_files(test_root, present, notes)
+        test_labels = [classes.index(present[i]) for i in local]
+    target = size_policy(root.parent if test_root is not None else root,
+                         files + test_files, input_shape, notes)
+    train = read_classes(root, files, labels, notes, target)
+    test = None
+    if test_root is not None:
+        test = read_classes(test_root, test_files, test_labels, notes, target)
         if test.sample_shape != train.sample_shape:
             raise UserError(f"folder:{arg}: {test_root.name}/ images are "
                             f"{'x'.join(map(str, test.sample_shape))} but train/ images are "

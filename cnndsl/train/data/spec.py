@@ -34,10 +34,10 @@ def _cifar10(arg: str) -> DataSource:
     return load_cifar10(arg)
 
 
-def _folder(arg: str) -> DataSource:
+def _folder(arg: str, input_shape: tuple[int, ...] | None = None) -> DataSource:
     from .folder import load_folder
 
-    return load_folder(arg)
+    return load_folder(arg, input_shape)
 
 
 def _npz(arg: str) -> DataSource:
@@ -100,4 +100,6 @@ def load_source(spec: str, input_shape: tuple[int, ...] | None = None,
     if not arg and kind != "digits":
         raise UserError(f"--data {spec}: {kind} needs a path ({kind}:PATH)",
                         help=SPEC_HELP, exit_code=2)
+    if kind == "folder":  # mixed sizes are fitted to the network's input
+        return _folder(arg, input_shape)
     return READERS[kind](arg)
