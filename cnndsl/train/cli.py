@@ -107,6 +107,12 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                    help="epochs the whitening layer's bias trains (default 0)")
     r.add_argument("--lookahead", action="store_true", default=None,
                    help="every 5 steps pull the weights to their moving average")
+    r.add_argument("--freeze", metavar="NAME",
+                   help="train nothing from the input up to and including this layer or "
+                        "block (names as in `cnndsl summary`, or module paths: layer3)")
+    r.add_argument("--head-lr", type=float, metavar="F",
+                   help="learning-rate factor of the classifier (the last layer with "
+                        "weights); default 1")
     r.add_argument("--tta", metavar="NAME",
                    help="test-time augmentation of validation and eval: none (default), "
                         "flip, flip-translate")
@@ -232,7 +238,8 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         warmup=args.warmup, warmup_start=args.warmup_start, lr_end=args.lr_end,
         norm_bias_lr=args.norm_bias_lr, freeze_norm_weight=args.freeze_norm_weight,
         whiten=args.whiten, whiten_bias_epochs=args.whiten_bias_epochs,
-        lookahead=args.lookahead, tta=args.tta, step_size=args.step_size, gamma=args.gamma,
+        lookahead=args.lookahead, tta=args.tta, freeze=args.freeze, head_lr=args.head_lr,
+        step_size=args.step_size, gamma=args.gamma,
         patience=args.patience, init=args.init, preset=args.preset,
         label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, seed=args.seed,
         val_split=args.val_split, augment=args.augment, normalize=args.normalize,

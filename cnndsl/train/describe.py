@@ -79,6 +79,10 @@ def extras(r: Recipe, n: int) -> list[str]:
                    f"{r.whiten_bias_epochs:g} epochs)")
     if r.lookahead:
         out.append("lookahead to the weights' moving average every 5 steps")
+    if r.freeze:
+        out.append(f"frozen up to {r.freeze}")
+    if r.head_lr != 1.0:
+        out.append(f"classifier at {r.head_lr:g}x lr")
     if r.tta != "none":
         out.append(f"test-time augmentation {r.tta}")
     return out

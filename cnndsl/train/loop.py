@@ -35,6 +35,7 @@ from .describe import describe
 from .device import sum_dtype
 from .distributed import World
 from .evaluate import evaluate
+from .freeze import freeze, frozen_paths, head_parameters
 from .history import History, write_metrics
 from .initialize import apply_init
 from .lookahead import Lookahead
@@ -139,6 +140,12 @@ class Trainer:
         self.base = model
         self._make_feeders()
         self._fix_weights(model)
+        self.frozen_norms = freeze(model, frozen_paths(self.net, r.freeze)) if r.freeze else []
+        if not any(p.requires_grad for p in model.parameters()):
+            raise UserError(f"--freeze {r.freeze}: nothing is left to train" if r.freeze
+                            else "the network has no trainable parameters",
+                            help="freeze an earlier layer (the classifier must train)",
+                            exit_code=2)
         if self.resume is not None:
             self._load_model_state(self.resume)
         self.model: torch.nn.Module = model
@@ -150,7 +157,7 @@ class Trainer:
             backend = o.compile if isinstance(o.compile, str) else "inductor"
             self.model = torch.compile(self.model, backend=backend)
         self.precision: Precision = choose_precision(o.amp, dev)
-        self.optimizer = make_optimizer(self.base, r, dev)
+        self.optimizer = make_optimizer(self.base, r, dev, head_parameters(self.net, self.base))
         self.steps = self.train_feeder.steps(r.batch_size, train=True)
         self.whiten_bias_steps = round(r.whiten_bias_epochs * self.steps)
         self.lookahead = Lookahead(self.base, r.epochs * self.steps) if r.lookahead else None
@@ -328,6 +335,8 @@ class Trainer:
         if start == 0:
             seed_all(mix_seed(r.seed, epoch, world.rank, 2))
         self.model.train()
+        for m in self.frozen_norms:  # a frozen backbone keeps its statistics
+            m.eval()
         loss_sum = torch.tensor(partial.get("loss", 0.0), device=dev)
         correct = torch.tensor(int(partial.get("correct", 0)), device=dev)
         seen = seen0 = int(partial.get("seen", 0))

@@ -108,3 +108,59 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         train(cnndsl.compile(NET, params={"classes": 3}), SYN3, init=str(tmp_path / "x.pt"),
               epochs=1, **FAST)
+
+
+RESNET = """block basic(c, s=1) = residual(conv(c, 3, s, bias=false) - bn - relu
+    - conv(c, 3, bias=false) - bn, shortcut=proj) - relu
+
+network small_resnet(classes=3):
+    input 3x16x16
+    conv(8, 3, bias=false) - bn - relu
+    basic(8) - basic(16, 2)
+    gap - fc(classes)
+"""
+
+
+def test_freeze_up_to_a_block_keeps_its_weights_and_statistics():
+    net = cnndsl.compile(RESNET)
+    before = {k: v.clone() for k, v in net.to_torch().state_dict().items()}
+    seen: dict = {}
+
+    def grab(ev) -> None:
+        if ev.kind == "step" and ev.step == 1:
+            seen["start"] = {k: v.clone() for k, v in ev.trainer.base.state_dict().items()}
+
+    h = train(net, SYN3, epochs=2, batch_size=16, freeze="basic1", callback=grab,
+              optimizer="sgd", lr=0.1, **FAST)
+    start, after = seen["start"], h.model.state_dict()
+    frozen = [k for k in after if k.startswith(("conv1.", "bn1.", "basic1."))]
+    trained = [k for k in after if k.startswith(("basic2.", "fc1."))
+               and not k.endswith("num_batches_tracked")]
+    assert frozen and trained and before.keys() == after.keys()
+    assert all(torch.equal(after[k], start[k]) for k in frozen)  # weights and BN statistics
+    assert all(not torch.equal(after[k], start[k]) for k in trained if "running" not in k)
+
+
+def test_freeze_names_and_the_head_rate(tmp_path):
+    from cnndsl.train.config import make_recipe
+    from cnndsl.train.freeze import frozen_paths, head_parameters
+    from cnndsl.train.optim import make_optimizer, set_lr
+
+    net = cnndsl.compile(RESNET)
+    assert frozen_paths(net, "bn1") == ["conv1", "bn1"]
+    assert frozen_paths(net, "basic1_conv2")[-1] == "basic1.conv2"
+    assert frozen_paths(net, "basic1.bn1")[-1] == "basic1.bn1"
+    assert frozen_paths(net, "basic1")[-1].startswith("basic1.")
+    with pytest.raises(UserError, match="--freeze basc1: no layer") as e:
+        frozen_paths(net, "basc1")
+    assert "did you mean basic1" in e.value.help
+    model = net.to_torch()
+    head = head_parameters(net, model)
+    assert [p.shape for p in head] == [torch.Size([3, 16]), torch.Size([3])]
+    opt = make_optimizer(model, make_recipe(optimizer="sgd", lr=0.1, head_lr=10.0).resolved(),
+                         torch.device("cpu"), head)
+    set_lr(opt, 0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, pytest.approx(1.0)]
+    assert opt.param_groups[1]["params"][0] is model.fc1.weight
+    with pytest.raises(UserError, match="nothing is left to train"):
+        train(net, SYN3, epochs=1, freeze="fc1", **FAST)
