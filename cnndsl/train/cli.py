@@ -93,8 +93,9 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                    help="hold out this fraction for validation (default: the data's test set, "
                         "else 0.2; 0 = none)")
     r.add_argument("--augment", metavar="SPEC",
-                   help="none | crop[:PAD] | translate[:PAD] (reflected borders) | flip | "
-                        "crop:4,flip | auto (default: crop:4,flip for cifar10, none otherwise)")
+                   help="a list of crop[:PAD], translate[:PAD], flip, rrc[:MIN], jitter[:S], "
+                        "trivial, mixup[:A], cutmix[:A]; a preset basic | imagenet | strong; "
+                        "none; auto (default: crop:4,flip for cifar10, none otherwise)")
     r.add_argument("--norm-bias-lr", type=float, metavar="F",
                    help="learning-rate factor of normalisation biases (their weight decay "
                         "is divided by it); default 1")

@@ -7,6 +7,7 @@ shards every global batch, and lets rank 0 alone write files.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -43,6 +44,10 @@ class World:
         """End the process group we made, once every process is done with it (a process
         that left first would tear down the connections another is still using)."""
         if self.owns_group and dist.is_initialized():
+            # A DistributedDataParallel wrapper still alive in a reference cycle would be
+            # freed by a later collection, after the group is gone: its reducer then
+            # aborts the process. Free it now.
+            gc.collect()
             dist.barrier()
             dist.destroy_process_group()
 

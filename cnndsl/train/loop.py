@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -43,56 +39,11 @@ from .optim import NORMS, make_optimizer, set_lr
 from .precision import Precision, choose_precision
 from .progress import Progress
 from .protocol import NetworkLike
+from .run_types import Diverged, Event, Options, imports_of, seed_all  # noqa: F401 (API)
 from .schedule import Schedule
 from .whitening import SAMPLES, whiten, whitening_layer
 
 AUX_WEIGHT = 0.3  # weight of an auxiliary head's loss (Szegedy et al. 2014)
-
-@dataclass
-class Options:
-    """How to run (the device and the fast paths); none of it changes the recipe."""
-
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    out: Path | None = None
-    amp: str | bool = "auto"
-    channels_last: bool | None = None  # None: on for CUDA
-    compile: bool | str = False  # True: torch.compile (inductor); a string: that backend
-    data_on_device: bool | None = None  # None: when the data fits in half the free memory
-    pin_memory: bool = True
-    sync_bn: bool = False
-    progress: str | bool = "auto"
-    plots: bool = True
-    header: bool = True  # print the data lines (a comparison prints them once)
-    callback: Callable[[Event], None] | None = None
-
-
-@dataclass
-class Event:
-    """What a callback sees after each step (``kind="step"``) and epoch (``"epoch"``)."""
-
-    kind: str
-    epoch: int  # 0-based
-    step: int  # steps done in this epoch
-    record: dict[str, Any] | None
-    trainer: Trainer
-
-    def stop(self) -> None:
-        """Stop after this step, as Ctrl-C does (a checkpoint is written)."""
-        self.trainer.stop_requested = True
-
-
-class Diverged(UserError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-    def __init__(self, message: str, history: History, help: str) -> None:
-        super().__init__(message, help=help, exit_code=1)
-        self.history = history
-
-
-def seed_all(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
 
 
 class Trainer:
@@ -212,7 +163,7 @@ class Trainer:
         meta = ck.plain({
             "format": ck.FORMAT, "version": ck.VERSION, "torch": str(torch.__version__),
             "network": n.name, "source": n.source, "path": n.path,
-            "imports": _imports_of(n),
+            "imports": imports_of(n),
             "params": dict(n.params), "input_shape": [int(v) for v in n.input_shape],
             "num_classes": self.num_classes, "classes": list(d.classes),
             "data": d.source.spec, "transform": d.transform.to_json(),
@@ -289,6 +240,7 @@ class Trainer:
         finally:
             self.progress.clear()
             self._finish()
+            self.model = self.base  # drop the DistributedDataParallel wrapper (see World.close)
         if h.stopped == "interrupted" and self.out is not None:
             self.progress.note(f"stopped; checkpoint {self.out / ck.LAST}; continue with "
                                f"--resume {self.out}")
@@ -359,12 +311,9 @@ class Trainer:
                 # Auxiliary heads (aux(...) in the source) come after the main output while
                 # training; each adds its loss discounted by AUX_WEIGHT (GoogLeNet's 0.3).
                 logits, heads = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
-                loss = F.cross_entropy(logits.float(), batch.y, reduction="sum",
-                                       label_smoothing=r.label_smoothing)
+                loss = self._loss(logits, batch)
                 for head in heads:
-                    loss = loss + AUX_WEIGHT * F.cross_entropy(
-                        head.float(), batch.y, reduction="sum",
-                        label_smoothing=r.label_smoothing)
+                    loss = loss + AUX_WEIGHT * self._loss(head, batch)
             scaled = loss * (scale / batch.size)
             if prec.scaler is not None:
                 prec.scaler.scale(scaled).backward()
@@ -427,6 +376,16 @@ class Trainer:
                                f"learning rate divided by 10")
         return record
 
+    def _loss(self, logits: torch.Tensor, batch: Any) -> torch.Tensor:
+        """Summed cross-entropy; a mixed batch (mixup, CutMix) weighs both labels."""
+        ce = F.cross_entropy(logits.float(), batch.y, reduction="sum",
+                             label_smoothing=self.r.label_smoothing)
+        if batch.lam == 1.0:
+            return ce
+        other = F.cross_entropy(logits.float(), batch.y2, reduction="sum",
+                                label_smoothing=self.r.label_smoothing)
+        return batch.lam * ce + (1.0 - batch.lam) * other
+
     def _check(self, value: torch.Tensor, epoch: int, step: int) -> bool:
         """Whether to stop (all processes agree: one asked); raises on a NaN/inf loss,
         keeping the last good checkpoint."""
@@ -450,14 +409,3 @@ class Trainer:
             f"{step + 1} (learning rate {lr:.3g}); training stopped{kept}", self.history,
             help="lower the learning rate (--lr), add warm-up (--warmup 1), clip gradients "
                  "(--clip-grad 1), or train without mixed precision (--no-amp)")
-
-
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
-
-
-def _imports_of(net: NetworkLike) -> dict[str, Any]:
-    """The texts of the files the network imported, so that the checkpoint rebuilds it
-    without reading any file (a stand-in network may have none)."""
-    imported = getattr(net, "imported", None)
-    return imported.to_json() if imported is not None else {"files": {}, "links": []}

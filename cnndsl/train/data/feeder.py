@@ -37,6 +37,12 @@ class Batch:
     x: torch.Tensor  # network input, on the device
     y: torch.Tensor  # labels, on the device
     size: int  # samples in the global batch (all processes)
+    lam: float = 1.0  # mixup/CutMix: the weight of y; the rest goes to y.flip(0)
+
+    @property
+    def y2(self) -> torch.Tensor:
+        """The labels of the images mixed in (:meth:`Augment.mix`)."""
+        return self.y.flip(0)
 
 
 class Feeder:
@@ -130,13 +136,17 @@ class Feeder:
             local = glob[self.rank::self.world]
             xb, yb = self.gather(local)
             x = xb if self.fitted else self.transform.geometry(xb)
+            lam = 1.0
             if train and self.augment:
                 g.manual_seed(mix_seed(seed, epoch, step, 1))
                 offsets, flips = self.augment.draw(len(glob), g)
                 sl = slice(self.rank, None, self.world)
-                x = self.augment.apply(x, offsets[sl], flips[sl])
+                extra = self.augment.draw_extra(len(glob), g).take(sl)
+                x = self.augment.apply(x, offsets[sl], flips[sl], extra)
             if not self.normalized:
                 x = self.transform.normalize(x)
+            if train and self.augment.mixes:
+                x, lam = self.augment.mix(x, g)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            yield Batch(x, yb, len(glob))
+            yield Batch(x, yb, len(glob), lam)

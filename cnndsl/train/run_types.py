@@ -1,0 +1,75 @@
+"""What a training run is given and tells: its options, the events a callback sees,
+the divergence error, the seeding of every random generator."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from cnndsl.diagnostics import UserError
+
+from .history import History
+from .protocol import NetworkLike
+
+if TYPE_CHECKING:
+    from .loop import Trainer
+
+
+@dataclass
+class Options:
+    """How to run (the device and the fast paths); none of it changes the recipe."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    out: Path | None = None
+    amp: str | bool = "auto"
+    channels_last: bool | None = None  # None: on for CUDA
+    compile: bool | str = False  # True: torch.compile (inductor); a string: that backend
+    data_on_device: bool | None = None  # None: when the data fits in half the free memory
+    pin_memory: bool = True
+    sync_bn: bool = False
+    progress: str | bool = "auto"
+    plots: bool = True
+    header: bool = True  # print the data lines (a comparison prints them once)
+    callback: Callable[[Event], None] | None = None
+
+
+@dataclass
+class Event:
+    """What a callback sees after each step (``kind="step"``) and epoch (``"epoch"``)."""
+
+    kind: str
+    epoch: int  # 0-based
+    step: int  # steps done in this epoch
+    record: dict[str, Any] | None
+    trainer: Trainer
+
+    def stop(self) -> None:
+        """Stop after this step, as Ctrl-C does (a checkpoint is written)."""
+        self.trainer.stop_requested = True
+
+
+class Diverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+    def __init__(self, message: str, history: History, help: str) -> None:
+        super().__init__(message, help=help, exit_code=1)
+        self.history = history
+
+
+def seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def imports_of(net: NetworkLike) -> dict[str, Any]:
+    """The texts of the files the network imported, so that the checkpoint rebuilds it
+    without reading any file (a stand-in network may have none)."""
+    imported = getattr(net, "imported", None)
+    return imported.to_json() if imported is not None else {"files": {}, "links": []}
