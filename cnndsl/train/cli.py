@@ -46,13 +46,15 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--limit", action="append", default=[], metavar="NAME=N",
                    help="raise a bound of the compiler, e.g. --limit nodes=200000")
     r = p.add_argument_group("recipe (explicit values override --preset)")
-    r.add_argument("--preset", choices=("alexnet2012", "resnet2015", "airbench94"),
+    r.add_argument("--preset", choices=("alexnet", "vgg", "resnet-cifar", "resnet-imagenet",
+                                        "alexnet2012", "resnet2015", "airbench94"),
                    help="the slides' recipes: alexnet2012 (SGD momentum 0.9, lr 1e-2, weight "
                         "decay 5e-4, batch 128, plateau); resnet2015 (SGD momentum 0.9, lr "
                         "0.1, weight decay 1e-5, batch 256, plateau, He init); airbench94 "
                         "(zoo/airbench94.cnn on cifar10: batch 1024, Nesterov SGD, label "
                         "smoothing 0.2, linear schedule, whitening, lookahead, flip-translate "
-                        "test-time augmentation; docs/training.md)")
+                        "test-time augmentation); the papers' alexnet, vgg, resnet-cifar, "
+                        "resnet-imagenet (docs/training.md lists every value and its source)")
     r.add_argument("--epochs", type=int, metavar="N", help="default 10")
     r.add_argument("--batch-size", type=int, metavar="N",
                    help="global batch (all processes together); default 64")
@@ -67,7 +69,7 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--nesterov", action="store_true", default=None,
                    help="Nesterov momentum (sgd)")
     r.add_argument("--schedule", metavar="NAME",
-                   help="none (default), step, cosine, onecycle, plateau (divide by 10 when "
+                   help="none (default), step, multistep, cosine, onecycle, plateau (divide by 10 when "
                         "validation accuracy stops improving), linear (down to --lr-end after "
                         "the warm-up)")
     r.add_argument("--warmup", type=float, metavar="EPOCHS", help="linear warm-up epochs")
@@ -77,7 +79,10 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                    help="linear schedule: the last rate as a fraction of --lr (default 0)")
     r.add_argument("--step-size", type=int, metavar="EPOCHS",
                    help="step schedule: epochs between drops (default epochs/3)")
-    r.add_argument("--gamma", type=float, help="step schedule: factor per drop (default 0.1)")
+    r.add_argument("--gamma", type=float,
+                   help="step and multistep schedules: factor per drop (default 0.1)")
+    r.add_argument("--milestones", metavar="E1,E2,...",
+                   help="multistep schedule: the epochs where the rate drops")
     r.add_argument("--patience", type=int, metavar="EPOCHS",
                    help="plateau schedule: epochs without improvement (default 3)")
     r.add_argument("--init", metavar="NAME",
@@ -240,7 +245,7 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         norm_bias_lr=args.norm_bias_lr, freeze_norm_weight=args.freeze_norm_weight,
         whiten=args.whiten, whiten_bias_epochs=args.whiten_bias_epochs,
         lookahead=args.lookahead, tta=args.tta, freeze=args.freeze, head_lr=args.head_lr,
-        step_size=args.step_size, gamma=args.gamma,
+        step_size=args.step_size, gamma=args.gamma, milestones=args.milestones,
         patience=args.patience, init=args.init, preset=args.preset,
         label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, seed=args.seed,
         val_split=args.val_split, augment=args.augment, normalize=args.normalize,

@@ -38,6 +38,7 @@ def describe(t: Trainer, data: bool = True) -> list[str]:
                  + (" nesterov" if r.nesterov else "")
                  + f", weight decay {r.weight_decay:g}, batch {r.batch_size}, "
                  f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}, schedule {r.schedule}"
+                 + (f" at epochs {r.milestones}" if r.schedule == "multistep" else "")
                  + (f" + {r.warmup:g} warm-up epochs" if r.warmup else "")
                  + f", init {r.init}, seed {r.seed}"
                  + (f", preset {r.preset}" if r.preset else ""))

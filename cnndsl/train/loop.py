@@ -118,7 +118,9 @@ class Trainer:
         self.schedule = Schedule(r.schedule, float(r.lr), epochs=r.epochs,  # type: ignore[arg-type]
                                  steps_per_epoch=self.steps, warmup=r.warmup,
                                  step_size=int(r.step_size or 1), gamma=r.gamma,
-                                 patience=r.patience, start=r.warmup_start, end=r.lr_end)
+                                 patience=r.patience, start=r.warmup_start, end=r.lr_end,
+                                 milestones=tuple(int(v) for v in (r.milestones or "").split(",")
+                                                  if v.strip()))
 
     def _fix_weights(self, model: torch.nn.Module) -> None:
         """Weights the recipe sets rather than trains: normalisation weights stay 1

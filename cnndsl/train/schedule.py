@@ -21,6 +21,9 @@ class Schedule:
     [False, False, False, True]
     >>> p.lr(4, 0)
     0.01
+    >>> m = Schedule("multistep", 0.1, epochs=5, steps_per_epoch=1, milestones=(2, 4))
+    >>> [round(m.lr(e, 0), 6) for e in range(5)]
+    [0.1, 0.1, 0.01, 0.01, 0.001]
     >>> t = Schedule("linear", 1.0, epochs=10, steps_per_epoch=10, warmup=2.5, start=0.2,
     ...              end=0.07)  # airbench94's triangle: 0.2 -> 1 over 25 steps -> 0.07
     >>> [round(t.lr(e, s), 3) for e, s in ((0, 0), (2, 4), (2, 5), (6, 2), (9, 9))]
@@ -29,7 +32,8 @@ class Schedule:
 
     def __init__(self, kind: str, base_lr: float, *, epochs: int, steps_per_epoch: int,
                  warmup: float = 0.0, step_size: int = 1, gamma: float = 0.1,
-                 patience: int = 3, start: float = 0.0, end: float = 0.0) -> None:
+                 patience: int = 3, start: float = 0.0, end: float = 0.0,
+                 milestones: tuple[int, ...] = ()) -> None:
         self.kind = kind
         self.base = base_lr
         self.spe = max(1, steps_per_epoch)
@@ -39,6 +43,7 @@ class Schedule:
         self.gamma = gamma
         self.patience = patience
         self.start, self.end = start, end  # warm-up's first and linear's last fraction
+        self.milestones = milestones  # multistep: epochs where the rate drops by gamma
         self.drops = 0  # plateau: times the rate was divided by 10
         self.best: float | None = None
         self.bad_epochs = 0
@@ -56,6 +61,8 @@ class Schedule:
     def shape(self, epoch: int, t: int) -> float:
         if self.kind == "step":
             return self.gamma ** (epoch // self.step_size)
+        if self.kind == "multistep":
+            return self.gamma ** sum(epoch >= m for m in self.milestones)
         if self.kind == "cosine":
             span = max(1, self.total - self.warmup_steps)
             p = min(1.0, max(0.0, (t - self.warmup_steps) / span))

@@ -196,3 +196,31 @@ def test_preset_on_the_command_line_says_what_it_does(tmp_path: Path, capfd):
     assert "first conv whitened from 154 images" in text
     assert "test-time augmentation flip-translate" in text
     assert "sgd lr 1.5 momentum 0.85 nesterov" in text
+
+
+@pytest.mark.parametrize("name,values", [
+    ("alexnet", {"lr": 1e-2, "weight_decay": 5e-4, "batch_size": 128, "epochs": 90,
+                 "schedule": "plateau"}),
+    ("vgg", {"lr": 1e-2, "weight_decay": 5e-4, "batch_size": 256, "epochs": 74}),
+    ("resnet-cifar", {"lr": 0.1, "weight_decay": 1e-4, "batch_size": 128, "epochs": 164,
+                      "schedule": "multistep", "milestones": "82,123", "init": "he",
+                      "augment": "crop:4,flip"}),
+    ("resnet-imagenet", {"lr": 0.1, "weight_decay": 1e-4, "batch_size": 256, "init": "he"}),
+])
+def test_paper_presets_carry_the_papers_values(name, values):
+    r = make_recipe(name).resolved()
+    assert (r.optimizer, r.momentum) == ("sgd", 0.9)
+    assert {k: getattr(r, k) for k in values} == values
+    assert make_recipe(name, lr=0.5).lr == 0.5  # an explicit value wins
+
+
+def test_multistep_schedule_and_bad_milestones():
+    from cnndsl.train.schedule import Schedule
+
+    s = Schedule("multistep", 0.1, epochs=164, steps_per_epoch=391, milestones=(82, 123))
+    assert [round(s.lr(e, 0), 6) for e in (0, 81, 82, 122, 123, 163)] == \
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    assert make_recipe(schedule="multistep", milestones=[3, 6]).milestones == "3,6"
+    for bad in ("", "6,3", "x", "0,2"):
+        with pytest.raises(UserError, match="--milestones"):
+            make_recipe(schedule="multistep", milestones=bad or None)

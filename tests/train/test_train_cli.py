@@ -137,7 +137,7 @@ def test_usage_errors() -> None:
     with pytest.raises(UserError, match="unknown data kind"):
         run(["train", "net.cnn", "--data", "imagenet:/x"], fake_compile([]))
     with pytest.raises(SystemExit):
-        run(["train", "net.cnn", "--preset", "vgg"])
+        run(["train", "net.cnn", "--preset", "vgg19"])
 
 
 def test_cnndsl_main_dispatches_train(tmp_path: Path, capsys) -> None:
