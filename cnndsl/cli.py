@@ -24,6 +24,7 @@ COMMANDS = {
     "train": ("cnndsl.train.cli", "train a network on data (GPU or CPU)"),
     "eval": ("cnndsl.train.cli", "score a checkpoint on data"),
     "predict": ("cnndsl.train.cli", "classify image files with a checkpoint"),
+    "lr-find": ("cnndsl.train.cli", "the learning-rate range test: a rate to train with"),
     "export": ("cnndsl.train.cli", "write a trained model as ONNX, TorchScript or source + "
                "weights"),
     "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),
@@ -38,7 +39,7 @@ OPTIONAL_PACKAGES = {
     "matplotlib": "pip install matplotlib (or pip install 'cnndsl[train]')",
     "onnx": "pip install onnx (or pip install 'cnndsl[onnx]')",
     "PIL": "pip install pillow",
-}  # modules adding several commands (train, eval, predict, export)
+}  # modules adding several commands (train, eval, predict, export, lr-find)
 
 
 def _color(stream) -> bool:
@@ -62,7 +63,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, (modname, help) in COMMANDS.items():
         if command is None or modname != target:
             sub.add_parser(name, help=help)  # listed by --help; its module is not needed
-        elif name not in handlers:  # the module of the command (train's adds four)
+        elif name not in handlers:  # the module of the command (train's adds five)
             mod = importlib.import_module(modname)
             handlers.update(mod.add_parsers(sub) if hasattr(mod, "add_parsers") else
                             {name: (mod.add_parser(sub), mod.run)[1]})

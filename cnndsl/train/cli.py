@@ -1,7 +1,7 @@
-"""``cnndsl train``, ``eval``, ``predict`` and ``export``: argparse over the Python API.
+"""``cnndsl train``, ``eval``, ``predict``, ``export`` and ``lr-find``: argparse over the API.
 
 Importing this module is cheap (no torch): ``cnndsl/cli.py`` imports it for every
-command. :func:`add_parsers` adds the four sub-commands and returns their handlers.
+command. :func:`add_parsers` adds the five sub-commands and returns their handlers.
 """
 
 from __future__ import annotations
@@ -191,8 +191,25 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
                    help="MODEL.onnx | MODEL.pt | MODEL.py: a new file or one cnndsl wrote, "
                         "unless --force")
     x.add_argument("--force", action="store_true", help="replace an existing file")
+    f = sub.add_parser("lr-find", description="The learning-rate range test (Smith 2015): "
+                       "train a fresh network while the rate grows from --start to --end; "
+                       "print the rate where the loss falls fastest and plot the curve.")
+    f.add_argument("file", metavar="FILE", help=".cnn file or zoo name")
+    f.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP)
+    f.add_argument("--set", action="append", metavar="K=V", default=[])
+    f.add_argument("--input", metavar="CxHxW")
+    f.add_argument("--optimizer", default="adam", help="default adam")
+    f.add_argument("--batch-size", type=int, default=64)
+    f.add_argument("--start", type=float, default=1e-7)
+    f.add_argument("--end", type=float, default=10.0)
+    f.add_argument("--steps", type=int, default=100)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--device", default="auto")
+    f.add_argument("-o", "--output", metavar="PNG", help="the curve (default lr_find.png)")
+    f.add_argument("--force", action="store_true", help="replace the PNG")
+    f.add_argument("--json", action="store_true", help="print the curve as JSON")
     return {"train": run_train, "eval": run_eval, "predict": run_predict,
-            "export": run_export}
+            "export": run_export, "lr-find": run_lr_find}
 
 
 def default_out(name: str) -> Path:
@@ -302,6 +319,33 @@ def run_eval(args: argparse.Namespace) -> int:
     f1 = sum(r["f1"] for r in per_class) / max(len(per_class), 1)
     print(f"{'macro':<{width}}  {'':9}  {'':6}  {f1:.3f}")
     print(f"confusion matrix image: {ev.confusion_png}")
+    return 0
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    import cnndsl
+    from cnndsl.outputs import check_target
+
+    from .device import resolve_device
+    from .lrfind import lr_find, plot
+    from .plots import have_matplotlib
+
+    png = args.output or "lr_find.png"
+    check_target(png, args.force)
+    source = Path(args.file) if os.path.isfile(args.file) else args.file
+    net = cnndsl.compile(source, params=parse_set(args.set) or None, input=args.input)
+    result = lr_find(net, args.data, start=args.start, end=args.end, steps=args.steps,
+                     batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,
+                     device=str(resolve_device(args.device)))
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"suggested learning rate: {result.suggestion:.3g} ({args.optimizer}, "
+              f"batch {args.batch_size}; {len(result.lrs)} steps"
+              + (", stopped when the loss diverged)" if result.stopped_early else ")"))
+    if have_matplotlib():
+        plot(result, png, args.force)
+        print(f"curve: {png}", file=sys.stderr)
     return 0
 
 
