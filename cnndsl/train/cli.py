@@ -113,6 +113,9 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                    help="epochs the whitening layer's bias trains (default 0)")
     r.add_argument("--lookahead", action="store_true", default=None,
                    help="every 5 steps pull the weights to their moving average")
+    r.add_argument("--ema", type=float, metavar="DECAY",
+                   help="keep a moving average of the weights (e.g. 0.999); it is what "
+                        "validation scores and the run keeps as its model")
     r.add_argument("--freeze", metavar="NAME",
                    help="train nothing from the input up to and including this layer or "
                         "block (names as in `cnndsl summary`, or module paths: layer3)")
@@ -262,6 +265,7 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         norm_bias_lr=args.norm_bias_lr, freeze_norm_weight=args.freeze_norm_weight,
         whiten=args.whiten, whiten_bias_epochs=args.whiten_bias_epochs,
         lookahead=args.lookahead, tta=args.tta, freeze=args.freeze, head_lr=args.head_lr,
+        ema=args.ema,
         step_size=args.step_size, gamma=args.gamma, milestones=args.milestones,
         patience=args.patience, init=args.init, preset=args.preset,
         label_smoothing=args.label_smoothing, clip_grad=args.clip_grad, seed=args.seed,

@@ -106,6 +106,7 @@ class Recipe:
     whiten: bool = False  # the first conv set from the data's patches, never trained
     whiten_bias_epochs: float = 0.0  # epochs its bias trains before it is frozen
     lookahead: bool = False  # pull the weights to their moving average every 5 steps
+    ema: float = 0.0  # decay of a moving average of the weights kept beside them; 0 = off
     tta: str = "none"  # test-time augmentation of validation and eval
     freeze: str | None = None  # train nothing up to and including this layer or block
     head_lr: float = 1.0  # lr factor of the classifier (the last layer with weights)
@@ -202,6 +203,7 @@ def validate(r: Recipe) -> Recipe:
     need(0 <= r.lr_end <= 1, "--lr-end", r.lr_end, "must be in [0, 1]")
     need(r.norm_bias_lr > 0, "--norm-bias-lr", r.norm_bias_lr, "must be > 0")
     need(r.head_lr > 0, "--head-lr", r.head_lr, "must be > 0")
+    need(0 <= r.ema < 1, "--ema", r.ema, "must be in [0, 1) (0.999 is usual; 0 = off)")
     need(r.whiten_bias_epochs >= 0, "--whiten-bias-epochs", r.whiten_bias_epochs,
          "must be >= 0 (epochs)")
     need(r.step_size is None or r.step_size >= 1, "--step-size", r.step_size, "must be >= 1")

@@ -80,6 +80,8 @@ def extras(r: Recipe, n: int) -> list[str]:
                    f"{r.whiten_bias_epochs:g} epochs)")
     if r.lookahead:
         out.append("lookahead to the weights' moving average every 5 steps")
+    if r.ema:
+        out.append(f"moving average of the weights (decay {r.ema:g}) validated and kept")
     if r.freeze:
         out.append(f"frozen up to {r.freeze}")
     if r.head_lr != 1.0:

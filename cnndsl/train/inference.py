@@ -40,8 +40,8 @@ def load_model(path: str | os.PathLike, device: str = "auto",
     net = network or rebuild(ckpt.get("source"), ckpt.get("params"), ckpt.get("input_shape"),
                              ckpt.get("imports"), ckpt["_path"])
     model = net.to_torch()
-    try:
-        model.load_state_dict(ckpt["state_dict"])
+    try:  # with --ema, the weights' average is the trained model
+        model.load_state_dict(ckpt.get("ema") or ckpt["state_dict"])
     except RuntimeError as e:
         raise UserError(f"{ckpt['_path']}: the weights do not fit the network compiled from "
                         f"its source: {str(e).splitlines()[0]}",

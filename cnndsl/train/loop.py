@@ -30,6 +30,7 @@ from .data import Feeder, Prepared, mix_seed
 from .describe import describe
 from .device import sum_dtype
 from .distributed import World
+from .ema import WeightAverage
 from .evaluate import evaluate
 from .freeze import freeze, frozen_paths, head_parameters
 from .history import History, write_metrics
@@ -112,6 +113,9 @@ class Trainer:
         self.steps = self.train_feeder.steps(r.batch_size, train=True)
         self.whiten_bias_steps = round(r.whiten_bias_epochs * self.steps)
         self.lookahead = Lookahead(self.base, r.epochs * self.steps) if r.lookahead else None
+        self.ema = WeightAverage(self.base, r.ema) if r.ema else None
+        if self.ema is not None and self.resume is not None and self.resume.get("ema"):
+            self.ema.load_state_dict(self.resume["ema"])
         if self.lookahead is not None and self.resume is not None \
                 and self.resume.get("lookahead") is not None:
             self.lookahead.load_state_dict(self.resume["lookahead"])
@@ -175,6 +179,7 @@ class Trainer:
         })
         return {**meta, "state_dict": self.base.state_dict(),
                 "lookahead": self.lookahead.state_dict() if self.lookahead else None,
+                "ema": self.ema.state_dict() if self.ema else None,
                 "optimizer": self.optimizer.state_dict(),
                 "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
                 "rng": ck.rng_state()}
@@ -246,8 +251,13 @@ class Trainer:
         if h.stopped == "interrupted" and self.out is not None:
             self.progress.note(f"stopped; checkpoint {self.out / ck.LAST}; continue with "
                                f"--resume {self.out}")
-        h.model = self.base
+        h.model = self.trained
         return h
+
+    @property
+    def trained(self) -> torch.nn.Module:
+        """The model the run offers: the weights' moving average with ``--ema``."""
+        return self.ema.model if self.ema is not None else self.base
 
     def _finish(self) -> None:
         if self.out is None or not self.o.plots or not self.history.records:
@@ -331,6 +341,8 @@ class Trainer:
                 self.optimizer.step()
             if self.lookahead is not None:
                 self.lookahead.after_step(epoch * self.steps + step + 1)
+            if self.ema is not None:
+                self.ema.update(self.base)
             with torch.no_grad():
                 loss_sum += loss.detach()
                 correct += (logits.argmax(dim=1) == batch.y).sum()
@@ -367,7 +379,7 @@ class Trainer:
         }
         prev = self.history.records[-1]["time"] if self.history.records else 0.0
         if self.val_feeder is not None:
-            v = evaluate(self.base, self.val_feeder, batch_size=2 * r.batch_size,
+            v = evaluate(self.trained, self.val_feeder, batch_size=2 * r.batch_size,
                          num_classes=self.num_classes, precision=prec, world=world,
                          tta=r.tta)
             record.update(val_loss=v.loss, val_acc=v.accuracy, val_top5=v.top5)

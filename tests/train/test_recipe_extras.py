@@ -224,3 +224,35 @@ def test_multistep_schedule_and_bad_milestones():
     for bad in ("", "6,3", "x", "0,2"):
         with pytest.raises(UserError, match="--milestones"):
             make_recipe(schedule="multistep", milestones=bad or None)
+
+
+def test_weight_average_is_validated_kept_and_resumed(tmp_path: Path):
+    from cnndsl.train.ema import WeightAverage
+    from cnndsl.train.export import load_run
+
+    model = nn.Linear(2, 1)
+    avg = WeightAverage(model, 0.9)
+    with torch.no_grad():
+        w0 = model.weight.clone()
+        model.weight.add_(1.0)
+    avg.update(model)
+    assert torch.allclose(avg.model.weight, 0.9 * w0 + 0.1 * (w0 + 1))
+
+    data = "synthetic:N=64,shape=1x8x8,classes=4,seed=1"
+    net = cnndsl.compile("input 1x8x8\nconv(8, 3) - bn - relu - gap - fc(4)")
+    kw = dict(epochs=2, batch_size=16, optimizer="sgd", lr=0.1, ema=0.9, seed=1, **FAST)
+    full = train(net, data, out=tmp_path / "full", **kw)
+    ckpt = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    ema = ckpt["ema"]
+    assert all(torch.equal(full.model.state_dict()[k], v) for k, v in ema.items())
+    assert any(not torch.equal(ckpt["state_dict"][k], ema[k]) for k in ema)  # raw weights kept
+    run = load_run(tmp_path / "full" / "last.pt")
+    assert all(torch.equal(run.module.state_dict()[k], v) for k, v in ema.items())
+
+    def stop(ev) -> None:
+        if ev.kind == "epoch" and ev.epoch == 0:
+            ev.stop()
+
+    train(net, data, out=tmp_path / "part", callback=stop, **kw)
+    resumed = train(net, resume=tmp_path / "part", **FAST)
+    assert all(torch.equal(resumed.model.state_dict()[k], v) for k, v in ema.items())
