@@ -40,7 +40,7 @@ def fake_compile(calls: list):
 
 def test_every_train_flag_parses() -> None:
     p, handlers = parser()
-    assert set(handlers) == {"train", "eval", "predict", "export"}
+    assert set(handlers) == {"train", "eval", "predict", "export", "lr-find"}
     a = p.parse_args([
         "train", "net.cnn", "--data", "mnist:/d", "--epochs", "3", "--batch-size", "32",
         "--optimizer", "sgd", "--lr", "0.1", "--weight-decay", "1e-4", "--momentum", "0.8",
