@@ -10,12 +10,8 @@ uninterrupted run computes (bitwise on the CPU).
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -40,7 +36,7 @@ from .optim import NORMS, make_optimizer, set_lr
 from .precision import Precision, choose_precision
 from .progress import Progress
 from .protocol import NetworkLike
-from .run_types import Diverged, Event, Options, imports_of, seed_all  # noqa: F401 (API)
+from .run_types import Diverged, Event, Options, imports_of, seed_all, stop_on_sigint  # noqa: F401 (Options, Event: the API's)
 from .schedule import Schedule
 from .whitening import SAMPLES, whiten, whitening_layer
 
@@ -226,7 +222,7 @@ class Trainer:
         best = max((x["val_acc"] for x in h.records if x.get("val_acc") is not None),
                    default=-1.0)
         try:
-            with self._stop_on_sigint():
+            with stop_on_sigint(self):
                 for epoch in range(start_epoch, r.epochs):
                     record = self._epoch(epoch, start_step, partial)
                     start_step, partial = 0, {}
@@ -273,25 +269,6 @@ class Trainer:
     def _callback(self, kind: str, epoch: int, step: int, record: dict | None) -> None:
         if self.o.callback is not None:
             self.o.callback(Event(kind, epoch, step, record, self))
-
-    @contextlib.contextmanager
-    def _stop_on_sigint(self) -> Iterator[None]:
-        """First Ctrl-C: finish the step, save, stop. Second: abort at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: object) -> None:
-            if self.stop_requested:
-                raise KeyboardInterrupt
-            self.stop_requested = True
-            self.progress.note("\nstopping after this step (Ctrl-C again to abort) ...")
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
     def _epoch(self, epoch: int, start: int, partial: dict[str, float]) -> dict | None:
         """Train one epoch (from step ``start``); its record, or None when stopped."""

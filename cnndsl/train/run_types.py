@@ -1,10 +1,13 @@
 """What a training run is given and tells: its options, the events a callback sees,
-the divergence error, the seeding of every random generator."""
+the divergence error, the seeding of every random generator, Ctrl-C handling."""
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,3 +76,23 @@ def imports_of(net: NetworkLike) -> dict[str, Any]:
     without reading any file (a stand-in network may have none)."""
     imported = getattr(net, "imported", None)
     return imported.to_json() if imported is not None else {"files": {}, "links": []}
+
+
+@contextlib.contextmanager
+def stop_on_sigint(trainer: Trainer) -> Iterator[None]:
+    """First Ctrl-C: finish the step, save, stop. Second: abort at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        trainer.stop_requested = True
+        trainer.progress.note("\nstopping after this step (Ctrl-C again to abort) ...")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
