@@ -89,6 +89,7 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
           sync_bn: bool = False, deterministic: bool = False,
           resume: str | os.PathLike | None = None, progress: str | bool = "auto",
           plots: bool = True, callback: Callable[..., None] | None = None,
+          tensorboard: bool = False,
           ) -> History | Comparison:
     """Train a compiled network; the per-epoch :class:`History` (``.model`` is the module).
 
@@ -181,7 +182,7 @@ def train(network: NetworkLike | str | os.PathLike | None = None,
         options = Options(device=dev, out=out_dir, amp=amp, channels_last=channels_last,
                           compile=compile, data_on_device=data_on_device,
                           pin_memory=pin_memory, sync_bn=sync_bn, progress=progress,
-                          plots=plots, callback=callback)
+                          plots=plots, callback=callback, tensorboard=tensorboard)
         if len(recipe.optimizers) > 1:
             return compare(net, prepared, recipe, options, world)
         return Trainer(net, prepared, recipe.resolved(), options, world, ckpt).run()

@@ -157,6 +157,9 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     o.add_argument("-q", "--quiet", dest="progress", action="store_const", const="none")
     o.add_argument("--no-plots", dest="plots", action="store_false",
                    help="no curves.png / compare.png")
+    o.add_argument("--tensorboard", action="store_true",
+                   help="also log each epoch to OUT/tensorboard (needs the tensorboard "
+                        "package)")
     return p
 
 
@@ -274,7 +277,7 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         channels_last=args.channels_last, compile=args.compile,
         data_on_device=args.data_on_device, pin_memory=args.pin_memory,
         sync_bn=args.sync_bn, deterministic=args.deterministic, resume=args.resume,
-        progress=args.progress, plots=args.plots)
+        progress=args.progress, plots=args.plots, tensorboard=args.tensorboard)
     runs = result if isinstance(result, dict) else {"": result}
     quiet = args.progress == "none"
     for name, h in runs.items():

@@ -59,6 +59,14 @@ class Trainer:
         self.history = History(network=network.name, optimizer=recipe.optimizer,
                                out=self.out, notes=list(data.notes))
         self.resume = resume
+        self.board = None
+        if options.tensorboard and options.out is None:
+            raise UserError("tensorboard logging needs a run folder", help="give out=DIR",
+                            exit_code=2)
+        if options.tensorboard and self.out is not None:  # the main process writes
+            from .tensorboard import Board
+
+            self.board = Board(self.out)
         self._build()
 
     # -- setup ---------------------------------------------------------------------
@@ -235,6 +243,8 @@ class Trainer:
                     self.save(epoch + 1, 0, {}, best=improved or record.get("val_acc") is None)
                     if self.out is not None:
                         write_metrics(h.records, self.out)
+                        if self.board is not None:
+                            self.board.epoch(record)
                     self.progress.epoch(record, r.epochs)
                     self._callback("epoch", epoch, self.steps, record)
                     if self.stop_requested and epoch + 1 < r.epochs:
@@ -256,6 +266,8 @@ class Trainer:
         return self.ema.model if self.ema is not None else self.base
 
     def _finish(self) -> None:
+        if self.board is not None:
+            self.board.close()
         if self.out is None or not self.o.plots or not self.history.records:
             return
         from .plots import have_matplotlib, save_curves

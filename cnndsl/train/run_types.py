@@ -38,6 +38,7 @@ class Options:
     sync_bn: bool = False
     progress: str | bool = "auto"
     plots: bool = True
+    tensorboard: bool = False  # also log each epoch for TensorBoard (needs out)
     header: bool = True  # print the data lines (a comparison prints them once)
     callback: Callable[[Event], None] | None = None
 
