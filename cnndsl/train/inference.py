@@ -162,7 +162,8 @@ class Prediction:
 def predict(path: str | os.PathLike, images: Sequence[str | os.PathLike], *, top: int = 1,
             device: str = "auto", network: NetworkLike | None = None) -> list[Prediction]:
     """The most likely class (softmax probability) of each image file."""
-    from .data.images import read_image
+    from .data.decode import fit
+    from .data.images import have_pillow, read_image
 
     if not images:
         raise UserError("no image files to classify", exit_code=2)
@@ -174,6 +175,9 @@ def predict(path: str | os.PathLike, images: Sequence[str | os.PathLike], *, top
         if not p.is_file():
             raise UserError(f"{p}: no such image file", exit_code=2)
         arr = read_image(p)
+        h, w = m.ckpt["input_shape"][1:]
+        if arr.shape[1] * w != arr.shape[2] * h and have_pillow():
+            arr = fit(arr, h, w)  # another aspect: cover and centre-crop, as folders load
         transform = fitted_transform(m.ckpt, tuple(arr.shape), 255.0)  # type: ignore[arg-type]
         x = transform(torch.from_numpy(arr)[None].to(m.device))
         probs = torch.softmax(m.model(x).float(), dim=1)[0]

@@ -21,5 +21,10 @@ else:
         return FakeNetwork("lenet", (1, 32, 32), 10, name="lenet5")
 
     @pytest.fixture(autouse=True)
+    def _no_image_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+        """Folders are decoded afresh (test_photo_folder checks the cache on its own)."""
+        monkeypatch.setenv("CNNDSL_IMAGE_CACHE", "off")
+
+    @pytest.fixture(autouse=True)
     def _threads() -> None:
         torch.set_num_threads(min(2, torch.get_num_threads()))

@@ -94,6 +94,7 @@ def test_mixed_folder_trains_evaluates_and_predicts(tmp_path, capsys):
                  "--no-plots"]) == 0
     out = capsys.readouterr().out
     assert "skipped 1 unreadable file(s): green/broken.jpg" in out
+    assert "augmentation: flip,rrc:0.25" in out  # auto: random-resized crops for photos
     assert main(["eval", str(run), "--json", "--confusion", str(tmp_path / "c.png")]) == 0
     ev = json.loads(capsys.readouterr().out)
     assert ev["count"] == 42 and ev["accuracy"] > 0.6  # 20% of 210 images; chance 1/3
@@ -106,3 +107,27 @@ def test_mixed_folder_trains_evaluates_and_predicts(tmp_path, capsys):
     assert main(["predict", str(run), str(red / "2.png"), str(red / "1.png"), "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [p["class"] for p in lines] == ["red", "red"]  # an RGBA and a grey-converted
+
+
+def test_the_resized_copy_is_made_once_and_follows_the_files(tmp_path, monkeypatch):
+    from cnndsl.train.data import decode
+
+    monkeypatch.setenv("CNNDSL_IMAGE_CACHE", "on")
+    monkeypatch.setenv("CNNDSL_CACHE_DIR", str(tmp_path / "cache"))
+    make_folder(tmp_path / "photos", per_class=8)
+    first = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
+    assert len(list((tmp_path / "cache" / "images").glob("*.npz"))) == 1
+    calls = []
+    monkeypatch.setattr(decode, "_decode", lambda job: calls.append(job) or (None, "x"))
+    again = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
+    assert calls == [] and torch.equal(again.train.x, first.train.x)
+    assert torch.equal(again.train.y, first.train.y)
+    assert any("from the resized copy" in n for n in again.notes)
+    assert any("skipped 1 unreadable file(s): green/broken.jpg" in n for n in again.notes)
+    monkeypatch.undo()
+    monkeypatch.setenv("CNNDSL_IMAGE_CACHE", "on")
+    monkeypatch.setenv("CNNDSL_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "photos" / "red" / "1.png").unlink()  # a change: decoded afresh, new copy
+    third = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
+    assert len(third.train) == len(first.train) - 1
+    assert not any("from the resized copy" in n for n in third.notes)

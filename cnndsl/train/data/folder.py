@@ -16,9 +16,14 @@ import torch
 
 from cnndsl.diagnostics import UserError
 
+from . import image_cache
 from .decode import decode_all, mixed_sizes
 from .images import IMAGE_SUFFIXES
 from .types import DataSource, ImageSet
+
+# --augment auto for a folder of photos of many sizes: random-resized crops of at least a
+# quarter of the (centre-cropped) image, and flips; validation sees the fitted image.
+PHOTO_AUGMENT = "rrc:0.25,flip"
 
 
 def subfolders(root: Path) -> list[Path]:
@@ -56,6 +61,23 @@ def class_files(root: Path, classes: list[str], notes: list[str]) -> tuple[list[
     return files, labels
 
 
+def decoded(root: Path, files: list[Path], target: tuple[int, int] | None,
+            notes: list[str]) -> list[tuple[np.ndarray | None, str]]:
+    """The files decoded (and fitted), from the resized copy on disk when one is there
+    (:mod:`~cnndsl.train.data.image_cache`; fitted photos only)."""
+    if target is None:
+        return decode_all(files, None)
+    name = image_cache.key(root, files, target)
+    cached = image_cache.load(name)
+    if cached is not None and len(cached[0]) == len(files):
+        notes.append(f"folder:{root}: {len(files)} images from the resized copy made by an "
+                     "earlier run (any change to the files makes a new one)")
+        return list(zip(*cached))
+    results = decode_all(files, target)
+    image_cache.save(name, results)
+    return results
+
+
 def read_classes(root: Path, files: list[Path], labels: list[int], notes: list[str],
                  target: tuple[int, int] | None) -> ImageSet:
     """The files decoded (fitted to ``target`` = (H, W) when given; see
@@ -63,7 +85,7 @@ def read_classes(root: Path, files: list[Path], labels: list[int], notes: list[s
     images: list[np.ndarray] = []
     kept: list[int] = []
     bad: list[str] = []
-    for f, label, (img, error) in zip(files, labels, decode_all(files, target)):
+    for f, label, (img, error) in zip(files, labels, decoded(root, files, target, notes)):
         if img is None:
             if "needs Pillow" in error:  # the setup, not the file: say so at once
                 raise UserError(error, help="pip install pillow (without it, cnndsl reads "
@@ -152,4 +174,6 @@ def load_folder(arg: str, input_shape: tuple[int, ...] | None = None) -> DataSou
             raise UserError(f"folder:{arg}: {test_root.name}/ images are "
                             f"{'x'.join(map(str, test.sample_shape))} but train/ images are "
                             f"{'x'.join(map(str, train.sample_shape))}")
-    return DataSource(f"folder:{arg}", classes, train, test, notes)
+    # photos fitted on load: training sees random-resized crops of them (and flips)
+    auto = PHOTO_AUGMENT if target is not None else "none"
+    return DataSource(f"folder:{arg}", classes, train, test, notes, auto)

@@ -103,5 +103,5 @@ def prepare(data: DataArg, input_shape: tuple[int, ...], num_classes: int | None
     if normalize:
         transform = transform.with_stats(train)
     if augment == "auto":
-        augment = AUTO_AUGMENT.get(kind_of(source.spec), "none")
+        augment = AUTO_AUGMENT.get(kind_of(source.spec), source.auto_augment)
     return Prepared(source, train, val, val_name, transform, Augment.parse(augment), notes)

@@ -51,6 +51,7 @@ class DataSource:
     train: ImageSet
     test: ImageSet | None = None
     notes: list[str] = field(default_factory=list)
+    auto_augment: str = "none"  # what --augment auto means for this data
 
     def describe(self) -> str:
         c, h, w = self.train.sample_shape
