@@ -104,7 +104,8 @@ def save_comparison(runs: Mapping[str, History], path: Path, title: str = "",
 
 def save_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path: Path,
                    title: str = "", force: bool = False) -> None:
-    """Rows: true class; columns: predicted class; counts written in the cells."""
+    """Rows: true class; columns: predicted class; counts written in the cells (with more
+    than 30 classes, each row as fractions of its class, with a colour bar)."""
     import numpy as np
 
     m = np.asarray(matrix)
@@ -112,7 +113,13 @@ def save_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], path
     size = min(20.0, 2.5 + 0.45 * k)
     fig = _figure(size, size)
     ax = fig.subplots()
-    ax.imshow(m, cmap="Blues")
+    if k <= 30:
+        ax.imshow(m, cmap="Blues")
+    else:  # too many cells for counts: each true class's row as fractions, on a colour bar
+        rows = m.sum(axis=1, keepdims=True)
+        image = ax.imshow(m / np.maximum(rows, 1), cmap="Blues", vmin=0, vmax=1,
+                          interpolation="nearest")
+        fig.colorbar(image, ax=ax, fraction=0.04, label="fraction of the true class")
     if k <= 30:
         hi = m.max() if m.size else 0
         for i in range(k):

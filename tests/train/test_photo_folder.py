@@ -131,3 +131,17 @@ def test_the_resized_copy_is_made_once_and_follows_the_files(tmp_path, monkeypat
     third = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
     assert len(third.train) == len(first.train) - 1
     assert not any("from the resized copy" in n for n in third.notes)
+
+
+def test_confusion_picture_of_many_classes_shows_fractions(tmp_path):
+    from cnndsl.train.plots import save_confusion
+
+    k = 60
+    m = np.ones((k, k), dtype=int)
+    m[np.arange(k), np.arange(k)] = 50
+    png = tmp_path / "c.png"
+    save_confusion(m.tolist(), [f"c{i}" for i in range(k)], png)
+    im = PIL.open(png)
+    assert im.size == (2000, 2000)  # capped at 20 inches, whatever the class count
+    pixels = np.asarray(im.convert("L"))
+    assert pixels.min() < 100  # the diagonal's 50/109 of each row shows dark on the bar
