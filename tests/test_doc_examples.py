@@ -83,3 +83,44 @@ def test_examples_run_as_shown(page, tmp_path, monkeypatch):
         for expr, value in claims(code):
             got = eval(expr, namespace)
             assert got == value, f"{page.name}: {expr} is {got!r}, the page says {value!r}"
+
+
+def transcripts() -> list[tuple[str, str, list[str]]]:
+    """(page, command, the output lines shown under it) of each ``$ cnndsl ...`` line."""
+    out = []
+    for page in PAGES:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", page.read_text(), re.S):
+            lines = block.splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("$ cnndsl "):
+                    shown = []
+                    for after in lines[i + 1:]:
+                        if after.startswith("$ "):
+                            break
+                        shown.append(after)
+                    out.append((page.name, line[2:], [s for s in shown if s.strip()]))
+    return out
+
+
+TRANSCRIPTS = transcripts()
+
+
+def test_transcripts_are_found():
+    assert any(cmd.startswith("cnndsl check zoo/vgg16.cnn") for _, cmd, _ in TRANSCRIPTS)
+
+
+@pytest.mark.parametrize("page,command,shown", TRANSCRIPTS,
+                         ids=[f"{p}:{c[:40]}" for p, c, _ in TRANSCRIPTS])
+def test_commands_print_what_the_pages_show(page, command, shown, tmp_path, monkeypatch,
+                                            capsys):
+    import shlex
+
+    from cnndsl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    os.symlink(ROOT / "zoo", tmp_path / "zoo")
+    args = shlex.split(command, comments=True)[1:]
+    assert main(args) == 0, f"{page}: `{command}` failed"
+    printed = capsys.readouterr().out.splitlines()
+    for line in shown:
+        assert line in printed, f"{page}: `{command}` no longer prints {line!r}"
