@@ -12,6 +12,7 @@ module prints its figures. Absolute times are reported beside the ratios, never 
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -78,6 +79,16 @@ def interleaved(ours: Callable[[], object], base: Callable[[], object], repeats:
             fn()
             out.append(clock() - t)
     return a, b
+
+
+def print_figures(figures: list[Figure], as_json: bool) -> None:
+    """A benchmark's output: one line per figure, or (``--json``) the figures as one JSON
+    list on one line, the last line, which ``benchmarks/run.py`` reads."""
+    if as_json:
+        print(json.dumps([f.__dict__ for f in figures]))
+        return
+    for f in figures:
+        print(f.line())
 
 
 def _ms(seconds: float) -> str:

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.figures import Figure, interleaved, ratio_figure  # noqa: E402
+from benchmarks.figures import Figure, interleaved, print_figures, ratio_figure  # noqa: E402
 
 FORWARD = ("resnet50", "vgg16", "densenet121", "mobilenet_v2")  # zoo = torchvision names
 BATCH = 8
@@ -175,11 +175,7 @@ def main() -> int:
     ap.add_argument("--part", choices=("single", "threads"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     figures = part(a.part, a.quick) if a.part else measure(a.quick)
-    if a.json:
-        print(json.dumps([f.__dict__ for f in figures]))
-    else:
-        for f in figures:
-            print(f.line())
+    print_figures(figures, a.json)
     return 0
 
 

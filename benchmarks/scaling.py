@@ -10,7 +10,6 @@ linear; a quadratic pass shows as a ratio growing with N).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cnndsl  # noqa: E402
-from benchmarks.figures import Figure, plain_figure  # noqa: E402
+from benchmarks.figures import Figure, plain_figure, print_figures  # noqa: E402
 from cnndsl.syntax.parser import parse  # noqa: E402
 
 SIZES = (100, 1_000, 10_000, 100_000)
@@ -75,11 +74,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     figures = measure(a.quick)
-    if a.json:
-        print(json.dumps([f.__dict__ for f in figures]))
-    else:
-        for f in figures:
-            print(f.line())
+    print_figures(figures, a.json)
     return 0
 
 

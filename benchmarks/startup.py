@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.figures import Figure, interleaved, plain_figure, ratio_figure  # noqa: E402
+from benchmarks.figures import Figure, interleaved, plain_figure, print_figures, ratio_figure  # noqa: E402
 
 TORCHINFO = ("import torchvision, torchinfo\n"
              "torchinfo.summary(torchvision.models.resnet152(), input_size=(1, 3, 224, 224), "
@@ -109,11 +108,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     figures = measure(a.quick)
-    if a.json:
-        print(json.dumps([f.__dict__ for f in figures]))
-    else:
-        for f in figures:
-            print(f.line())
+    print_figures(figures, a.json)
     return 0
 
 

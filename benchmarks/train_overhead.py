@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import statistics
 import sys
 import tempfile
@@ -49,7 +48,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cnndsl  # noqa: E402
-from benchmarks.figures import Figure, ratio_figure  # noqa: E402
+from benchmarks.figures import Figure, print_figures, ratio_figure  # noqa: E402
 from cnndsl.train import train  # noqa: E402
 from cnndsl.train.data import prepare  # noqa: E402
 
@@ -256,12 +255,9 @@ def main() -> int:
     a = ap.parse_args()
     t0 = time.perf_counter()
     figures = measure(a.quick)
-    if a.json:  # one line: every figure (benchmarks/run.py reads the last line)
-        print(json.dumps([f.__dict__ for f in figures]))
-        return 0
-    for f in figures:
-        print(f.line())
-    print(f"torch {torch.__version__}, {time.perf_counter() - t0:.0f} s")
+    print_figures(figures, a.json)
+    if not a.json:
+        print(f"torch {torch.__version__}, {time.perf_counter() - t0:.0f} s")
     return 0
 
 
