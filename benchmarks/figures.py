@@ -91,5 +91,17 @@ def print_figures(figures: list[Figure], as_json: bool) -> None:
         print(f.line())
 
 
+def main(doc: str, measure: Callable[[bool], list[Figure]], quick_help: str) -> int:
+    """The command line of a benchmark module: ``[--quick] [--json]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--json", action="store_true", help="the figures as one JSON list")
+    a = ap.parse_args()
+    print_figures(measure(a.quick), a.json)
+    return 0
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms" if seconds < 10 else f"{seconds:.1f} s"

@@ -9,7 +9,6 @@ linear; a quadratic pass shows as a ratio growing with N).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cnndsl  # noqa: E402
-from benchmarks.figures import Figure, plain_figure, print_figures  # noqa: E402
+from benchmarks.figures import Figure, main, plain_figure  # noqa: E402
 from cnndsl.syntax.parser import parse  # noqa: E402
 
 SIZES = (100, 1_000, 10_000, 100_000)
@@ -68,15 +67,5 @@ def measure(quick: bool = False) -> list[Figure]:
     return figures
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="up to 10,000 layers")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    figures = measure(a.quick)
-    print_figures(figures, a.json)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, measure, "up to 10,000 layers"))

@@ -17,7 +17,6 @@ those figures are left out and the absolute times are still reported.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.figures import Figure, interleaved, plain_figure, print_figures, ratio_figure  # noqa: E402
+from benchmarks.figures import Figure, interleaved, main, plain_figure, ratio_figure  # noqa: E402
 
 TORCHINFO = ("import torchvision, torchinfo\n"
              "torchinfo.summary(torchvision.models.resnet152(), input_size=(1, 3, 224, 224), "
@@ -102,15 +101,5 @@ def measure(quick: bool = False) -> list[Figure]:
     return figures
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    figures = measure(a.quick)
-    print_figures(figures, a.json)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, measure, "fewer repeats"))

@@ -127,6 +127,14 @@ def test_the_resized_copy_is_made_once_and_follows_the_files(tmp_path, monkeypat
     monkeypatch.undo()
     monkeypatch.setenv("CNNDSL_IMAGE_CACHE", "on")
     monkeypatch.setenv("CNNDSL_CACHE_DIR", str(tmp_path / "cache"))
+    copy = next((tmp_path / "cache" / "images").glob("*.npz"))
+    for damaged in (b"PK\x03\x04garbage", b""):  # a damaged copy: decoded afresh, no error
+        copy.write_bytes(damaged)
+        fresh = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
+        assert torch.equal(fresh.train.x, first.train.x)
+        assert not any("from the resized copy" in n for n in fresh.notes)
+
+    monkeypatch.setenv("CNNDSL_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "photos" / "red" / "1.png").unlink()  # a change: decoded afresh, new copy
     third = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
     assert len(third.train) == len(first.train) - 1

@@ -19,8 +19,8 @@ from .augment import Augment
 from .transform import Transform
 from .types import ImageSet
 
-# A resident set whose network-ready floats take at most this many bytes is fitted to the
-# network once (resized, scaled and, without augmentation, normalised), not every batch:
+# A resident set whose network-ready floats take at most this many bytes (and, on a GPU,
+# a quarter of its free memory) is fitted to the network once (resized, scaled and, without augmentation, normalised), not every batch:
 # the step then only gathers rows, as a hand-written loop on prepared tensors does.
 FIT_ONCE_BYTES = 1 << 30
 FIT_CHUNK = 4096  # images fitted at a time (bounds the temporary memory)
@@ -81,6 +81,8 @@ class Feeder:
         n, item = len(self.x), math.prod(self.transform.input_shape) * 4
         if n == 0 or n * item > FIT_ONCE_BYTES:
             return
+        if self.device.type == "cuda" and n * item > 0.25 * torch.cuda.mem_get_info(self.device)[0]:
+            return  # the residency decision counted the stored bytes; leave room to train
         parts = []
         for i in range(0, n, FIT_CHUNK):
             x = self.transform.geometry(self.x[i:i + FIT_CHUNK])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +64,8 @@ def load(name: str | None) -> tuple[list[np.ndarray | None], list[str]] | None:
             for g in range(int(z["groups"])):  # one group per image shape (grey, RGB)
                 for row, index in enumerate(z[f"index{g}"].tolist()):
                     images[index] = z[f"x{g}"][row]
-    except (OSError, KeyError, ValueError, IndexError):
-        return None
+    except (OSError, EOFError, KeyError, ValueError, IndexError, zipfile.BadZipFile):
+        return None  # damaged or of another version: decoded afresh (and saved again)
     return images, errors
 
 
