@@ -266,7 +266,7 @@ def footer(s: Summary) -> list[tuple[str, str]]:
         ("MACs", f"{s.macs:,} = {si(s.macs)} (conv {si(k.get('conv', 0))} + linear "
          f"{si(k.get('linear', 0))}); FLOPs = 2 x MACs = {si(s.flops)}"),
         ("fvcore", f"{s.macs_fvcore:,} = MACs + norm {k.get('norm', 0):,} + pool "
-         f"{k.get('pool', 0):,}"),
+         f"{k.get('pool', 0):,}" + (f" + resize {k['resize']:,}" if k.get("resize") else "")),
         ("activations", f"{s.activations:,} per image = {si(m.bytes, 'B')} {m.dtype} "
          f"(every node's output: {s.activations_all:,})"),
         ("peak", f"{m.peak_elements:,} live at {m.peak_at} = {si(m.peak_bytes, 'B')} "

@@ -12,6 +12,7 @@ import pytest
 
 import cnndsl
 from cnndsl.api import ZOO_DIR
+from cnndsl.commands.zoo import preset_fields
 from cnndsl.passes.cost import cost
 
 from .conftest import needs_torch
@@ -134,7 +135,8 @@ def assert_matches_torchvision(c, r, same_pooling: bool = True) -> None:
     assert c.macs_by_kind["linear"] == pytest.approx(fv.get("linear", 0), rel=1e-3)
     assert c.macs_by_kind["conv"] == r["hook_conv_macs"]  # in fact exact
     assert c.macs_by_kind["linear"] == r["hook_linear_macs"]
-    assert c.macs_by_kind["norm"] == fv.get("batch_norm", 0)  # BN reported apart
+    norms = sum(fv.get(k, 0) for k in ("batch_norm", "layer_norm", "group_norm"))
+    assert c.macs_by_kind["norm"] == norms  # BN, LN, GN reported apart
     assert c.macs_fvcore == pytest.approx(r["fvcore_total"], rel=1e-3)
     if same_pooling:
         assert c.macs_by_kind["pool"] == fv.get("adaptive_avg_pool2d", 0)
@@ -160,15 +162,34 @@ def torchvision_counterpart(path: Path) -> str | None:
     return next((m for m in found if m in TORCHVISION), None)
 
 
-@pytest.mark.parametrize("path", sorted(ZOO_DIR.glob("*.cnn")), ids=lambda p: p.stem)
-def test_zoo_networks_with_a_torchvision_counterpart(path):
-    model = torchvision_counterpart(path)
-    if model is None:
-        pytest.skip(f"{path.name} names no torchvision model with reference figures")
-    net = cnndsl.compile(path)
-    # the zoo's VGG16 follows the paper (no 7x7 adaptive pool): fvcore's total is 25,088 more
+def zoo_counterparts() -> list[tuple[str, str]]:
+    """(zoo name, torchvision model) for every zoo network or family member with
+    reference figures: a family's members are named as torchvision names them."""
+    out = []
+    for path in sorted(ZOO_DIR.glob("*.cnn")):
+        members = preset_fields(path.read_text())
+        if members:
+            out += [(name, name) for name, _ in members if name in TORCHVISION]
+        elif torchvision_counterpart(path):
+            out.append((path.stem, torchvision_counterpart(path)))
+    return out
+
+
+@pytest.mark.parametrize("name, model", zoo_counterparts(), ids=lambda v: str(v))
+def test_zoo_networks_with_a_torchvision_counterpart(name, model):
+    net = cnndsl.compile(name)
+    r = TORCHVISION[model]
+    # the zoo's VGG16 follows the paper (no 7x7 adaptive pool): fvcore's total is 25,088
+    # more; a global mean written x.mean((2, 3)) (ShuffleNetV2, MNASNet) fvcore skips
     has_pool = any(n.op == "adaptiveavgpool" or n.op == "gap" for n in net.graph.nodes)
-    assert_matches_torchvision(net.cost, TORCHVISION[model], same_pooling=has_pool)
+    same = has_pool == ("adaptive_avg_pool2d" in r["fvcore_by_operator"])
+    assert_matches_torchvision(net.cost, r, same_pooling=same)
+
+
+def test_every_family_member_with_reference_figures_is_compared():
+    assert {m for _, m in zoo_counterparts()} >= {
+        "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0",
+        "regnet_y_400mf", "mnasnet1_0", "vgg11", "resnet50"}
 
 
 # ---------------------------------------------------------------- conventions per operator
@@ -208,7 +229,7 @@ def test_global_and_adaptive_average_pools_count_their_input_like_fvcore():
 def test_totals_split_by_kind():
     c = cnndsl.compile("input 3x8x8\nconv(4, 3) - bn - relu - gap - fc(2)").cost
     assert c.macs_by_kind == {"conv": 4 * 64 * 27, "linear": 8, "norm": 2 * 4 * 64,
-                              "pool": 4 * 64}
+                              "pool": 4 * 64, "resize": 0}
     assert c.macs == 4 * 64 * 27 + 8
     assert c.macs_fvcore == c.macs + 2 * 4 * 64 + 4 * 64
 
@@ -291,3 +312,17 @@ def _zoo_case(name: str):
 @pytest.mark.parametrize("name", [_zoo_case(p.stem) for p in sorted(ZOO_DIR.glob("*.cnn"))])
 def test_zoo_activations_equal_the_built_module_outputs(name):
     assert_activations_match_module(cnndsl.compile(name))
+
+
+def test_group_and_layer_norm_count_five_per_element_like_fvcore():
+    c = costs("input 8x4x4\ngroupnorm(2) - layernorm - gap - layernorm")
+    assert (c["groupnorm1"].macs, c["groupnorm1"].macs_kind) == (5 * 8 * 16, "norm")
+    assert c["layernorm1"].macs == 5 * 8 * 16 and c["layernorm2"].macs == 5 * 8
+
+
+def test_upsampling_costs_what_fvcore_counts():
+    c = costs("input 4x5x5\nupsample(2) - upsample(3, mode=bilinear)")
+    assert (c["upsample1"].macs, c["upsample1"].macs_kind) == (4 * 10 * 10, "resize")
+    assert c["upsample2"].macs == 4 * 4 * 30 * 30
+    net = cnndsl.compile("input 4x5x5\nupsample(2)")
+    assert net.cost.macs == 0 and net.cost.macs_fvcore == 4 * 10 * 10

@@ -66,12 +66,31 @@ def test_adaptive_pooling_windows():
     assert rf["avgpool1"] == RF((2, 2), (2, 2), (0.5, 0.5))
 
 
+SKEWED = "input 8x16x16\nconcat(conv(8, 2, stride=2, pad=0) | conv(8, 3, stride=2, pad=1))"
+
+
 def test_misaligned_branches_warn_w0601():
-    net = cnndsl.compile("input 8x16x16\nconcat(maxpool(2) | conv(8, 3, stride=2, pad=1))")
+    net = cnndsl.compile(SKEWED)
     warnings = alignment_warnings(net.graph)
     assert [d.code for d in warnings] == ["W0601"]
-    assert warnings[0].span is not None and "pool1: centre 0.5" in warnings[0].label
+    assert warnings[0].span is not None and "conv1: centre 0.5" in warnings[0].label
     assert "W0601" in [d.code for d in net.summary().diagnostics]
+
+
+@pytest.mark.parametrize("src", [
+    # ResNet-D's shortcut: a 2x2 average pool against the body's strided 3x3 conv
+    "input 8x16x16\nresidual(conv(16, 3, 2) - bn, shortcut=avgpool(2) - conv(16, 1) - bn)",
+    "input 8x16x16\nconcat(maxpool(2) | conv(8, 3, stride=2, pad=1))",
+    # a U-Net / HRNet fusion: the coarse path upsampled back onto the fine one
+    "input 8x16x16\nconv(8, 3) as fine\nfine - conv(8, 3, 2) - upsample(2) as coarse\n"
+    "add(fine | coarse)",
+    "input 8x16x16\nconv(8, 3) as fine\nfine - conv(8, 3, 2) - deconv(8) as coarse\n"
+    "concat(fine | coarse)",
+])
+def test_deliberate_half_pixel_offsets_do_not_warn(src):
+    """Offsets an even pooling window or an upsampling makes cannot be padded away."""
+    net = cnndsl.compile(src)
+    assert alignment_warnings(net.graph) == [] and net.warnings == []
 
 
 @pytest.mark.parametrize("src", [
@@ -93,7 +112,7 @@ def test_resnet_projection_shortcuts_are_aligned():
 
 def test_strict_summary_turns_w0601_into_an_error(capsys, tmp_path):
     f = tmp_path / "skew.cnn"
-    f.write_text("input 8x16x16\nconcat(maxpool(2) | conv(8, 3, stride=2, pad=1))\n")
+    f.write_text(SKEWED + "\n")
     assert main(["summary", str(f)]) == 0
     assert "warning[W0601]" in capsys.readouterr().err
     assert main(["summary", str(f), "--strict"]) == 1
@@ -101,5 +120,5 @@ def test_strict_summary_turns_w0601_into_an_error(capsys, tmp_path):
 
 
 def test_w0601_can_be_allowed_on_its_line():
-    src = "input 8x16x16\nconcat(maxpool(2) | conv(8, 3, stride=2, pad=1))  # allow W0601\n"
+    src = SKEWED + "  # allow W0601\n"
     assert [d.code for d in cnndsl.compile(src).summary().diagnostics] == []

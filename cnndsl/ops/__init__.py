@@ -1,6 +1,6 @@
 """Operators: one definition each (see schema.OpDef); importing this loads them all."""
 
-from . import layers, merge  # noqa: F401  (registers the operators)
+from . import channels, layers, merge  # noqa: F401  (registers the operators)
 from .registry import all_ops, did_you_mean, get, lookup, names
 from .schema import REQUIRED, Attr, OpDef, Params, ShapeError, Window
 

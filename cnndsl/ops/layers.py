@@ -237,14 +237,14 @@ _POOL_ATTRS = (
 )
 
 register(OpDef(
-    name="maxpool", family="pool", aliases=("pool", "max_pool", "maxpool2d"),
+    name="maxpool", family="pool", aliases=("pool", "max_pool", "maxpool2d", "maxpooling2d"),
     doc="Max pooling. A bare `pool` is 2x2, stride 2 (the slides' common setting).",
     attrs=_POOL_ATTRS, resolve=_pool_resolve, infer=_pool_infer("max"), window=_window,
     label=_pool_label("max"), torch_module=_pool_module("MaxPool2d"), macs_kind="pool",
     cost_note="no parameters, no MACs (comparisons only)",
 ))
 register(OpDef(
-    name="avgpool", family="pool", aliases=("avg_pool", "avgpool2d"),
+    name="avgpool", family="pool", aliases=("avg_pool", "avgpool2d", "averagepooling2d"),
     doc="Average pooling; padding counts as zeros unless count_include_pad=false.",
     attrs=_POOL_ATTRS + (Attr("count_include_pad", "bool", True,
                               doc="average over the padded window, as PyTorch does"),),
@@ -264,7 +264,7 @@ def _global_window(a: Attrs) -> Window | None:
 
 
 register(OpDef(
-    name="gap", family="pool", aliases=("globalavgpool", "global_avg_pool", "avgpool_global",
+    name="gap", family="pool", aliases=("globalavgpool", "global_avg_pool", "avgpool_global", "globalaveragepooling2d",
                                           "adaptiveavgpool1", "gavgpool"),
     doc="Global average pooling: CxHxW to a vector of C (GoogLeNet, ResNet).",
     infer=_global_infer, label=lambda a, o: "global avg pool", macs_kind="pool",
@@ -274,7 +274,7 @@ register(OpDef(
     "count for adaptive average pooling), kind `pool`, outside the conv+linear total",
 ))
 register(OpDef(
-    name="gmp", family="pool", aliases=("globalmaxpool", "global_max_pool"),
+    name="gmp", family="pool", aliases=("globalmaxpool", "global_max_pool", "globalmaxpooling2d"),
     doc="Global max pooling: CxHxW to a vector of C.",
     infer=_global_infer, label=lambda a, o: "global max pool", macs_kind="pool",
     cost_note="no parameters, no MACs (comparisons only)",
@@ -409,7 +409,7 @@ def _bn_module(a: Attrs, ins: Types, out: TensorType) -> str:
 
 
 register(OpDef(
-    name="bn", family="norm", aliases=("batchnorm", "batch_norm", "batchnorm2d"),
+    name="bn", family="norm", aliases=("batchnorm", "batch_norm", "batchnorm2d", "batchnormalization"),
     doc="Batch normalization over channels (or features of a vector).",
     attrs=(Attr("eps", "float", 1e-5, min=0), Attr("momentum", "float", 0.1, min=0),
            Attr("affine", "bool", True)),
@@ -595,7 +595,7 @@ def _deconv_module(a: Attrs, ins: Types, out: TensorType) -> str:
 
 register(OpDef(
     name="deconv", family="conv", aliases=("convtranspose", "conv_transpose", "upconv",
-                                            "transposed_conv"),
+                                            "transposed_conv", "conv2dtranspose"),
     doc="Transposed convolution (learned upsampling, U-Net's up-conv): output "
     "(W-1)*S - 2P + D*(F-1) + output_pad + 1. A bare `deconv(c)` is 2x2, stride 2.",
     attrs=(
@@ -631,11 +631,14 @@ def _upsample_infer(a: Attrs, ins: Types) -> TensorType:
 
 
 register(OpDef(
-    name="upsample", family="resize", aliases=("upsampling", "interpolate", "unpool"),
+    name="upsample", family="resize", aliases=("upsampling", "interpolate", "unpool", "upsampling2d"),
     doc="Upsampling by an integer factor, nearest or bilinear (no parameters).",
     attrs=(Attr("scale", "int", 2, min=1, doc="the factor on height and width"),
            Attr("mode", "str", "nearest", choices=("nearest", "bilinear"))),
     infer=_upsample_infer, label=lambda a, o: f"upsample x{a['scale']}",
+    # fvcore's count: 1 per output element (nearest), 4 (bilinear: four taps)
+    macs=lambda a, ins, out: out.numel * (1 if a["mode"] == "nearest" else 4),
+    macs_kind="resize",
     # nearest: each input pixel scattered over f x f; bilinear: over 2f x 2f, centred
     transposed=lambda a: (Window((a["scale"],) * 2, (a["scale"],) * 2, (0, 0, 0, 0))
                           if a["mode"] == "nearest" else
@@ -644,7 +647,8 @@ register(OpDef(
     torch_module=lambda a, ins, out: (
         f"nn.Upsample(scale_factor={a['scale']}, mode={a['mode']!r}"
         + (", align_corners=False)" if a["mode"] == "bilinear" else ")")),
-    cost_note="no parameters, no MACs (a resampling copy)",
+    cost_note="no parameters; MACs apart as `resize`, fvcore's count: 1 per output element "
+    "(nearest) or 4 (bilinear)",
 ))
 
 
@@ -667,11 +671,12 @@ register(OpDef(
     attrs=(Attr("groups", "int", 32, min=1), Attr("eps", "float", 1e-5, min=0)),
     infer=_grouped_channels("groupnorm"),
     params=lambda a, ins, out: Params(ins[0].channels, ins[0].channels),
-    macs=lambda a, ins, out: 2 * out.numel, macs_kind="norm",
+    macs=lambda a, ins, out: 5 * out.numel, macs_kind="norm",
     label=lambda a, o: f"group norm /{a['groups']}",
     torch_module=lambda a, ins, out: (f"nn.GroupNorm({a['groups']}, {ins[0].channels}"
                                       + (f", eps={a['eps']!r})" if a["eps"] != 1e-5 else ")")),
-    cost_note="C gamma + C beta, no buffers; 2 per element (`norm`)",
+    cost_note="C gamma + C beta, no buffers; 5 per element (`norm`, fvcore's count: "
+    "mean, variance, normalize, scale, shift)",
 ))
 
 register(OpDef(
@@ -710,7 +715,7 @@ def _zeropad_resolve(a: Attrs, ins: Types) -> Attrs:
 
 
 register(OpDef(
-    name="zeropad", family="resize", aliases=("zero_pad", "pad2d"),
+    name="zeropad", family="resize", aliases=("zero_pad", "pad2d", "zeropadding2d"),
     doc="Zero padding around the map: P, PhxPw, or top x bottom x left x right.",
     attrs=(Attr("pad", "pad", 1, min=0),),
     resolve=_zeropad_resolve, infer=_zeropad_infer, label=lambda a, o: "zero pad",

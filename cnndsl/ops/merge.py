@@ -25,6 +25,12 @@ def _concat_infer(a: Attrs, ins: Types) -> TensorType:
     return TensorType((sum(t.channels for t in ins),) + ins[0].dims[1:])
 
 
+def _scales(t: TensorType, m: TensorType) -> bool:
+    """Whether ``t`` holds one factor per channel of the map ``m``: a vector of C, or a
+    Cx1x1 map (torchvision's SE blocks keep the pooled map)."""
+    return m.is_map and t.dims in ((m.channels,), (m.channels, 1, 1)) and t != m
+
+
 def _elementwise_infer(kind: str):
     def infer(a: Attrs, ins: Types) -> TensorType:
         first = ins[0]
@@ -32,9 +38,9 @@ def _elementwise_infer(kind: str):
         for t in ins[1:]:
             if t == out:
                 continue
-            if kind == "mul" and t.is_vector and out.is_map and t.dims[0] == out.channels:
+            if kind == "mul" and _scales(t, out):
                 continue  # per-channel scale (squeeze-and-excitation)
-            if kind == "mul" and out.is_vector and t.is_map and out.dims[0] == t.channels:
+            if kind == "mul" and _scales(out, t):
                 out = t
                 continue
             raise ShapeError("E0307", f"{'added' if kind == 'add' else 'multiplied'} "
@@ -63,7 +69,8 @@ register(OpDef(
 ))
 register(OpDef(
     name="mul", family="merge", aliases=("multiply", "prod"), arity=-1,
-    doc="Multiply branches element-wise; a vector of C scales the channels of a CxHxW map.",
+    doc="Multiply branches element-wise; a vector of C (or a Cx1x1 map) scales the "
+    "channels of a CxHxW map.",
     infer=_elementwise_infer("mul"), label=lambda a, o: "x", macs_kind="elementwise",
     cost_note="no parameters, no MACs (one multiplication per element, no accumulate)",
     torch_call=lambda a, xs, m, ins, out: " * ".join(

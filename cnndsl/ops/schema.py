@@ -107,7 +107,7 @@ class OpDef:
     resolve: Callable[[Attrs, Types], Attrs] = _same_attrs
     params: Callable[[Attrs, Types, TensorType], Params] = _no_params
     macs: Callable[[Attrs, Types, TensorType], int] = _no_macs
-    macs_kind: str = "none"  # conv, linear, norm, pool, elementwise, none: for fvcore-style splits
+    macs_kind: str = "none"  # conv, linear, norm, pool, resize, elementwise, none (fvcore's split)
     window: Callable[[Attrs], Window | None] = _no_window
     # upsampling operators: the window of the transposed (scattering) convolution they are
     transposed: Callable[[Attrs], Window] | None = None

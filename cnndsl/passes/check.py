@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .. import ops
 from ..diagnostics import Diagnostic
 from ..ir.graph import Graph, Node
@@ -39,7 +41,8 @@ def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
     kernel = f"{w.kernel[0]}x{w.kernel[1]}"
     pad_text = f"2*{p0}" if p0 == p1 else f"{p0}+{p1}"
     ext = f"{k}" if d == 1 else f"{win.span(k, d)}"
-    arithmetic = (f"({n} - {ext} + {pad_text})/{s} + 1 = {f.exact:.3g}; the last {which} "
+    exact = Fraction(n - win.span(k, d) + p0 + p1, s) + 1
+    arithmetic = (f"({n} - {ext} + {pad_text})/{s} + 1 = {_exact(exact)}; the last {which} "
                   "of the input are never seen")
     fixes = win.suggestions(n, k, s, p0, d) if p0 == p1 else []
     what_op = "window" if op.family != "pool" else "pooling window"
@@ -47,6 +50,19 @@ def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
         "W0301",
         f"{kernel} {what_op} at stride {s} does not fit a {t.dims[1]}x{t.dims[2]} input",
         node.span, label=arithmetic, help="; or ".join(fixes) if fixes else None)
+
+
+def _exact(q: Fraction) -> str:
+    """A quotient as written by hand: 112, 111.5, or 2.333... (7/3) where it repeats."""
+    if q.denominator == 1:
+        return str(q.numerator)
+    d = q.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    if d == 1:  # a terminating decimal: all of its digits
+        return f"{float(q):.12g}" if len(str(float(q))) < 16 else str(q)
+    return f"{float(q):.3f}... ({q.numerator}/{q.denominator})"
 
 
 NODE_CHECKS = (_fit_warning,)
@@ -62,4 +78,27 @@ def check(graph: Graph, fields: dict[str, RF | None] | None = None) -> list[Diag
             if d is not None:
                 out.append(d)
     out += alignment_warnings(graph, fields)
+    out += _stray_drop_paths(graph)
+    return out
+
+
+def _stray_drop_paths(graph: Graph) -> list[Diagnostic]:
+    """W0702 at a drop path whose output is not added to a shortcut: dropping it drops
+    the sample's whole signal, not one residual branch."""
+    out = []
+    uses = None
+    for node in graph.nodes:
+        if node.op != "droppath":
+            continue
+        uses = uses or graph.consumers()
+        name = node.name
+        while len(uses[name]) == 1 and len(graph[uses[name][0]].inputs) == 1:
+            name = uses[name][0]  # through single-input layers (a scale, an activation)
+        if any(graph[u].op in ("add", "mean") for u in uses[name]):
+            continue
+        out.append(Diagnostic(
+            "W0702", "drop path outside a residual branch: in training it drops the whole "
+            "signal of a sample", node.span, label="its output is not added to a shortcut",
+            help="put it at the end of a residual body: residual(... - droppath(p)); "
+            "for element-wise dropout write dropout(p)"))
     return out

@@ -14,7 +14,8 @@ NOTE: conventions (docs/cost.md has the table per operator).
   fully connected layers: the slides' "ops", torchvision's GFLOPS column, fvcore's
   conv + linear. Batch norm (2 per element with affine, 1 without) and global/adaptive
   average pooling (1 per input element) are kept apart, by kind, so that
-  ``macs_fvcore`` = conv + linear + norm + pool equals fvcore's total.
+  ``macs_fvcore`` = conv + linear + norm + pool + resize (upsampling: 1 per output
+  element, 4 bilinear) equals fvcore's total. Group and layer norm count 5 per element.
 - FLOPs = 2 x MACs.
 - Activations: a node's output elements per image. The totals count the tensors a
   forward pass has to create: the input and every node that allocates, not the
@@ -32,7 +33,7 @@ from .. import ops
 from ..ir.graph import Graph, Node
 from ..ops.schema import OpDef, Params
 
-MAC_KINDS = ("conv", "linear", "norm", "pool")
+MAC_KINDS = ("conv", "linear", "norm", "pool", "resize")
 FVCORE_KINDS = MAC_KINDS  # what fvcore's FlopCountAnalysis counts of ours
 HEAD_KINDS = ("conv", "linear")  # the slides' "ops", fvcore's conv + linear
 
@@ -55,7 +56,7 @@ _VIEW_FAMILIES = frozenset({"reshape", "reg", "head"})  # return their input (or
 class NodeCost:
     params: Params
     macs: int
-    macs_kind: str  # conv, linear, norm, pool, elementwise, none
+    macs_kind: str  # conv, linear, norm, pool, resize, elementwise, none
     activations: int  # output elements per image
     new_tensor: bool = True  # False: the output shares its input's memory
 
@@ -106,6 +107,8 @@ def shares_input(op: OpDef, node: Node, graph: Graph, uses: dict[str, list[str]]
     activation can work in place when it is its input's only use and that input is not
     the caller's tensor.
     """
+    if node.op == "slice":  # some channels of its input: a view
+        return True
     if len(node.inputs) != 1 or graph[node.inputs[0]].type.numel != node.type.numel:
         return False
     if op.family in _VIEW_FAMILIES:

@@ -23,9 +23,10 @@ NOTE: rules beyond the window formula.
 - Going from a map to a vector (global pooling, flatten before a fully connected layer)
   sees the whole map: the field grows by (H - 1) jumps; vectors then keep it.
 - Merges take the union of their map inputs' fields (the maximum over paths when the
-  centres agree). A vector input of a merge (squeeze-and-excitation's channel scale)
-  widens the size but leaves the geometry to the map inputs. Map inputs whose centres or
-  jumps differ are misaligned: :func:`alignment_warnings` reports W0601 there.
+  centres agree). A vector input of a merge (squeeze-and-excitation's channel scale), or
+  a Cx1x1 map broadcast over a larger one, widens the size but leaves the geometry to
+  the map inputs. Map inputs whose centres or jumps differ are misaligned:
+  :func:`alignment_warnings` reports W0601 there.
 - Sizes are not clipped to the input: a field larger than the image is reported as is,
   up to 2^52 pixels; a field beyond that (thousands of strided layers on a one-pixel
   map) has no meaning left and is reported as none, like a vector's.
@@ -153,8 +154,8 @@ def node_rf(node: Node, graph: Graph, fields: dict[str, RF | None]) -> RF | None
     if any(f is None for _, f in ins):
         return None
     if len(ins) > 1:
-        maps = [f for t, f in ins if t.is_map and f is not None]
-        vectors = [f for t, f in ins if not t.is_map and f is not None]
+        maps = [f for t, f in ins if _spatial(t, node.type) and f is not None]
+        vectors = [f for t, f in ins if not _spatial(t, node.type) and f is not None]
         return _bounded(_merge(maps, vectors))
     t_in, rf = ins[0]
     assert rf is not None
@@ -187,9 +188,9 @@ def alignment_warnings(graph: Graph, fields: dict[str, RF | None] | None = None
     fields = receptive_field(graph) if fields is None else fields
     out = []
     for node in graph.nodes:
-        maps = [(i, fields[i]) for i in node.inputs if graph[i].type.is_map]
+        maps = [(i, fields[i]) for i in node.inputs if _spatial(graph[i].type, node.type)]
         geo = {(f.start, f.jump) for _, f in maps if f is not None}
-        if len(maps) < 2 or len(geo) < 2:
+        if len(maps) < 2 or len(geo) < 2 or _deliberate(graph, [i for i, _ in maps]):
             continue
         desc = ", ".join(f"{i}: centre {_xy(f.start)}, jump {_xy(f.jump)}"
                          for i, f in maps if f is not None)
@@ -199,6 +200,29 @@ def alignment_warnings(graph: Graph, fields: dict[str, RF | None] | None = None
             node.span, label=desc, help="give every branch padding (k-1)/2 for its kernel "
             "(symmetric), and put the stride in the same place"))
     return out
+
+
+def _spatial(t: TensorType, out: TensorType) -> bool:
+    """Whether a merge input is laid over the output pixel by pixel; a vector, or a
+    Cx1x1 map scaling a larger one (squeeze-and-excitation), is broadcast instead."""
+    return t.is_map and (t.dims[1:] != (1, 1) or out.dims[1:] == (1, 1))
+
+
+def _deliberate(graph: Graph, inputs: list[str]) -> bool:
+    """Whether a branch resamples on purpose: an even pooling window (a 2x2 average pool
+    against a strided conv, ResNet-D) or an upsampling (a U-Net's or HRNet's fusion)
+    shifts centres by half a pixel of the coarser grid, and no padding can realign it."""
+    sets = [graph.ancestors([i]) for i in inputs]
+    common = set.intersection(*sets)
+    for name in set.union(*sets) - common:
+        node = graph[name]
+        op = ops.get(node.op)
+        if op.transposed is not None:
+            return True
+        w = op.window(node.a) if op.family == "pool" else None
+        if w is not None and (w.kernel[0] % 2 == 0 or w.kernel[1] % 2 == 0):
+            return True
+    return False
 
 
 def _xy(v: tuple) -> str:

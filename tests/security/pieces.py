@@ -32,7 +32,8 @@ ACTS = ("relu", "relu6", "leakyrelu", "elu", "tanh", "sigmoid", "gelu", "silu", 
 MAP_OPS = ("conv",) * 5 + ("maxpool", "avgpool") * 2 + (
     "gap", "gmp", "adaptiveavgpool", "flatten", "lrn", "posbias", "upsample", "zeropad") + (
     "deconv", "groupnorm", "shuffle") * 2
-ANY_OPS = ACTS + ("fc", "fc", "bn", "bn", "dropout", "droppath", "scale")
+ANY_OPS = ACTS + ("fc", "fc", "bn", "bn", "dropout", "droppath", "scale", "layernorm",
+                  "layerscale", "slice", "groupsoftmax")
 B = ("true", "false")
 OPTS: dict[str, dict[str, tuple[str, ...]]] = {  # optional attributes and values to try
     "conv": {"kernel": ("1", "2", "3", "3", "5", "1x3", "3x2"), "stride": ("1", "2", "2x1"),
@@ -48,6 +49,7 @@ OPTS: dict[str, dict[str, tuple[str, ...]]] = {  # optional attributes and value
             "k": ("1", "2.0")},
     "dropout": {"p": ("0.1", "0.5", "0", "1")}, "droppath": {"p": ("0.1", "0", "1")},
     "upsample": {"mode": ("bilinear", "nearest", "'bilinear'")}, "groupnorm": {"eps": ("0.1", "1")},
+    "layernorm": {"eps": ("1e-6", "0.1")}, "layerscale": {"init": ("1e-6", "0.5", "-2")},
 }
 OPTS["avgpool"] = {**OPTS["maxpool"], "count_include_pad": B}
 SPELL = {"conv": ("conv", "CONV", "Conv2d"), "maxpool": ("maxpool", "pool", "POOL"),
@@ -55,6 +57,8 @@ SPELL = {"conv": ("conv", "CONV", "Conv2d"), "maxpool": ("maxpool", "pool", "POO
          "lrn": ("lrn", "norm"), "leakyrelu": ("leakyrelu", "lrelu"), "silu": ("silu", "swish"),
          "gap": ("gap", "GAP", "globalavgpool"), "deconv": ("deconv", "upconv"),
          "groupnorm": ("groupnorm", "gn"), "shuffle": ("shuffle", "channel_shuffle"),
+         "layernorm": ("layernorm", "ln", "layernorm2d"), "layerscale": ("layerscale", "ls"),
+         "groupsoftmax": ("groupsoftmax", "rsoftmax"), "slice": ("slice", "channels"),
          "relu": ("relu", "RELU", "ReLU"), "concat": ("concat", "cat"), "add": ("add", "sum"),
          "mean": ("mean", "avg", "join"), "mul": ("mul", "multiply"),
          "identity": ("id", "identity"),
@@ -280,8 +284,13 @@ def gen_op(g: G, sc: Scope, s: Shape, inner: bool = False) -> Piece:
         A["size"] = g.pick((str(g.int(1, min(s[1:]))), f"{g.int(1, s[1])}x{g.int(1, s[2])}"))
     elif name == "fc" and not (g.defaults["hidden"] <= 12 and g.coin(15)):  # bare fc
         A["out"] = gen_num(g, sc, 1, 12)
-    elif name in ("groupnorm", "shuffle"):
+    elif name in ("groupnorm", "shuffle", "groupsoftmax"):
         A["groups"] = str(groups(g, c))
+    elif name == "slice":
+        start = g.int(0, c - 1)
+        A["start"] = str(start)
+        if g.coin(70):
+            A["stop"] = str(g.int(start + 1, c))
     elif name in ("scale", "zeropad", "upsample"):
         k = {"scale": "factor", "zeropad": "pad", "upsample": "scale"}[name]
         A[k] = g.pick({"factor": ("0.5", "2", "-1.5", "1e-1"), "scale": ("2", "1"),

@@ -200,6 +200,39 @@ def _groupnorm(a: A, xs: Xs, m: M, ctx: Ctx) -> Tensor:
     return g.reshape(x.shape) * _per_channel(m.weight, x) + _per_channel(m.bias, x)
 
 
+@ref("layernorm")
+def _layernorm(a: A, xs: Xs, m: M, ctx: Ctx) -> Tensor:
+    """Each position normalized over its channels, then scaled and shifted per channel."""
+    x = xs[0]
+    mu = x.mean(1, keepdim=True)
+    var = ((x - mu) ** 2).mean(1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + a["eps"]) * _per_channel(m.weight, x) \
+        + _per_channel(m.bias, x)
+
+
+@ref("layerscale")
+def _layerscale(a: A, xs: Xs, m: M, ctx: Ctx) -> Tensor:
+    return xs[0] * _per_channel(m.weight, xs[0])
+
+
+@ref("slice")
+def _slice(a: A, xs: Xs, m: M, ctx: Ctx) -> Tensor:
+    return xs[0][:, a["start"]:a["stop"]]
+
+
+@ref("groupsoftmax")
+def _groupsoftmax(a: A, xs: Xs, m: M, ctx: Ctx) -> Tensor:
+    """exp(x_c) over the sum of exp at the same offset in each of the groups."""
+    x, g = xs[0], a["groups"]
+    if g == 1:
+        return torch.sigmoid(x)
+    parts = list(x.chunk(g, 1))
+    top = torch.stack(parts).amax(0)
+    exps = [torch.exp(p - top) for p in parts]
+    total = sum(exps)
+    return torch.cat([e / total for e in exps], 1)
+
+
 @ref("lrn")
 def _lrn(a: A, xs: Xs, m: M, ctx: Ctx) -> Tensor:
     """b_c = a_c / (k + alpha/n * sum of a^2 over channels c - n//2 .. c + (n-1)//2)^beta
