@@ -11,6 +11,7 @@ import functools
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,33 @@ def zoo_path(name: str) -> Path | None:
     return p if p.is_file() else None
 
 
+_PRESET_LINE = re.compile(r"^preset\s+(\w+)\s*\(", re.IGNORECASE | re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1)
+def zoo_presets() -> dict[str, Path]:
+    """Preset name (lower case) -> the zoo family file that defines it
+    (``efficientnet_b3`` -> ``zoo/efficientnet.cnn``), read from the files' text."""
+    found: dict[str, Path] = {}
+    for p in sorted(ZOO_DIR.glob("*.cnn")):
+        for name in _PRESET_LINE.findall(p.read_text(encoding="utf-8")):
+            found.setdefault(name.lower(), p)
+    return found
+
+
+def zoo_entry(name: str) -> tuple[Path, str | None] | None:
+    """A zoo name's file and, for a family's member, its preset."""
+    p = zoo_path(name)
+    if p is not None:
+        return p, None
+    family = zoo_presets().get(name.lower()) if name.isidentifier() else None
+    return (family, name.lower()) if family is not None else None
+
+
 def read_source(source_or_path: str | os.PathLike, limits: Limits | None = None
-                ) -> tuple[str, str, Path | None]:
-    """(text, display name, base directory) for a path, a zoo name or source text.
+                ) -> tuple[str, str, Path | None, str | None]:
+    """(text, display name, base directory, preset) for a path, a zoo name or source
+    text; the preset is set for a zoo family's member (``efficientnet_b3``).
 
     A ``Path`` is a file. A string ending in ``.cnn`` is a path (a missing one is a usage
     error); else a zoo name is the zoo file; anything else is source text. So a string
@@ -52,20 +77,21 @@ def read_source(source_or_path: str | os.PathLike, limits: Limits | None = None
     """
     limits = limits or Limits()
     if isinstance(source_or_path, os.PathLike):
-        return _read_file(Path(source_or_path), limits)
+        return (*_read_file(Path(source_or_path), limits), None)
     text = source_or_path
     if len(text) >= 4096:
-        return text, "<input>", None
+        return text, "<input>", None, None
     stripped = text.strip()
     if stripped.lower().endswith(".cnn") and (os.path.lexists(stripped) or "\n" not in text):
         if not os.path.lexists(stripped):
             raise UserError(f"no such file: {stripped}", help="give a path to a .cnn file, "
                             "a zoo name (see `cnndsl zoo list`), or source text", exit_code=2)
-        return _read_file(Path(stripped), limits)
-    zp = zoo_path(stripped) if "\n" not in text else None
-    if zp is not None:
-        return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent
-    return text, "<input>", None
+        return (*_read_file(Path(stripped), limits), None)
+    entry = zoo_entry(stripped) if "\n" not in text else None
+    if entry is not None:
+        zp, preset = entry
+        return zp.read_text(encoding="utf-8"), f"zoo/{zp.name}", zp.parent, preset
+    return text, "<input>", None, None
 
 
 def _read_file(path: Path, limits: Limits) -> tuple[str, str, Path | None]:
@@ -137,8 +163,9 @@ class Network:
     def __init__(self, graph: Graph, program: ast.Program, source_name: str,
                  params: dict[str, Any], diagnostics: list[Diagnostic], path: str | None,
                  imported: Imported | None = None,
-                 blocks: Mapping[str, ast.BlockDef] | None = None):
+                 blocks: Mapping[str, ast.BlockDef] | None = None, preset: str | None = None):
         self.graph = graph
+        self.preset = preset  # the family member it is (a `preset` line), if any
         self.program = program
         self.imported = imported or Imported()  # the texts of the imported files
         self.blocks = dict(blocks or {})  # every block it could call, by lower-case name
@@ -259,10 +286,12 @@ class Network:
 def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None = None,
             input: str | tuple[int, ...] | None = None, strict: bool = False, *,
             limits: Limits | Mapping[str, int] | None = None,
-            include: Iterable[str | os.PathLike] = ()) -> Network:
+            include: Iterable[str | os.PathLike] = (), preset: str | None = None) -> Network:
     """Compile ``.cnn`` source, a path to one, or a zoo name into a :class:`Network`.
 
-    ``params`` binds network parameters (like ``--set``); ``input`` overrides the input
+    ``preset`` picks one of the file's ``preset`` lines (a zoo family member's name,
+    such as ``efficientnet_b3``, picks its own); ``params`` binds network parameters
+    over it (like ``--set``); ``input`` overrides the input
     shape (``"3x32x32"`` or a tuple); ``limits`` raises the bounds of
     :class:`~cnndsl.limits.Limits` (``{"nodes": 500_000}``); ``include`` adds folders
     imports may read (besides the file's own folder tree and the zoo). Raises
@@ -270,23 +299,24 @@ def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None 
     warnings under ``strict``).
     """
     limits = Limits.of(limits)
-    text, name, base = read_source(source_or_path, limits)
+    text, name, base, member = read_source(source_or_path, limits)
     key = name
     if base is not None:
         key = display_name(base / Path(name).name)
     return _compile_text(text, name, FileSystem(base, include, limits), key, base is not None,
-                         params, input, strict, limits)
+                         params, input, strict, limits, preset or member)
 
 
 def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
                   params: Mapping[str, Any] | None, input, strict: bool,
-                  limits: Limits) -> Network:
+                  limits: Limits, preset: str | None = None) -> Network:
     in_type = _input_type(input)
     params = check_params(params)
     with paused_gc():
         try:
             program = parse(text, name, limits)
-            el = Elaborator(program, params, in_type, limits=limits, files=files, key=key)
+            el = Elaborator(program, params, in_type, limits=limits, files=files, key=key,
+                            preset=preset)
             graph = el.run()
         except RecursionError:
             raise CnnError([Diagnostic("E0011", "the program is nested too deeply to compile",
@@ -306,7 +336,7 @@ def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
         raise CnnError(sorted(diags, key=_order))
     net = Network(graph, program, name, params, sorted(diags, key=_order),
                   name if from_file else None, el.imported,
-                  {k: b.defn for k, b in el.blocks.items()})
+                  {k: b.defn for k, b in el.blocks.items()}, graph.name if preset else None)
     net._fields = fields
     return net
 
@@ -345,11 +375,11 @@ def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
           strict: bool = False, name: str = "<input>", *,
           limits: Limits | Mapping[str, int] | None = None,
           include: Iterable[str | os.PathLike] = (),
-          imports: Mapping[str, Any] | None = None) -> Network:
+          imports: Mapping[str, Any] | None = None, preset: str | None = None) -> Network:
     """Compile source text (never looked up as a path or zoo name). Its imports are
     read relative to the current folder (and the zoo, and ``include``), or, given
     ``imports`` (what :attr:`Network.imported` recorded, as a checkpoint keeps it), from
-    those texts alone, without reading any file."""
+    those texts alone, without reading any file. ``preset`` picks a ``preset`` line."""
     if not isinstance(text, str):
         raise UserError(f"source text must be a str, got {type(text).__name__}", exit_code=2)
     limits = Limits.of(limits)
@@ -363,7 +393,8 @@ def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
         key = memory.main
     else:
         files = FileSystem(None, include, limits)
-    return _compile_text(text, name, files, key, False, params, input, strict, limits)
+    return _compile_text(text, name, files, key, False, params, input, strict, limits,
+                         preset)
 
 
 __all__ = ["CnnError", "Network", "compile", "load", "loads", "parse_params", "render_all"]

@@ -19,7 +19,9 @@ True
 NOTE: how the structure is matched. Each side's state_dict entries are grouped by the
 module that owns them (the key without its last component), in the state_dict's order,
 which is the order the modules were registered (``named_modules``), or, given
-``example_input``, the order a forward pass first calls them. The groups are paired one
+``example_input``, the order a forward pass first calls them; a module's own tensors
+follow its submodules' (a container's ``layer_scale`` scales what its children
+computed). The groups are paired one
 to one: paired groups must hold the same number of tensors with the same shapes, in
 order (or, where both sides use the same local names, by name: a module that registers
 ``bias`` before ``weight`` still pairs). ``num_batches_tracked`` counters are copied
@@ -89,7 +91,22 @@ def _groups(source: nn.Module | Mapping[str, Any], ignore: tuple[str, ...],
     if example_input is not None and isinstance(source, nn.Module):
         rank = {p: i for i, p in enumerate(_call_order(source, example_input))}
         ordered.sort(key=lambda g: rank.get(g.path, len(rank)))  # stable: unseen keep order
-    return ordered
+    return _own_tensors_last(ordered)
+
+
+def _own_tensors_last(groups: list[_Group]) -> list[_Group]:
+    """A module's own tensors moved after those of its submodules: a container that holds
+    a parameter besides its children (torchvision ConvNeXt's ``layer_scale``) registers
+    it first but applies it last, where a compiled network has a layer of its own."""
+    out = list(groups)
+    for g in groups:
+        prefix = f"{g.path}." if g.path else ""
+        last = max((i for i, h in enumerate(out) if h is not g and h.path.startswith(prefix)),
+                   default=None)
+        if last is not None and out.index(g) < last:
+            out.remove(g)
+            out.insert(last, g)  # after the removal, `last` is just past the descendant
+    return out
 
 
 def _call_order(module: nn.Module, example_input: Any) -> list[str]:
@@ -140,7 +157,10 @@ def _mismatch(index: int, ref: tuple | None, ours: tuple | None, why: str,
     return UserError(f"cannot port weights: entry {index} differs ({why}): reference {rk}, "
                      f"compiled {ok}",
                      help="; ".join(where) + ". The two networks must hold the same tensors "
-                     "in the same order (check the layer widths, conv biases, BN layers)")
+                     "in the same order (check the layer widths, conv biases, BN layers; "
+                     "where the reference computes a residual's shortcut before its body, "
+                     "as torchvision's RegNet does, write residual(..., shortcut_first=true), "
+                     "or pass example_input= to pair in the order of a forward pass)")
 
 
 def _pair_groups(ref: list[_Group], ours: list[_Group]

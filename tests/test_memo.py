@@ -51,8 +51,8 @@ def test_generated_programs_compile_alike_with_and_without_replay(prog: Program)
 def test_resnet152_replays_its_repeated_bottlenecks():
     from cnndsl.elaborate import Elaborator
     from cnndsl.syntax.parser import parse
-    el = Elaborator(parse((ZOO_DIR / "resnet152.cnn").read_text(), "zoo/resnet152.cnn"),
-                    {}, None, base_dir=ZOO_DIR)
+    el = Elaborator(parse((ZOO_DIR / "resnet.cnn").read_text(), "zoo/resnet.cnn"),
+                    {}, None, base_dir=ZOO_DIR, preset="resnet152")
     el.run()
     bottlenecks = [k for k in el.memo.done if el.blocks["bottleneck"].defn is not None
                    and k[0] == id(el.blocks["bottleneck"].defn)]

@@ -95,8 +95,15 @@ def test_fc_after_map_flattens():
 
 
 def test_defaults_are_overridable():
-    net = cnndsl.compile("input 3x8x8\nCONV - FC", params={"channels": 5, "hidden": 7})
+    net = cnndsl.compile("input 3x8x8\nCONV - FC - RELU", params={"channels": 5, "hidden": 7})
     assert net.graph["conv1"].type.dims == (5, 8, 8) and net.output_shape == (7,)
+
+
+def test_a_trailing_bare_fc_is_the_classifier():
+    net = cnndsl.compile("input 3x8x8\nCONV - FC - RELU - FC", params={"hidden": 7, "classes": 4})
+    assert net.graph["fc1"].type.dims == (7,) and net.output_shape == (4,)
+    note = [d for d in net.diagnostics if d.code == "N0402"]
+    assert len(note) == 1 and "`classes` = 4" in note[0].message and note[0].span.col == 20
 
 
 def test_bare_pool_is_2x2_stride_2():

@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 
 import cnndsl
-from cnndsl.api import ZOO_DIR
 from cnndsl.cli import main
 from cnndsl.report import format_markdown, format_table
 
 ROOT = Path(__file__).resolve().parent.parent
 NETS = Path(__file__).parent / "data" / "cost"
-RESNET50 = ZOO_DIR / "resnet50.cnn" if (ZOO_DIR / "resnet50.cnn").is_file() \
-    else NETS / "tv_resnet50.cnn"
+RESNET50 = NETS / "tv_resnet50.cnn"
 SMALL = "input 3x32x32\nconv(16, 3) - bn - relu - pool - fc(10)"
 
 CONTRACT_TOTALS = {"params", "params_trainable", "macs", "flops", "activations",

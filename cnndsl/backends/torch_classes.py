@@ -152,11 +152,13 @@ class ClassMaker:
 
     def assign(self, insts: list[Instance]) -> None:
         """Give one class to every group of same-structure instances."""
+        _spell_defaults(insts)
         by_key: dict[tuple, list[tuple[Instance, list, list]]] = {}
         for inst in insts:
             key, values, roles = self._template(inst)
             by_key.setdefault(key, []).append((inst, values, roles))
-        for group in by_key.values():
+        suffixes = _variant_suffixes(list(by_key))
+        for key, group in by_key.items():
             members = [g[0] for g in group]
             slots: list[_Slot | None] = []
             used: list[str] = []
@@ -178,8 +180,8 @@ class ClassMaker:
                 if slot.name not in used:
                     used.append(slot.name)
             first = members[0]
-            cls = self.class_names.claim(camel(first.frame.block) if first.frame
-                                         else self.graph_name, "Net")
+            cls = self.class_names.claim(camel(first.frame.block) + suffixes.get(key, "")
+                                         if first.frame else self.graph_name, "Net")
             cands = first.candidates()
             order = (["in_channels"] + [p for p in cands if p != "in_channels"]
                      + [p for p in used if p not in cands])
@@ -228,3 +230,63 @@ class ClassMaker:
         else:
             doc = docstring(inst.frame.call)
         return f'class {inst.cls}(nn.Module):\n    """{doc}"""\n\n' + "\n".join(lines) + "\n"
+
+
+def _variant_suffixes(keys: list[tuple]) -> dict[tuple, str]:
+    """Names for the structures of one block that differ by the modules they hold: the
+    variant with a projection shortcut is ``BottleneckDownsample``, the other plain
+    ``Bottleneck`` (where no module tells them apart, the names get numbers)."""
+    by_block: dict[str, list[tuple]] = {}
+    for key in keys:
+        if key[0] is not None:
+            by_block.setdefault(key[0], []).append(key)
+    out: dict[tuple, str] = {}
+    for variants in by_block.values():
+        if len(variants) < 2:
+            continue
+        kinds = {key: list(dict.fromkeys(re.sub(r"_?\d+$", "", attr) for attr, _ in key[1]))
+                 for key in variants}
+        for key in variants:
+            others = set().union(*(set(kinds[k]) for k in variants if k != key))
+            extra = [k for k in kinds[key] if k not in others]
+            if extra:
+                out[key] = camel(extra[0])
+    return out
+
+
+# Keywords a convolution's text leaves out at their default value; spelled out where
+# another call of the same block needs another value, so that the calls share a class.
+_CONV_DEFAULTS = {"stride": "1", "padding": "0", "dilation": "1", "groups": "1"}
+_KEYWORD = re.compile(r"(\w+)=[^,()]*(?:\([^()]*\))?")
+
+
+def _spell_defaults(insts: list[Instance]) -> None:
+    """``nn.Conv2d(64, 64, kernel_size=3)`` beside ``nn.Conv2d(64, 64, kernel_size=3,
+    stride=2)`` in another call of the block: the first gains ``stride=1``."""
+    lines: dict[tuple, list[tuple[Instance, int]]] = {}
+    for inst in insts:
+        if inst.frame is None:
+            continue
+        for i, (attr, rhs, child) in enumerate(inst.init):
+            if child is None and rhs.startswith(("nn.Conv2d(", "nn.ConvTranspose2d(")):
+                lines.setdefault((inst.frame.block, attr), []).append((inst, i))
+    for members in lines.values():
+        keys = [[m.group(1) for m in _KEYWORD.finditer(inst.init[i][1])] for inst, i in members]
+        wanted = [k for k in _CONV_DEFAULTS if any(k in ks for ks in keys)
+                  and not all(k in ks for ks in keys)]
+        if not wanted:
+            continue
+        order = max(keys, key=len)
+        for (inst, i), ks in zip(members, keys):
+            attr, rhs, child = inst.init[i]
+            for k in wanted:
+                if k in ks:
+                    continue
+                before = [b for b in order[:order.index(k)] if b in ks] if k in order else []
+                m = next((m for m in _KEYWORD.finditer(rhs) if before and
+                          m.group(1) == before[-1]), None)
+                if m is not None:
+                    rhs = f"{rhs[:m.end()]}, {k}={_CONV_DEFAULTS[k]}{rhs[m.end():]}"
+                    ks.insert(ks.index(before[-1]) + 1, k)
+            inst.init[i] = (attr, rhs, child)
+

@@ -35,6 +35,9 @@ def add_binding_args(p: argparse.ArgumentParser) -> None:
     """The options that bind and bound a compile (every command that compiles)."""
     p.add_argument("--set", dest="set", action="append", default=[], metavar="K=V",
                    help="bind a network parameter (repeatable), e.g. --set N=2")
+    p.add_argument("--preset", metavar="NAME",
+                   help="one of the file's `preset` lines (a family member), e.g. "
+                   "--preset small; --set binds over it")
     p.add_argument("--input", metavar="CxHxW", help="override the input shape")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--include", action="append", default=[], metavar="DIR",
@@ -81,4 +84,5 @@ def compile_from_args(args: argparse.Namespace, file: str | None = None) -> api.
                        params=api.parse_params(args.set), input=args.input,
                        strict=getattr(args, "strict", False),
                        limits=Limits.parse(getattr(args, "limit", None) or ()),
-                       include=getattr(args, "include", None) or ())
+                       include=getattr(args, "include", None) or (),
+                       preset=getattr(args, "preset", None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 
-from ..api import ZOO_DIR, zoo_path
+from ..api import ZOO_DIR, zoo_entry
 from ..diagnostics import UserError
 
 
@@ -37,22 +37,43 @@ def header_fields(text: str) -> dict[str, str]:
     return fields
 
 
+_PRESET = re.compile(r"^preset\s+(\w+)\s*\(.*\)\s*#(.*)$", re.IGNORECASE | re.MULTILINE)
+_FIGURE = re.compile(r"(input|params|macs)\s+([\dx,]+)", re.IGNORECASE)
+
+
+def preset_fields(text: str) -> list[tuple[str, dict[str, str]]]:
+    """A family file's members: each ``preset`` line's name with the family's header
+    fields, and its own figures from the line's comment (``# input 3x300x300, params
+    12,233,232, macs 1,827,622,000``)."""
+    family = header_fields(text)
+    out = []
+    for name, comment in _PRESET.findall(text):
+        fields = {k: v for k, v in family.items() if k not in ("input", "params", "macs")}
+        fields.update((k.lower(), v.rstrip(",")) for k, v in _FIGURE.findall(comment))
+        out.append((name, fields))
+    return out
+
+
 def entries() -> list[tuple[str, dict[str, str]]]:
-    return [(p.stem, header_fields(p.read_text(encoding="utf-8")))
-            for p in sorted(ZOO_DIR.glob("*.cnn"))]
+    """Every zoo name: a file's own network, or each member of a family file."""
+    out = []
+    for p in sorted(ZOO_DIR.glob("*.cnn")):
+        text = p.read_text(encoding="utf-8")
+        out += preset_fields(text) or [(p.stem, header_fields(text))]
+    return sorted(out)
 
 
 def run(args) -> int:
     if args.zoo_command == "show":
-        p = zoo_path(args.name)
-        if p is None:
+        entry = zoo_entry(args.name)
+        if entry is None:
             import difflib
             names = [n for n, _ in entries()]
             hint = difflib.get_close_matches(args.name.lower(), names, n=1)
             raise UserError(f"no zoo network named {args.name!r}",
                             help=f"did you mean {hint[0]!r}?" if hint else
                             "see `cnndsl zoo list`", exit_code=2)
-        sys.stdout.write(p.read_text(encoding="utf-8"))
+        sys.stdout.write(entry[0].read_text(encoding="utf-8"))
         return 0
     rows = [(name, f.get("params", "?"), f.get("macs", "?"), f.get("input", "?"),
              f.get("title", "")) for name, f in entries()]

@@ -68,6 +68,10 @@ def _short(text: str, n: int = 40) -> str:
 def _merge(kind: str):
     def expand(el: Elaborator, args, span, env, x):
         branches, _ = _split(args, kind, span)
+        branches = [b for b in branches if not _absent(el, b, env)]
+        if not branches:
+            raise err("E0103", f"every branch of this {kind} is absent (their tests are "
+                      "false)", span, help="keep one branch unconditional")
         outs = [el.build(b, env, x) for b in branches]
         if len(outs) == 1:
             return outs[0]
@@ -86,6 +90,18 @@ def _merge(kind: str):
     return expand
 
 
+def _absent(el: Elaborator, branch: ast.Expr, env) -> bool:
+    """A branch ``if(test, layers)`` whose test is false: left out of its merge."""
+    if not (isinstance(branch, ast.Call) and branch.func.id.lower() == "if"
+            and len(branch.args) == 2):
+        return False
+    test = el.ev.eval(branch.args[0].value, env)
+    if not isinstance(test, (int, float)):
+        raise err("E0104", f"the test of `if` must be a number or true/false, got {test!r}",
+                  branch.args[0].span)
+    return not test
+
+
 builtin("concat", "cat", "concatenate")(_merge("concat"))
 builtin("add", "sum")(_merge("add"))
 builtin("mul", "multiply")(_merge("mul"))
@@ -95,43 +111,83 @@ builtin("mean", "avg", "average", "join")(_merge("mean"))
 # ---------------------------------------------------------------- residual
 @builtin("residual", "res")
 def residual(el: Elaborator, args, span, env, x):
-    """``residual(body, shortcut=proj|pad|conv|identity|none, pre=layers)``.
+    """``residual(body, shortcut=proj|pad|conv|identity|none|LAYERS, pre=layers,
+    shortcut_first=false)``.
 
     The body's output is added to the shortcut. Where the body changes the shape, the
     shortcut becomes a projection (1x1 conv with the body's stride, then BN: He et al.'s
     option B, the default), a zero-padded subsampled identity (``shortcut=pad``, option
-    A), or a bare 1x1 conv (``shortcut=conv``, pre-activation ResNets); ``shortcut=none``
-    drops the shortcut there (MobileNetV2); ``identity`` makes it an error. ``pre`` runs
-    before the split (pre-activation: ``pre=bn - relu``); the shortcut then starts from
-    the pre-activated input when it needs a projection.
+    A), a bare 1x1 conv (``shortcut=conv``, pre-activation ResNets), or the layers given
+    (``shortcut=avgpool(2) - conv(c, 1) - bn``, ResNet-D); ``shortcut=none`` drops the
+    shortcut there (MobileNetV2); ``identity`` makes it an error. ``pre`` runs before the
+    split (pre-activation: ``pre=bn - relu``); the shortcut then starts from the
+    pre-activated input when it needs one. ``shortcut_first`` computes (and registers)
+    the shortcut before the body, as torchvision's RegNet and timm's Xception do.
     """
-    branches, options = _split(args, "residual", span, ("shortcut", "pre"))
+    branches, options = _split(args, "residual", span, ("shortcut", "pre", "shortcut_first"))
     if len(branches) != 1:
         raise err("E0103", "residual takes one body; its shortcut is implicit", span,
                   help="for several branches write add(a | b | c)")
-    mode = "proj"
-    if "shortcut" in options:
-        mode = str(el.ev.eval(options["shortcut"].value, env, want_str=True)).lower()
-        mode = {"b": "proj", "a": "pad", "projection": "proj", "id": "identity",
-                "zero": "pad", "zeropad": "pad"}.get(mode, mode)
-        if mode not in ("proj", "pad", "conv", "identity", "none"):
-            raise err("E0105", f"shortcut must be proj (B), pad (A), conv, identity or none, "
-                      f"got `{mode}`", options["shortcut"].span)
+    mode, layers = _shortcut_mode(el, options.get("shortcut"), env)
+    first = bool(el.ev.eval(options["shortcut_first"].value, env)) \
+        if "shortcut_first" in options else False
     with el.builder.frame("residual", f"residual({branches[0].text})", False, span):
         entry = x
         if "pre" in options:
             entry = el.build(options["pre"].value, env, x)
+        start = len(el.builder.nodes)
         body = el.build(branches[0], env, entry)
         if not (body.ok and entry.ok and x.ok):
             return POISON
+        mid = len(el.builder.nodes)
         short = x
         if body.type != x.type:
             if mode == "none":  # MobileNetV2: no shortcut where the shape changes
                 return body
-            short = _shortcut(el, mode, entry, body, span)
+            short = (_given_shortcut(el, layers, env, entry, body, span) if layers else
+                     _shortcut(el, mode, entry, body, span))
             if not short.ok:
                 return POISON
+        if first:
+            el.builder.hoist(start, mid)
         return el.add_node(ops.get("add"), {}, [body, short], span)
+
+
+_MODES = {"proj": "proj", "b": "proj", "projection": "proj", "pad": "pad", "a": "pad",
+          "zero": "pad", "zeropad": "pad", "conv": "conv", "identity": "identity",
+          "id": "identity", "none": "none"}
+
+
+def _shortcut_mode(el: Elaborator, arg, env) -> tuple[str, ast.Expr | None]:
+    """(mode, None) for a named shortcut kind, ("layers", expression) for layers."""
+    if arg is None:
+        return "proj", None
+    value = arg.value
+    if isinstance(value, ast.Name) and value.id.lower() in _MODES:
+        return _MODES[value.id.lower()], None
+    if isinstance(value, ast.Name) and not el.is_layer(value.id):
+        mode = str(el.ev.eval(value, env, want_str=True)).lower()  # a parameter's value
+        if mode in _MODES:
+            return _MODES[mode], None
+        raise err("E0105", f"shortcut must be proj (B), pad (A), conv, identity, none or "
+                  f"layers, got `{mode}`", arg.span,
+                  help="e.g. shortcut=avgpool(2) - conv(c, 1, bias=false) - bn")
+    if isinstance(value, (ast.Num, ast.Str)):
+        raise err("E0105", "shortcut must be proj (B), pad (A), conv, identity, none or "
+                  "layers", arg.span, help="e.g. shortcut=pad, or shortcut=conv(c, 1) - bn")
+    return "layers", value
+
+
+def _given_shortcut(el: Elaborator, layers: ast.Expr, env, x: Port, body: Port,
+                    span: Span) -> Port:
+    """The shortcut the program wrote, where the body changes the shape; it must end
+    with the body's shape."""
+    short = el.build(layers, env, x)
+    if short.ok and short.type != body.type:
+        raise err("E0307", f"the shortcut gives {short.type} where the body gives "
+                  f"{body.type}", span, help="make the shortcut end with the body's "
+                  "channels and stride (e.g. avgpool(2) - conv(c, 1) - bn)")
+    return short
 
 
 def _shortcut(el: Elaborator, mode: str, x: Port, body: Port, span: Span) -> Port:
@@ -168,16 +224,20 @@ def _shortcut(el: Elaborator, mode: str, x: Port, body: Port, span: Span) -> Por
 # ---------------------------------------------------------------- conditional
 @builtin("if")
 def conditional(el: Elaborator, args, span, env, x):
-    """``if(test, then, otherwise)``: the layers of ``then`` where test is non-zero."""
+    """``if(test, then, otherwise)``: the layers of ``then`` where test is true (or
+    non-zero). ``if(test, then)`` is ``then`` or nothing: in a merge, a branch that is
+    present only where the test holds; elsewhere, the identity."""
     positional = [a for a in args if a.name is None]
-    if len(positional) != 3 or len(args) != 3:
-        raise err("E0401", "if takes three arguments: if(test, then, otherwise)", span,
-                  help="e.g. if(t - 1, pwconv(in_c * t), id)")
+    if len(positional) not in (2, 3) or len(args) != len(positional):
+        raise err("E0401", "if takes a test and one or two choices: if(test, then, "
+                  "otherwise)", span, help="e.g. if(t > 1, pwconv(in_c * t), id)")
     tail = el.tail
     test = el.ev.eval(positional[0].value, env)
     if not isinstance(test, (int, float)):
         raise err("E0104", f"the test of `if` must be a number or true/false, got {test!r}",
                   positional[0].span)
+    if not test and len(positional) == 2:
+        return x
     return el.build(positional[1 if test else 2].value, env, x, tail)
 
 

@@ -20,7 +20,7 @@ from ..limits import Limits, how_to_raise
 from ..ops.schema import REQUIRED, OpDef, ShapeError
 from ..syntax import ast
 from ..syntax.parser import parse
-from . import builtins
+from . import builtins, presets
 from .attrs import check_attr, fmt_value
 from .env import (
     BUILTIN_DEFAULTS,
@@ -37,6 +37,7 @@ from .env import (
 from .graph_builder import GraphBuilder
 from .imports import Files, FileSystem, Imported, ImportLoader
 from .memo import Expansion, Memo, Recording, replay
+from .spelling import keras_dense, unseen_tensor
 
 PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
 DEFAULT_INPUT = TensorType((3, 32, 32))
@@ -71,8 +72,9 @@ class Elaborator:
     def __init__(self, program: ast.Program, bindings: dict[str, Any] | None = None,
                  input_shape: TensorType | None = None, base_dir: Path | None = None,
                  limits: Limits | None = None, files: Files | None = None,
-                 key: str | None = None):
+                 key: str | None = None, preset: str | None = None):
         self.program = program
+        self.preset = preset
         self.limits = limits or Limits()
         self.files = files or FileSystem(base_dir, limits=self.limits)
         self.key = key or program.source.name
@@ -94,6 +96,10 @@ class Elaborator:
         self.call_stack: list[tuple[str, Span | None]] = []
         self.explicit: set[str] = set()  # names bound by the user (not builtin defaults)
         self.aux: list[Port] = []  # auxiliary outputs, in order
+        # Tensors a labelled block call makes visible (`stage(32) as s` gives `s.lo`):
+        self.export_next = False  # the next block call is labelled: keep its names
+        self.exported: dict[str, Port] = {}
+        self.inner_labels: dict[str, str] = {}  # a name made inside a block -> the block
         self.ev = Evaluator(self.is_layer, self.used.add)
 
     # ------------------------------------------------------------ lookup
@@ -146,8 +152,9 @@ class Elaborator:
         net = self.program.network
         assert net is not None
         env = Env({}, None, None, "network")
+        preset = presets.bound_names(self.program, self.preset)
         for p in net.params:
-            if p.name in self.bindings:
+            if p.name in self.bindings or p.name in preset:
                 continue
             if p.default is None:
                 self.report(Diagnostic("E0201", f"parameter `{p.name}` has no value", p.span,
@@ -156,11 +163,21 @@ class Elaborator:
                 continue
             env.vars[p.name] = Thunk(p.default, env)
             self.explicit.add(p.name)
+        self._bind_preset(net, env)
         for k, v in self.bindings.items():
             if not k.endswith("?"):
                 env.vars[k] = v
                 self.explicit.add(k)
         return env, net
+
+    def _bind_preset(self, net: ast.NetworkDef, env: Env) -> None:
+        """The chosen preset's values, under the user's bindings, over the defaults."""
+        p = presets.check(self.program, net, self.preset, self.report)
+        params = {q.name for q in net.params}
+        for a in p.args if p else ():
+            if a.name in params and a.name not in self.bindings:
+                env.vars[a.name] = Thunk(a.value, env)
+                self.explicit.add(a.name)
 
     def input_type(self, net: ast.NetworkDef, env: Env) -> TensorType | None:
         stmts = [s for s in net.body if isinstance(s, ast.InputStmt)]
@@ -183,6 +200,12 @@ class Elaborator:
             self.report(Diagnostic("E0501", f"input must be CxHxW or F with positive integers, "
                                    f"got {'x'.join(map(str, dims))}", s.span))
             return None
+        if len(dims) == 3 and dims[2] <= 4 < min(dims[0], dims[1]):
+            c, h, w = dims
+            self.report(Diagnostic(
+                "W0501", f"the input {c}x{h}x{w} looks channels-last (height x width x "
+                "channels)", s.span, label=f"read as {c} channels of {h}x{w} pixels",
+                help=f"shapes are channels first: write input {w}x{c}x{h}"))
         return TensorType(dims)
 
     def run(self) -> Graph | None:
@@ -215,6 +238,8 @@ class Elaborator:
         out = next(n for n in self.builder.nodes if n.name == x.node)
         stem = Path(self.program.source.name).stem.replace("-", "_")
         name = net.name or (stem if stem.isidentifier() else "network")
+        if self.preset is not None:  # a preset is a network of its own name
+            name = presets.chosen(self.program, self.preset).name
         bound = {k: v for k, v in self.bindings.items()}
         classes = out.type.dims[0] if out.type.is_vector else None
         aux = tuple(p.node for p in self.aux if p.node)
@@ -312,12 +337,19 @@ class Elaborator:
             self.used.add(key)
             return self._build(e.value, env, x, tail) if on else x
         if isinstance(e, ast.Label):
+            self.export_next = isinstance(e.value, (ast.Call, ast.Name))
+            self.exported = {}
             x = self._build(e.value, env, x, tail)
+            self.export_next = False
             found, old = env.find(e.name)
             if found and not isinstance(old, TensorRef):
                 raise err("E0112", f"`{e.name}` already names a parameter or block argument",
                           e.span, help="choose another name for the tensor")
             env.vars[e.name] = TensorRef(x)
+            for inner, port in self.exported.items():
+                env.vars[f"{e.name}.{inner}"] = TensorRef(port)
+            if env.origin.startswith("block "):
+                self.inner_labels.setdefault(e.name, env.origin[6:])
             return x
         if isinstance(e, ast.Alt):
             raise err("E0108", "parallel branches `a | b` need a merge", e.span,
@@ -326,6 +358,9 @@ class Elaborator:
             raise err("E0107", f"a number where a layer is expected: `{e.text}`", e.span,
                       help="give widths as arguments (`fc(4096)`, `conv(64, 3)`) or in the "
                       "VGG form `FC-4096`, `conv3-64`")
+        if isinstance(e, ast.Not):
+            raise err("E0107", f"`{e.text}` is a test, not a layer", e.span,
+                      help="tests choose layers inside if(test, layers, otherwise)")
         if isinstance(e, ast.Neg):
             raise err("E0107", f"`-{e.value.text}`: a layer cannot be negated", e.span,
                       help="two separators in a row? remove one")
@@ -333,8 +368,9 @@ class Elaborator:
 
     def _repeat(self, e: ast.BinOp, env: Env, x: Port, tail: bool) -> Port:
         if e.op not in ("*", "×"):
-            raise err("E0107", f"`{e.op}` divides numbers, but `{e.left.text}` is a layer",
-                      e.span)
+            raise err("E0107", f"`{e.op}` works on numbers, but `{e.text}` has a layer",
+                      e.span, help="tests and arithmetic go in arguments: "
+                      "if(stride > 1, layers, id)")
         body, count_expr = e.left, e.right
         if self.ev.kind(e.left, env) == "num" and self.ev.kind(e.right, env) == "net":
             body, count_expr = e.right, e.left
@@ -392,21 +428,38 @@ class Elaborator:
                 return self.build(v.expr, v.env, x, tail)
             raise err("E0107", f"`{fn.id}` is a parameter ({v!r}), not a layer", span)
         key = fn.id.lower()
+        own = [k for k, b in self.blocks.items() if b.origin != "<prelude>"]
+        if fn.id == "Dense" and key not in own or key == "dense" and keras_dense(args, own):
+            key = "fc"  # Keras's Dense(units), not DenseNet's dense(n, k)
         if key in self.blocks:
             return self.call_block(self.blocks[key], args, span, env, x, tail)
         special = builtins.lookup(fn.id)
         if special is not None:
             self.tail = tail
             return special(self, args, span, env, x)
-        op = ops.lookup(fn.id)
+        op = ops.lookup(key)
         if op is not None:
             if op.name == "identity":
                 return x
-            return self.apply_op(op, self.bind_args(op, args, env, x, span), span, x, env)
+            values = self.bind_args(op, args, env, x, span)
+            if op.name == "fc" and tail and not args:
+                values["out"] = self._classifier_width(fn.id, span, env)
+            return self.apply_op(op, values, span, x, env)
+        if "." in fn.id or fn.id in self.inner_labels:
+            raise unseen_tensor(fn, env, self.inner_labels)
         hint = ops.did_you_mean(fn.id, list(self.blocks) + builtins.names())
         raise err("E0101", f"unknown layer or block `{fn.id}`", fn.span,
                   help=f"did you mean `{hint}`?" if hint else "see `cnndsl ops` for the "
                   "layers, or define it: `block name(...) = ...`")
+
+    def _classifier_width(self, name: str, span: Span, env: Env) -> Any:
+        """A bare `FC` that ends the network is the classifier (the slides' last FC):
+        `classes` units, said in a note."""
+        classes = self.ev.eval(ast.Name(span, "classes"), env)
+        self.report(Diagnostic("N0402", f"the last `{name}` has no width: it is the "
+                               f"classifier, with `classes` = {classes} units", span,
+                               help="write fc(N) for another width"))
+        return classes
 
     def call_block(self, info: BlockInfo, args: tuple[ast.Arg, ...], span: Span, env: Env,
                    x: Port, tail: bool = False) -> Port:
@@ -417,6 +470,7 @@ class Elaborator:
                                else chain[-5:]) + f" -> {b.name.lower()}"
             raise err("E0402", f"block `{b.name}` calls itself ({path})", span,
                       help="a block cannot use itself; repeat it with `*N` instead")
+        export, self.export_next = self.export_next, False
         bound = self._bind_block_args(b, args, env, span, x)
         call_text = self._call_text(b.name, args, env)
         body_env = Env(bound, self._global_env(env), x, f"block {b.name}")
@@ -426,14 +480,18 @@ class Elaborator:
                 return self.run_body(b.body, body_env, x, tail)
             numeric = self._numeric(b, bound)
             key = None
-            if MEMOIZE and x.ok and len(numeric) == len(b.params):  # see memo.py
+            if MEMOIZE and x.ok and len(numeric) == len(b.params) and not export:
                 key = (id(b), tuple((k, type(v), v) for k, v in numeric), x.type, tail)
             with self.builder.frame(b.name, call_text, True, span, numeric):
                 done = self.memo.done.get(key) if key is not None else None
                 if done is not None:
                     self._admit(done, span)
                     return replay(done, self, x, self.builder.prefix)
-                return self._expand(b, body_env, x, tail, key)
+                out = self._expand(b, body_env, x, tail, key)
+                if export:  # `call as s`: the tensors it named are `s.NAME`
+                    self.exported = {k: v.port for k, v in body_env.vars.items()
+                                     if isinstance(v, TensorRef) and "." not in k}
+                return out
         finally:
             self.call_stack.pop()
 

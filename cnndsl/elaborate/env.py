@@ -115,6 +115,9 @@ _MATH = {
 }
 
 
+TESTS = frozenset({"==", "!=", "<", "<=", ">", ">=", "and", "or"})
+
+
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
     """MobileNet's channel rounding: nearest multiple of divisor, never below 90% of v.
 
@@ -164,11 +167,14 @@ class Evaluator:
             if e.id in BUILTIN_DEFAULTS:
                 return "num"
             return "unknown"
+        if isinstance(e, ast.Call) and e.func.id.lower() == "if" and len(e.args) == 3:
+            kinds = {self.kind(a.value, env, depth + 1) for a in e.args[1:]}
+            return "net" if "net" in kinds else ("num" if kinds == {"num"} else "unknown")
         if isinstance(e, ast.Call):
             return "num" if is_math(e.func.id) and not self.is_layer(e.func.id) else "net"
         if isinstance(e, ast.Group):
             return self.kind(e.value, env, depth + 1)
-        if isinstance(e, ast.Neg):
+        if isinstance(e, (ast.Neg, ast.Not)) or (isinstance(e, ast.BinOp) and e.op in TESTS):
             return "num"
         if isinstance(e, ast.Seq):
             kinds = {self.kind(i, env, depth + 1) for i in e.items}
@@ -193,6 +199,14 @@ class Evaluator:
             v = self.eval(e.value, env)
             self._need_number(v, e.value)
             return -v
+        if isinstance(e, ast.Not):
+            return not self._truth(e.value, env)
+        if isinstance(e, ast.BinOp) and e.op in TESTS:
+            return self._test(e, env)
+        if isinstance(e, ast.Call) and e.func.id.lower() == "if" and len(e.args) == 3 \
+                and all(a.name is None for a in e.args):  # a number chosen by a test
+            chosen = e.args[1] if self._truth(e.args[0].value, env) else e.args[2]
+            return self.eval(chosen.value, env, want_str)
         try:
             if isinstance(e, ast.Seq):
                 return _finite(self._arith_seq(e, env), e)
@@ -250,6 +264,11 @@ class Evaluator:
             raise err("E0104", f"expected a number, `{e.text}` is {v!r}", e.span)
 
     def _arith_seq(self, e: ast.Seq, env: Env) -> Any:
+        if all(op == "," for op in e.ops):  # a tuple, as Keras writes sizes: (3, 3)
+            values = tuple(self.eval(item, env) for item in e.items)
+            for v, item in zip(values, e.items):
+                self._need_number(v, item)
+            return values
         acc = self.eval(e.items[0], env)
         self._need_number(acc, e.items[0])
         for op, item in zip(e.ops, e.items[1:]):
@@ -263,6 +282,40 @@ class Evaluator:
                 raise err("E0107", f"`{op}` joins layers, but both sides here are numbers",
                           e.span, help="use `-` or `+` for arithmetic")
         return acc
+
+    def _truth(self, e: ast.Expr, env: Env) -> bool:
+        v = self.eval(e, env)
+        if not isinstance(v, (int, float)):
+            raise err("E0104", f"a test needs a number or true/false, `{e.text}` is {v!r}",
+                      e.span)
+        return bool(v)
+
+    def _test(self, e: ast.BinOp, env: Env) -> bool:
+        """A comparison (numbers, or names as in ``act == relu``) or ``and``/``or``,
+        which evaluate their right side only when it decides."""
+        if e.op == "and":
+            return self._truth(e.left, env) and self._truth(e.right, env)
+        if e.op == "or":
+            return self._truth(e.left, env) or self._truth(e.right, env)
+        a, b = self._operand(e.left, env), self._operand(e.right, env)
+        if e.op in ("==", "!="):
+            same = a.lower() == b.lower() if isinstance(a, str) and isinstance(b, str) else a == b
+            return same if e.op == "==" else not same
+        for v, side in ((a, e.left), (b, e.right)):
+            if isinstance(v, str) or not isinstance(v, (int, float)):
+                raise err("E0104", f"`{e.op}` compares numbers, `{side.text}` is {v!r}",
+                          side.span)
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[e.op]
+
+    def _operand(self, e: ast.Expr, env: Env) -> Any:
+        """A value to compare: a layer's name stands for itself (``act == relu``), an
+        unbound name is an error (a misspelt parameter never compares unequal)."""
+        if isinstance(e, ast.Name):
+            if env.find(e.id)[0]:
+                return self.eval(e, env, want_str=True)  # `act=relu` holds a name
+            if self.is_layer(e.id):
+                return e.id
+        return self.eval(e, env)
 
     def _binop(self, e: ast.BinOp, env: Env) -> Any:
         a = self.eval(e.left, env)

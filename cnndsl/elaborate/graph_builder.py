@@ -65,6 +65,13 @@ class GraphBuilder:
         self.nodes.append(node)
         return Port(node.name, out)
 
+    def hoist(self, start: int, mid: int) -> None:
+        """Move the nodes made since ``mid`` before those made since ``start`` (they
+        must not read them): a shortcut computed, and emitted, before its body."""
+        self.nodes[start:] = self.nodes[mid:] + self.nodes[start:mid]
+        for i in range(start, len(self.nodes)):
+            self.index[self.nodes[i].name] = i
+
     @contextmanager
     def frame(self, block: str, call: str, named: bool, span: Span | None,
               args: tuple = ()):

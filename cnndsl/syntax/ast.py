@@ -139,6 +139,11 @@ class Param(Node):
 
 
 @dataclass(frozen=True)
+class Not(Expr):
+    value: Expr
+
+
+@dataclass(frozen=True)
 class Stmt(Node):
     pass
 
@@ -179,8 +184,17 @@ class NetworkDef(Stmt):
 
 
 @dataclass(frozen=True)
+class Preset(Stmt):
+    """``preset NAME(k=v, ...)``: a named binding of the network's parameters."""
+
+    name: str
+    args: tuple[Arg, ...]
+
+
+@dataclass(frozen=True)
 class Program(Node):
     source: Source = field(compare=False, repr=False)
     imports: tuple[Import, ...]
     blocks: tuple[BlockDef, ...]
     network: NetworkDef | None
+    presets: tuple[Preset, ...] = ()

@@ -65,6 +65,9 @@ class AstBuilder(Transformer):
     def name(self, c):
         return ast.Name(self._tok(c[0]), str(c[0]))
 
+    def member(self, c):  # NAME "." NAME: a tensor named inside a labelled block call
+        return ast.Name(self._span(c), f"{c[0]}.{c[2]}")
+
     def int(self, c):
         return self.number(c[0])
 
@@ -145,6 +148,15 @@ class AstBuilder(Transformer):
             node = ast.BinOp(span, str(c[i]), node, right)
         return node
 
+    def compare(self, c):  # seq CMP seq
+        return self.binop(c)
+
+    def logic(self, c):  # operand (AND operand)*, or OR
+        return self.binop(c)
+
+    def not_(self, c):  # NOT operand
+        return ast.Not(self._span(c), c[1])
+
     def seq(self, c):  # unary (op unary)*
         if len(c) == 1:
             return c[0]
@@ -186,6 +198,15 @@ class AstBuilder(Transformer):
             dims = tuple(a.value for a in c[2])
         return ast.InputStmt(self._span(c), dims)
 
+    def preset_stmt(self, c):  # PRESET NAME "(" [args] ")"
+        return ast.Preset(self._span(c), str(c[1]), tuple(c[3]) if c[3] is not None else ())
+
+    def input_chain(self, c):  # INPUT [SHAPE] _seq_op chain
+        chain = ast.ChainStmt(c[-1].span, c[-1])
+        if c[1] is None:
+            return [chain]
+        return [self.input_stmt(c[:2]), chain]
+
     def let_stmt(self, c):  # NAME "=" chain
         return ast.Let(self._span(c), str(c[0]), c[2])
 
@@ -193,4 +214,5 @@ class AstBuilder(Transformer):
         return ast.ChainStmt(c[0].span, c[0])
 
     def start(self, c):
-        return [x for x in c if isinstance(x, ast.Stmt)]
+        lines = [y for x in c for y in (x if isinstance(x, list) else [x])]
+        return [x for x in lines if isinstance(x, ast.Stmt)]

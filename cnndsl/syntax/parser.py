@@ -126,6 +126,7 @@ def _group(source: Source, lines: list[ast.Stmt]) -> ast.Program:
     current: ast.BlockDef | ast.NetworkDef | None = None
     body: list[ast.Stmt] = []
     loose: list[ast.Stmt] = []  # lines before any header: an anonymous network
+    presets: dict[str, ast.Preset] = {}
     errors: list[Diagnostic] = []
 
     def close() -> None:
@@ -154,6 +155,9 @@ def _group(source: Source, lines: list[ast.Stmt]) -> ast.Program:
                 blocks.append(line)
             else:
                 current = line
+        elif isinstance(line, ast.Preset):
+            close()
+            _add_preset(presets, line, errors)
         elif isinstance(line, ast.NetworkDef):
             close()
             if network is not None:
@@ -179,7 +183,27 @@ def _group(source: Source, lines: list[ast.Stmt]) -> ast.Program:
     if errors:
         raise CnnError(errors)
     whole = Span(source, 1, 1, max(1, source.text.count("\n") + 1), 1)
-    return ast.Program(whole, source, tuple(imports), tuple(blocks), network)
+    if presets and network is None:
+        errors.append(Diagnostic("E0008", "a preset names a configuration of the file's "
+                                 "network, and this file has none",
+                                 next(iter(presets.values())).span,
+                                 help="add a `network NAME(params):` section"))
+        raise CnnError(errors)
+    return ast.Program(whole, source, tuple(imports), tuple(blocks), network,
+                       tuple(presets.values()))
+
+
+def _add_preset(presets: dict[str, ast.Preset], p: ast.Preset,
+                errors: list[Diagnostic]) -> None:
+    first = presets.get(p.name.lower())
+    if first is not None:
+        errors.append(Diagnostic("E0008", f"preset `{p.name}` is defined twice", p.span,
+                                 help=f"first defined at line {first.span.line}"))
+    positional = next((a for a in p.args if a.name is None), None)
+    if positional is not None:
+        errors.append(Diagnostic("E0401", "a preset binds parameters by name",
+                                 positional.span, help="write `name=value`"))
+    presets.setdefault(p.name.lower(), p)
 
 
 # ---------------------------------------------------------------- errors

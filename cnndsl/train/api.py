@@ -33,7 +33,7 @@ def as_network(network: NetworkLike | str | os.PathLike | None,
             raise UserError("no network to train: give a .cnn file (or resume a run)",
                             exit_code=2)
         return rebuild(ckpt.get("source"), ckpt.get("params"), ckpt.get("input_shape"),
-                       ckpt.get("imports"), ckpt["_path"])
+                       ckpt.get("imports"), ckpt["_path"], ckpt.get("preset"))
     if isinstance(network, (str, os.PathLike)):
         import cnndsl
 
@@ -43,6 +43,7 @@ def as_network(network: NetworkLike | str | os.PathLike | None,
 
 def check_same_network(net: NetworkLike, ckpt: dict[str, Any]) -> None:
     if net.source != ckpt["source"] or dict(net.params) != dict(ckpt["params"]) or \
+            getattr(net, "preset", None) != ckpt.get("preset") or \
             [int(d) for d in net.input_shape] != list(ckpt["input_shape"]):
         raise UserError(f"{ckpt['_path']} was trained from a different network "
                         f"({ckpt['network']}, params {ckpt['params']}, input "

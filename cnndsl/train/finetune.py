@@ -68,7 +68,8 @@ def with_classes(net: NetworkLike, classes: int) -> NetworkLike:
     imported = getattr(net, "imported", None)
     try:
         changed = rebuild(net.source, {**dict(net.params), "classes": classes},
-                          net.input_shape, imported.to_json() if imported else None, net.name)
+                          net.input_shape, imported.to_json() if imported else None, net.name,
+                          getattr(net, "preset", None))
     except UserError:
         changed = None
     if changed is None or changed.num_classes != classes:

@@ -38,7 +38,7 @@ def load_model(path: str | os.PathLike, device: str = "auto",
     dev = resolve_device(device)
     ckpt = ck.load(path)
     net = network or rebuild(ckpt.get("source"), ckpt.get("params"), ckpt.get("input_shape"),
-                             ckpt.get("imports"), ckpt["_path"])
+                             ckpt.get("imports"), ckpt["_path"], ckpt.get("preset"))
     model = net.to_torch()
     try:  # with --ema, the weights' average is the trained model
         model.load_state_dict(ckpt.get("ema") or ckpt["state_dict"])

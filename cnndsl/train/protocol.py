@@ -46,7 +46,7 @@ class NetworkLike(Protocol):
 def rebuild(source: str, params: Mapping[str, ParamValue],
             input_shape: tuple[int, ...] | list[int],
             imports: Mapping[str, Any] | None = None,
-            name: str = "<checkpoint>") -> NetworkLike:
+            name: str = "<checkpoint>", preset: str | None = None) -> NetworkLike:
     """Compile a network again from what a checkpoint stores.
 
     The source is always text (never a path or a zoo name) and its imports come from the
@@ -63,11 +63,13 @@ def rebuild(source: str, params: Mapping[str, ParamValue],
             isinstance(input_shape, (list, tuple))
             and all(isinstance(d, int) and not isinstance(d, bool) for d in input_shape)):
         raise UserError(f"{name}: refused: its parameters or input shape are malformed")
+    if preset is not None and not isinstance(preset, str):
+        raise UserError(f"{name}: refused: its preset is not a name")
     record = dict(imports) if isinstance(imports, Mapping) else {"files": {}, "links": []}
     try:
         return cnndsl.loads(source, params=dict(params),
                             input="x".join(str(d) for d in input_shape), name=name,
-                            imports=record)
+                            imports=record, preset=preset)
     except CnnError as e:
         first = render(e.diagnostics[0]) if e.diagnostics else ""
         raise UserError(f"{name}: refused: its network does not compile\n{first}",

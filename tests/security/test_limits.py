@@ -65,11 +65,13 @@ def test_a_limit_is_raised_by_the_api_and_the_command_line(capsys):
 def test_any_one_number_change_to_a_zoo_file_is_bounded():
     """Every whole number in a few zoo files, replaced by 10**9 in turn."""
     import re
-    for name in ("resnet50", "densenet121", "cs231n", "seresnet50"):
+    for name, preset in (("resnet", "resnet50"), ("densenet121", None), ("cs231n", None),
+                         ("seresnet50", None)):
         text = (Path(cnndsl.api.ZOO_DIR) / f"{name}.cnn").read_text()
         for m in re.finditer(r"(?<![\w.])\d+(?![\w.x])", text):
             changed = text[:m.start()] + "1000000000" + text[m.end():]
-            el = Elaborator(parse(changed, name), {}, None, base_dir=Path(cnndsl.api.ZOO_DIR))
+            el = Elaborator(parse(changed, name), {}, None, base_dir=Path(cnndsl.api.ZOO_DIR),
+                            preset=preset)
             el.run()
             assert len(el.builder.nodes) <= Limits().nodes and el.steps <= Limits().steps + 1
 
