@@ -51,9 +51,13 @@ def test_torchvision_and_paper_counts(name, params):
 
 
 def test_resnet50_fits_in_15_lines():
-    lines = [ln for ln in (cnndsl.api.zoo_path("resnet50").read_text().splitlines()
+    """ResNet-50 from its family file and the library: 15 lines with the other presets
+    of the family left out."""
+    family, preset = cnndsl.api.zoo_entry("resnet50")
+    lines = [ln for ln in (family.read_text().splitlines()
                            + cnndsl.api.ZOO_DIR.joinpath("lib/resnet.cnn").read_text().splitlines())
-             if ln.strip() and not ln.lstrip().startswith("#")]
+             if ln.strip() and not ln.lstrip().startswith("#")
+             and not (ln.startswith("preset ") and not ln.startswith(f"preset {preset}("))]
     assert len(lines) <= 15
 
 
@@ -168,15 +172,18 @@ def test_recursion_shows_the_call_chain(tmp_path, capsys):
 def test_torch_classes_are_shared_and_take_the_block_arguments():
     pytest.importorskip("torch")
     text = cnndsl.compile("resnet50").to_python()
-    # one class per structure: first block of layer1 (projection, stride 1), the
-    # strided first blocks of layers 2-4, and the plain blocks everywhere
-    assert text.count("class Bottleneck") == 3
+    # one class per structure: the first block of each layer (a projection shortcut,
+    # stride 1 in layer1 and 2 after: spelled out, so they share a class) and the plain
+    # blocks everywhere; names from the block and what tells them apart, no numbers
+    assert text.count("class Bottleneck") == 2 and "class Bottleneck2" not in text
+    assert "class BottleneckDownsample(nn.Module):" in text
+    assert "def __init__(self, in_channels, c, stride):" in text
     assert "def __init__(self, c):" in text  # the plain block: its input is 4c wide
     assert "nn.Conv2d(4 * c, c, kernel_size=1, bias=False)" in text
     assert "nn.Conv2d(c, 4 * c, kernel_size=1, bias=False)" in text
-    # the strided first blocks of layers 2-4 read 2c channels
-    assert "self.downsample1 = nn.Conv2d(2 * c, 4 * c, kernel_size=1, stride=2, bias=False)" in text
-    assert "= Bottleneck2(c=128)  # bottleneck(128)" in text
+    assert ("self.downsample1 = nn.Conv2d(in_channels, 4 * c, kernel_size=1, stride=stride, "
+            "bias=False)") in text
+    assert "= BottleneckDownsample(in_channels=256, c=128, stride=2)" in text
     densenet = cnndsl.compile("densenet121").to_python()
     assert densenet.count("\nclass ") <= 8
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,12 +20,24 @@ import pytest
 
 import cnndsl
 from cnndsl.api import ZOO_DIR
-from cnndsl.commands.zoo import header_fields
+from cnndsl.commands.zoo import entries, preset_fields
 
 from .conftest import needs_torch
 
-ZOO = sorted(p.stem for p in ZOO_DIR.glob("*.cnn"))
+HEADERS = dict(entries())  # every name: a file's network, or a member of a family file
+ZOO = sorted(HEADERS)
+FILES = sorted(ZOO_DIR.glob("*.cnn"))
 LIBS = sorted((ZOO_DIR / "lib").glob("*.cnn"))
+# torchvision 0.29.1's 68 classification CNNs (ViT, Swin, MaxViT aside), weights=None:
+# their parameter counts, measured from the real implementations.
+CATALOGUE = json.loads((Path(__file__).parent / "data" / "refs" /
+                        "torchvision_catalogue.json").read_text())["params"]
+# Where a zoo name means the slides' network, torchvision's keeps a suffix.
+TV_SUFFIXED = {"alexnet": "alexnet_tv"}
+# torchvision's weights=None builders of GoogLeNet and Inception-v3 carry the auxiliary
+# classifiers, which the zoo adds with `--set aux=1` (by default it leaves them out, as
+# torchvision's pretrained models do).
+TV_OPTIONS = {"googlenet": ["--set", "aux=1"], "inception_v3": ["--set", "aux=1"]}
 REFS = json.loads((Path(__file__).parent / "data" / "zoo_refs.json").read_text())["networks"]
 # Zoo files with no outside figure: checked by the hand counts below instead.
 NO_REFERENCE = {"cs231n", "nin", "fractalnet"}
@@ -32,7 +45,7 @@ MAX_LINES = 40
 
 
 def header(name: str) -> dict[str, str]:
-    return header_fields((ZOO_DIR / f"{name}.cnn").read_text(encoding="utf-8"))
+    return HEADERS[name]
 
 
 def number(text: str) -> int:
@@ -57,7 +70,7 @@ def test_compiles_without_warnings(name, compiled):
     assert [d for d in net.diagnostics if d.severity != "note"] == []
 
 
-@pytest.mark.parametrize("path", [ZOO_DIR / f"{n}.cnn" for n in ZOO] + LIBS,
+@pytest.mark.parametrize("path", FILES + LIBS,
                          ids=lambda p: str(p.relative_to(ZOO_DIR)))
 def test_at_most_40_lines(path):
     assert len(path.read_text(encoding="utf-8").splitlines()) <= MAX_LINES
@@ -175,6 +188,28 @@ def test_the_vgg_family_follows_the_table(compiled):
     assert [len(k) + 3 for k in convs.values()] == [11, 11, 13, 16, 16, 19]
     assert convs["vgg16c"].count(1) == 3 and set(convs["vgg16"]) == {3}
     assert sum(n.op == "lrn" for n in compiled("vgg11_lrn").graph.nodes) == 1
+
+
+# ---------------------------------------------------------------- torchvision's catalogue
+@pytest.mark.parametrize("tv_name", sorted(CATALOGUE))
+def test_every_torchvision_cnn_compiles_by_its_name_with_its_parameter_count(tv_name, capsys):
+    """`cnndsl summary NAME --format json` for each of torchvision's 68 CNNs."""
+    from cnndsl.cli import main
+    name = TV_SUFFIXED.get(tv_name, tv_name)
+    options = TV_OPTIONS.get(tv_name, [])
+    assert main(["summary", name, "--format", "json", *options]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["params"] == CATALOGUE[tv_name]
+
+
+def test_families_are_one_file_each_with_their_members_as_presets():
+    families = {p.stem: [n for n, _ in preset_fields(p.read_text())] for p in FILES}
+    families = {k: v for k, v in families.items() if v}
+    assert families["efficientnet"] == [f"efficientnet_b{i}" for i in range(8)]
+    assert len(families["regnet"]) == 15 and len(families["convnext"]) == 4
+    assert sum(map(len, families.values())) >= 45
+    for name in CATALOGUE:  # no member shadows a file, no name is defined twice
+        assert sum(TV_SUFFIXED.get(name, name) in v for v in families.values()) + \
+            (ZOO_DIR / f"{TV_SUFFIXED.get(name, name)}.cnn").is_file() == 1, name
 
 
 # ---------------------------------------------------------------- cnndsl zoo list
@@ -462,3 +497,13 @@ def test_a_1x1_conv_ports_into_a_fully_connected_layer():
 def test_port_refuses_what_is_not_a_module_or_state_dict():
     with pytest.raises(cnndsl.UserError, match="cannot port weights from a int"):
         cnndsl.port_weights(3, cnndsl.compile("input 4\nfc(2)").to_torch())
+
+
+def test_the_zoo_page_lists_every_network_with_its_figures():
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "zoo.md").read_text()
+    rows = {m[0]: m[1:] for m in re.findall(
+        r"^\| `(\w+)` \| ([\d,]+) \| ([\d,]+) \| (\S+) \|", doc, re.M)}
+    assert sorted(rows) == ZOO
+    for name, (params, macs, shape) in rows.items():
+        h = header(name)
+        assert (params, macs, shape) == (h["params"], h["macs"], h["input"]), name
