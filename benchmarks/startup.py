@@ -1,7 +1,7 @@
 """Answers before the key is released: the `cnndsl summary` process and the in-process
 compile against the tools a user would reach for otherwise.
 
-- process: ``cnndsl summary zoo/resnet152.cnn`` against a Python process that builds
+- process: ``cnndsl summary resnet152`` against a Python process that builds
   torchvision's resnet152 and prints ``torchinfo.summary`` of it (what one does without
   a static compiler); wall time of whole processes, interleaved.
 - start-up: the same process's time before compiling (interpreter, imports, parser
@@ -57,16 +57,16 @@ def measure(quick: bool = False) -> list[Figure]:
     n = 5 if quick else 15
     figures = []
     _run([py, "-m", "compileall", "-q", str(ROOT / "cnndsl")])  # the bytecode, once
-    ours_cmd = [py, "-m", "cnndsl", "summary", "zoo/resnet152.cnn"]
+    ours_cmd = [py, "-m", "cnndsl", "summary", "resnet152"]
     if _has("torchvision", "torchinfo"):
         ours, base = interleaved(lambda: _run(ours_cmd), lambda: _run([py, "-c", TORCHINFO]),
                                  max(3, n // 3))
-        figures.append(ratio_figure("`cnndsl summary zoo/resnet152.cnn` process", ours, base,
+        figures.append(ratio_figure("`cnndsl summary resnet152` process", ours, base,
                                     "torchvision resnet152 + torchinfo.summary process",
                                     target=0.025))
     else:
         ours, _ = interleaved(lambda: _run(ours_cmd), lambda: None, n)
-    figures.append(plain_figure("`cnndsl summary zoo/resnet152.cnn` process, wall", ours, "s",
+    figures.append(plain_figure("`cnndsl summary resnet152` process, wall", ours, "s",
                                 target=0.1))
     empty, start = [], []
     for _ in range(n):  # the part before compiling: interpreter, imports, parser tables

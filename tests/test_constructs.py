@@ -267,3 +267,23 @@ def test_drop_path_outside_a_residual_branch_warns():
     assert codes("input 8x8x8\nresidual(conv(8) - bn - droppath(0.2) - scale(0.5))") == []
     assert codes("input 8x8x8\nadd(id | conv(8) - droppath(0.1))") == []
     assert "W0702" in codes("input 8x8x8\nconcat(id | conv(8) - droppath(0.1))")
+
+
+def test_the_language_pages_new_examples_compile():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    blocks = [b for b in doc.split("```") if "block fuse" in b or "block sk" in b
+              or "network toy" in b]
+    assert len(blocks) == 3
+    for text in blocks:
+        program = text if "network" in text else text + "network n:\n    input 16x8x8\n    sk(16)\n"
+        assert cnndsl.compile(program).warnings == []
+
+
+def test_family_classes_are_named_by_what_tells_them_apart():
+    import re
+    classes = {n: re.findall(r"^class (\w+)", cnndsl.compile(n).to_python(), re.M)
+               for n in ("resnet18", "regnet_y_400mf", "convnext_tiny")}
+    assert classes["resnet18"][:3] == ["Stem", "Basic", "BasicDownsample"]
+    assert classes["regnet_y_400mf"][:2] == ["XblockDownsample", "Xblock"]
+    assert classes["convnext_tiny"][:4] == ["LayerNorm2d", "LayerScale", "DropPath", "Cnblock"]

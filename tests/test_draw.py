@@ -19,7 +19,7 @@ import pytest
 
 import cnndsl
 from cnndsl import draw as cdraw
-from cnndsl.api import zoo_path
+from cnndsl.api import zoo_entry
 from cnndsl.cli import main
 from cnndsl.diagnostics import UserError
 from cnndsl.draw import rendering
@@ -442,8 +442,7 @@ ZOO = ["vgg16", "resnet50", "googlenet", "densenet121"]
 @needs_dot
 @pytest.mark.parametrize("name", ZOO)
 def test_zoo_diagrams(name, tmp_path):
-    if zoo_path(name) is None:
-        pytest.skip(f"zoo/{name}.cnn is not there yet")
+    assert zoo_entry(name) is not None
     net = cnndsl.compile(name)
     for ext in ("dot", "svg", "png", "mmd"):
         assert net.draw(tmp_path / f"{name}.{ext}").stat().st_size > 0
@@ -462,8 +461,8 @@ def test_zoo_diagrams(name, tmp_path):
 
 
 def _zoo_names() -> list[str]:
-    from cnndsl.api import ZOO_DIR
-    return sorted(p.stem for p in ZOO_DIR.glob("*.cnn"))
+    from cnndsl.commands.zoo import entries
+    return [name for name, _ in entries()]
 
 
 @pytest.mark.parametrize("name", _zoo_names())
@@ -481,8 +480,6 @@ def test_every_zoo_network_draws(name):
 
 
 def test_docs_mermaid_example_is_current():
-    if zoo_path("resnet50") is None:
-        pytest.skip("zoo/resnet50.cnn is not there")
     doc = (Path(__file__).resolve().parent.parent / "docs" / "diagrams.md").read_text()
     block = re.search(r"```mermaid\n(.*?)```", doc, re.S).group(1)
     assert block == cdraw.to_mermaid(cnndsl.compile("resnet50"), depth=0)

@@ -235,7 +235,8 @@ class ClassMaker:
 def _variant_suffixes(keys: list[tuple]) -> dict[tuple, str]:
     """Names for the structures of one block that differ by the modules they hold: the
     variant with a projection shortcut is ``BottleneckDownsample``, the other plain
-    ``Bottleneck`` (where no module tells them apart, the names get numbers)."""
+    ``Bottleneck``; failing a module only one variant has, one that not all have
+    (``BneckSeHs``). Where no module tells them apart, the names get numbers."""
     by_block: dict[str, list[tuple]] = {}
     for key in keys:
         if key[0] is not None:
@@ -246,9 +247,11 @@ def _variant_suffixes(keys: list[tuple]) -> dict[tuple, str]:
             continue
         kinds = {key: list(dict.fromkeys(re.sub(r"_?\d+$", "", attr) for attr, _ in key[1]))
                  for key in variants}
+        common = set.intersection(*(set(v) for v in kinds.values()))
         for key in variants:
             others = set().union(*(set(kinds[k]) for k in variants if k != key))
-            extra = [k for k in kinds[key] if k not in others]
+            extra = [k for k in kinds[key] if k not in others] or \
+                [k for k in kinds[key] if k not in common]
             if extra:
                 out[key] = camel(extra[0])
     return out
