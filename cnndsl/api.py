@@ -299,6 +299,7 @@ def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None 
     warnings under ``strict``).
     """
     limits = Limits.of(limits)
+    _check_preset(preset)
     text, name, base, member = read_source(source_or_path, limits)
     key = name
     if base is not None:
@@ -339,6 +340,12 @@ def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
                   {k: b.defn for k, b in el.blocks.items()}, graph.name if preset else None)
     net._fields = fields
     return net
+
+
+def _check_preset(preset: Any) -> None:
+    if preset is not None and not (isinstance(preset, str) and preset.isidentifier()):
+        raise UserError(f"preset must be the name of a `preset` line, got {preset!r:.40}",
+                        exit_code=2)
 
 
 def _order(d: Diagnostic):
@@ -383,6 +390,7 @@ def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
     if not isinstance(text, str):
         raise UserError(f"source text must be a str, got {type(text).__name__}", exit_code=2)
     limits = Limits.of(limits)
+    _check_preset(preset)
     key = name
     if imports is not None:
         try:

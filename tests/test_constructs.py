@@ -287,3 +287,55 @@ def test_family_classes_are_named_by_what_tells_them_apart():
     assert classes["resnet18"][:3] == ["Stem", "Basic", "BasicDownsample"]
     assert classes["regnet_y_400mf"][:2] == ["XblockDownsample", "Xblock"]
     assert classes["convnext_tiny"][:4] == ["LayerNorm2d", "LayerScale", "DropPath", "Cnblock"]
+
+
+# ---------------------------------------------------------------- hostile corners
+def test_shortcut_first_refuses_a_shortcut_that_reads_the_body():
+    d = error("input 8x16x16\nresidual(conv(16) as t - bn, shortcut=t - conv(16, 1), "
+              "shortcut_first=true)")
+    assert d.code == "E0105" and "reads a tensor the body computes" in d.message
+    assert error("input 8x8x8\nresidual(conv(16, 3, 2) - bn, shortcut_first='no')").code \
+        == "E0104"
+
+
+@pytest.mark.parametrize("classes, code", [(-3, "E0105"), (0, "E0105"), ("ab", "E0104"),
+                                           (2.5, "E0104")])
+def test_the_classifier_width_of_a_bare_fc_is_checked(classes, code):
+    with pytest.raises(CnnError) as e:
+        cnndsl.compile("input 1x8x8\nconv - gap - fc", params={"classes": classes})
+    assert [d.code for d in e.value.diagnostics] == ["N0402", code]
+
+
+def test_tests_and_booleans_are_numbers_in_arithmetic():
+    net = cnndsl.compile("network n(a=1, b=2):\n input 8x4x4\n conv(4 * (a < b)) - "
+                         "conv(4) * (a < b) - conv(max(a < b, 2)) - conv(2 - (a > b)) - "
+                         "conv(3 * true)")
+    assert [n.type.dims[0] for n in net.graph.nodes if n.op == "conv"] == [4, 4, 2, 2, 3]
+    assert cnndsl.compile("network n(a=1):\n input 3x8x8\n conv(if(a AND NOT a == 2, 4, 2))"
+                          ).output_shape == (4, 8, 8)
+
+
+@pytest.mark.parametrize("branch", ["if(0, conv(8))", "(if(0, conv(8)))", "[if(0, conv(8))]",
+                                    "if(0, conv(8)) as z"])
+def test_an_absent_branch_is_absent_in_brackets_too(branch):
+    net = cnndsl.compile(f"input 8x4x4\nadd(conv(8) | {branch})")
+    assert [n.op for n in net.graph.nodes] == ["input", "conv"]
+
+
+def test_a_residual_around_an_absent_body_is_no_block():
+    net = cnndsl.compile("input 8x4x4\nresidual(if(0, conv(8) - bn))")
+    assert [n.op for n in net.graph.nodes] == ["input"]
+
+
+def test_slides_input_forms_and_keywords_as_names():
+    assert cnndsl.compile("INPUT 784 -> FC -> RELU -> FC").input_shape == (784,)
+    d = error("block b:\n    INPUT -> conv(4)\nnetwork n:\n    input 3x8x8\n    b")
+    assert d.code == "E0009"
+    d = error("input 3x8x8\nconv(4) as preset")
+    assert d.code == "E0001" and d.message == "`preset` is a keyword, not a name"
+
+
+def test_keras_keywords():
+    net = cnndsl.compile("input 3x32x32\nConv2D(8, (3,3), strides=2) - "
+                         "MaxPooling2D(pool_size=(2,2))")
+    assert net.output_shape == (8, 8, 8)

@@ -8,6 +8,8 @@ import pytest
 import cnndsl
 from cnndsl.diagnostics import CnnError
 
+from .conftest import needs_torch
+
 FAMILY = """\
 # A toy family.
 network toy(c=8, n=1, size=32, classes=10):
@@ -49,7 +51,7 @@ def test_a_preset_that_binds_no_parameter_is_an_error_even_unchosen():
         cnndsl.loads(FAMILY + "preset bad(width=2)\n")
     d = e.value.diagnostics[0]
     assert d.code == "E0204" and (d.span.line, d.span.col) == (8, 12)
-    assert "parameters: c, classes, n, size" in d.help
+    assert "parameters: c, channels, classes, hidden, n, size" in d.help
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -95,3 +97,29 @@ def test_zoo_members_resolve_to_their_family_file():
     assert zoo_entry("vgg16")[1] is None and zoo_entry("nope") is None
     net = cnndsl.compile("EfficientNet_B3")
     assert (net.name, net.input_shape) == ("efficientnet_b3", (3, 300, 300))
+
+
+def test_a_preset_binds_a_name_once_and_may_bind_the_built_in_defaults():
+    with pytest.raises(CnnError) as e:
+        cnndsl.loads(FAMILY + "preset twice(c=4, c=8)\n")
+    assert e.value.diagnostics[0].code == "E0106"
+    net = cnndsl.loads("network t(c=1):\n input 3x8x8\n conv(c) - gap - fc(classes)\n"
+                       "preset three(classes=3)\n", preset="three")
+    assert net.output_shape == (3,)
+
+
+def test_a_preset_that_is_not_a_name_is_a_usage_error():
+    from cnndsl.diagnostics import UserError
+    with pytest.raises(UserError):
+        cnndsl.loads(FAMILY, preset=5)
+
+
+@needs_torch
+def test_train_and_lr_find_take_a_family_member():
+    """`cnndsl train FILE --member NAME` (--preset names a training recipe there)."""
+    from cnndsl.cli import build_parser
+    for command in ("train", "lr-find"):
+        args = build_parser(command).parse_args([command, "toy.cnn", "--member", "toy_s"])
+        assert args.member == "toy_s"
+    args = build_parser("summary").parse_args(["summary", "toy.cnn", "--member", "toy_s"])
+    assert args.preset == "toy_s"

@@ -35,7 +35,7 @@ def add_binding_args(p: argparse.ArgumentParser) -> None:
     """The options that bind and bound a compile (every command that compiles)."""
     p.add_argument("--set", dest="set", action="append", default=[], metavar="K=V",
                    help="bind a network parameter (repeatable), e.g. --set N=2")
-    p.add_argument("--preset", metavar="NAME",
+    p.add_argument("--preset", "--member", dest="preset", metavar="NAME",
                    help="one of the file's `preset` lines (a family member), e.g. "
                    "--preset small; --set binds over it")
     p.add_argument("--input", metavar="CxHxW", help="override the input shape")

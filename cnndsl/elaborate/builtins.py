@@ -91,15 +91,14 @@ def _merge(kind: str):
 
 
 def _absent(el: Elaborator, branch: ast.Expr, env) -> bool:
-    """A branch ``if(test, layers)`` whose test is false: left out of its merge."""
+    """A branch ``if(test, layers)`` whose test is false: left out of its merge (also in
+    brackets, or labelled)."""
+    while isinstance(branch, (ast.Group, ast.Label)):
+        branch = branch.value
     if not (isinstance(branch, ast.Call) and branch.func.id.lower() == "if"
             and len(branch.args) == 2):
         return False
-    test = el.ev.eval(branch.args[0].value, env)
-    if not isinstance(test, (int, float)):
-        raise err("E0104", f"the test of `if` must be a number or true/false, got {test!r}",
-                  branch.args[0].span)
-    return not test
+    return not el.ev.truth(branch.args[0].value, env)
 
 
 builtin("concat", "cat", "concatenate")(_merge("concat"))
@@ -128,8 +127,10 @@ def residual(el: Elaborator, args, span, env, x):
     if len(branches) != 1:
         raise err("E0103", "residual takes one body; its shortcut is implicit", span,
                   help="for several branches write add(a | b | c)")
+    if _absent(el, branches[0], env):
+        return x  # residual(if(test, body)) with a false test: no block at all
     mode, layers = _shortcut_mode(el, options.get("shortcut"), env)
-    first = bool(el.ev.eval(options["shortcut_first"].value, env)) \
+    first = el.ev.truth(options["shortcut_first"].value, env) \
         if "shortcut_first" in options else False
     with el.builder.frame("residual", f"residual({branches[0].text})", False, span):
         entry = x
@@ -148,8 +149,11 @@ def residual(el: Elaborator, args, span, env, x):
                      _shortcut(el, mode, entry, body, span))
             if not short.ok:
                 return POISON
-        if first:
-            el.builder.hoist(start, mid)
+        if first and not el.builder.hoist(start, mid):
+            raise err("E0105", "shortcut_first: the shortcut reads a tensor the body computes, "
+                      "so it cannot come first", options["shortcut_first"].span,
+                      help="compute the shared tensor before the residual, or drop "
+                      "shortcut_first")
         return el.add_node(ops.get("add"), {}, [body, short], span)
 
 
@@ -232,10 +236,7 @@ def conditional(el: Elaborator, args, span, env, x):
         raise err("E0401", "if takes a test and one or two choices: if(test, then, "
                   "otherwise)", span, help="e.g. if(t > 1, pwconv(in_c * t), id)")
     tail = el.tail
-    test = el.ev.eval(positional[0].value, env)
-    if not isinstance(test, (int, float)):
-        raise err("E0104", f"the test of `if` must be a number or true/false, got {test!r}",
-                  positional[0].span)
+    test = el.ev.truth(positional[0].value, env)
     if not test and len(positional) == 2:
         return x
     return el.build(positional[1 if test else 2].value, env, x, tail)

@@ -50,7 +50,7 @@ ATTR_ALIASES = {
     "padding": "pad", "kernel_size": "kernel", "k": "kernel", "filters": "out",
     "channels": "out", "out_channels": "out", "units": "out", "features": "out",
     "out_features": "out", "s": "stride", "rate": "p", "ceil": "ceil_mode",
-    "negative_slope": "slope", "g": "groups",
+    "negative_slope": "slope", "g": "groups", "strides": "stride", "pool_size": "kernel",
 }
 
 
@@ -173,14 +173,14 @@ class Elaborator:
     def _bind_preset(self, net: ast.NetworkDef, env: Env) -> None:
         """The chosen preset's values, under the user's bindings, over the defaults."""
         p = presets.check(self.program, net, self.preset, self.report)
-        params = {q.name for q in net.params}
+        params = presets.bindable(net)
         for a in p.args if p else ():
             if a.name in params and a.name not in self.bindings:
                 env.vars[a.name] = Thunk(a.value, env)
                 self.explicit.add(a.name)
 
     def input_type(self, net: ast.NetworkDef, env: Env) -> TensorType | None:
-        stmts = [s for s in net.body if isinstance(s, ast.InputStmt)]
+        stmts = [s for s in net.body if isinstance(s, ast.InputStmt) and s.dims]
         if self.input_override is not None:
             return self.input_override
         if not stmts:
@@ -380,9 +380,9 @@ class Elaborator:
             self.report(ex.diagnostic)
             self.build(body, env, POISON)  # still look for independent errors inside
             return POISON
-        if isinstance(count, float) and count.is_integer():
-            count = int(count)
-        if isinstance(count, bool) or not isinstance(count, int):
+        if isinstance(count, bool) or isinstance(count, float) and count.is_integer():
+            count = int(count)  # a test repeats once or not at all
+        if not isinstance(count, int):
             raise err("E0109", f"a repeat count must be a whole number, got {count!r}",
                       count_expr.span)
         if count < 0:
@@ -441,10 +441,9 @@ class Elaborator:
         if op is not None:
             if op.name == "identity":
                 return x
-            values = self.bind_args(op, args, env, x, span)
             if op.name == "fc" and tail and not args:
-                values["out"] = self._classifier_width(fn.id, span, env)
-            return self.apply_op(op, values, span, x, env)
+                args = self._classifier_args(fn.id, span, env)
+            return self.apply_op(op, self.bind_args(op, args, env, x, span), span, x, env)
         if "." in fn.id or fn.id in self.inner_labels:
             raise unseen_tensor(fn, env, self.inner_labels)
         hint = ops.did_you_mean(fn.id, list(self.blocks) + builtins.names())
@@ -452,14 +451,18 @@ class Elaborator:
                   help=f"did you mean `{hint}`?" if hint else "see `cnndsl ops` for the "
                   "layers, or define it: `block name(...) = ...`")
 
-    def _classifier_width(self, name: str, span: Span, env: Env) -> Any:
+    def _classifier_args(self, name: str, span: Span, env: Env) -> tuple[ast.Arg, ...]:
         """A bare `FC` that ends the network is the classifier (the slides' last FC):
-        `classes` units, said in a note."""
-        classes = self.ev.eval(ast.Name(span, "classes"), env)
+        `fc(classes)`, said in a note (and checked as if written so)."""
+        classes = ast.Name(span, "classes")
+        try:
+            shown = f" = {self.ev.eval(classes, env)!r}"
+        except ElabError:
+            shown = ""
         self.report(Diagnostic("N0402", f"the last `{name}` has no width: it is the "
-                               f"classifier, with `classes` = {classes} units", span,
+                               f"classifier, with `classes`{shown} units", span,
                                help="write fc(N) for another width"))
-        return classes
+        return (ast.Arg(span, None, classes),)
 
     def call_block(self, info: BlockInfo, args: tuple[ast.Arg, ...], span: Span, env: Env,
                    x: Port, tail: bool = False) -> Port:

@@ -200,12 +200,12 @@ class Evaluator:
             self._need_number(v, e.value)
             return -v
         if isinstance(e, ast.Not):
-            return not self._truth(e.value, env)
+            return not self.truth(e.value, env)
         if isinstance(e, ast.BinOp) and e.op in TESTS:
             return self._test(e, env)
         if isinstance(e, ast.Call) and e.func.id.lower() == "if" and len(e.args) == 3 \
                 and all(a.name is None for a in e.args):  # a number chosen by a test
-            chosen = e.args[1] if self._truth(e.args[0].value, env) else e.args[2]
+            chosen = e.args[1] if self.truth(e.args[0].value, env) else e.args[2]
             return self.eval(chosen.value, env, want_str)
         try:
             if isinstance(e, ast.Seq):
@@ -260,7 +260,8 @@ class Evaluator:
 
     @staticmethod
     def _need_number(v: Any, e: ast.Expr) -> None:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        """Numbers for arithmetic; a test or true/false counts as 1 or 0."""
+        if not isinstance(v, (int, float)):
             raise err("E0104", f"expected a number, `{e.text}` is {v!r}", e.span)
 
     def _arith_seq(self, e: ast.Seq, env: Env) -> Any:
@@ -283,7 +284,8 @@ class Evaluator:
                           e.span, help="use `-` or `+` for arithmetic")
         return acc
 
-    def _truth(self, e: ast.Expr, env: Env) -> bool:
+    def truth(self, e: ast.Expr, env: Env) -> bool:
+        """A test's value: a comparison, a number or true/false (never a string)."""
         v = self.eval(e, env)
         if not isinstance(v, (int, float)):
             raise err("E0104", f"a test needs a number or true/false, `{e.text}` is {v!r}",
@@ -294,9 +296,9 @@ class Evaluator:
         """A comparison (numbers, or names as in ``act == relu``) or ``and``/``or``,
         which evaluate their right side only when it decides."""
         if e.op == "and":
-            return self._truth(e.left, env) and self._truth(e.right, env)
+            return self.truth(e.left, env) and self.truth(e.right, env)
         if e.op == "or":
-            return self._truth(e.left, env) or self._truth(e.right, env)
+            return self.truth(e.left, env) or self.truth(e.right, env)
         a, b = self._operand(e.left, env), self._operand(e.right, env)
         if e.op in ("==", "!="):
             same = a.lower() == b.lower() if isinstance(a, str) and isinstance(b, str) else a == b

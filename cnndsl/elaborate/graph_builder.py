@@ -65,12 +65,17 @@ class GraphBuilder:
         self.nodes.append(node)
         return Port(node.name, out)
 
-    def hoist(self, start: int, mid: int) -> None:
-        """Move the nodes made since ``mid`` before those made since ``start`` (they
-        must not read them): a shortcut computed, and emitted, before its body."""
+    def hoist(self, start: int, mid: int) -> bool:
+        """Move the nodes made since ``mid`` before those made since ``start``: a
+        shortcut computed, and emitted, before its body. False (nothing moved) where
+        they read one of those."""
+        earlier = {n.name for n in self.nodes[start:mid]}
+        if any(i in earlier for n in self.nodes[mid:] for i in n.inputs):
+            return False
         self.nodes[start:] = self.nodes[mid:] + self.nodes[start:mid]
         for i in range(start, len(self.nodes)):
             self.index[self.nodes[i].name] = i
+        return True
 
     @contextmanager
     def frame(self, block: str, call: str, named: bool, span: Span | None,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from ..diagnostics import Diagnostic
 from ..syntax import ast
+from .env import BUILTIN_DEFAULTS
 
 
 def chosen(program: ast.Program, name: str | None) -> ast.Preset | None:
@@ -25,11 +26,17 @@ def bound_names(program: ast.Program, name: str | None) -> set[str]:
     return {a.name for a in p.args} if p else set()
 
 
+def bindable(net: ast.NetworkDef) -> set[str]:
+    """What a preset may bind: the network's parameters and the built-in defaults
+    (``classes``, ``channels``, ``hidden``)."""
+    return {p.name for p in net.params} | set(BUILTIN_DEFAULTS)
+
+
 def check(program: ast.Program, net: ast.NetworkDef, name: str | None,
           report: Callable[[Diagnostic], None]) -> ast.Preset | None:
     """Every preset's names against the network's parameters; the chosen preset, or
     None (with E0204 when ``name`` is not one)."""
-    params = {p.name for p in net.params}
+    params = bindable(net)
     for p in program.presets:
         for a in p.args:
             if a.name is not None and a.name not in params:

@@ -145,7 +145,7 @@ class AstBuilder(Transformer):
             right = c[i + 1]
             span = Span(self.source, node.span.line, node.span.col, right.span.end_line,
                         right.span.end_col)
-            node = ast.BinOp(span, str(c[i]), node, right)
+            node = ast.BinOp(span, str(c[i]).lower(), node, right)  # `AND` is `and`
         return node
 
     def compare(self, c):  # seq CMP seq
@@ -201,10 +201,10 @@ class AstBuilder(Transformer):
     def preset_stmt(self, c):  # PRESET NAME "(" [args] ")"
         return ast.Preset(self._span(c), str(c[1]), tuple(c[3]) if c[3] is not None else ())
 
-    def input_chain(self, c):  # INPUT [SHAPE] _seq_op chain
+    def input_chain(self, c):  # INPUT [SHAPE | INT] _seq_op chain
         chain = ast.ChainStmt(c[-1].span, c[-1])
-        if c[1] is None:
-            return [chain]
+        if c[1] is None:  # no shape: the default (or --input), with a note
+            return [ast.InputStmt(self._tok(c[0]), ()), chain]
         return [self.input_stmt(c[:2]), chain]
 
     def let_stmt(self, c):  # NAME "=" chain

@@ -203,6 +203,12 @@ def _add_preset(presets: dict[str, ast.Preset], p: ast.Preset,
     if positional is not None:
         errors.append(Diagnostic("E0401", "a preset binds parameters by name",
                                  positional.span, help="write `name=value`"))
+    seen: set[str] = set()
+    for a in p.args:
+        if a.name in seen:
+            errors.append(Diagnostic("E0106", f"preset `{p.name}` binds `{a.name}` twice",
+                                     a.span, help="keep one"))
+        seen.add(a.name)
     presets.setdefault(p.name.lower(), p)
 
 
@@ -215,6 +221,9 @@ _FRIENDLY = {
     "SHAPE": "a shape like 3x32x32", "STRING": "a string", "_NL": "end of line",
     "$END": "end of input",
 }
+
+
+_KEYWORDS = {"IMPORT", "BLOCK", "NETWORK", "INPUT", "PRESET", "AS", "AND", "OR", "NOT"}
 
 
 def _describe(tok: Token) -> str:
@@ -260,6 +269,9 @@ def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
                     "VBAR"):
         return Diagnostic("E0001", f"expected a layer or a value before {_describe(tok)}",
                           span, help="remove the extra symbol, or write what belongs here")
+    if tok.type in _KEYWORDS and "NAME" in expected:
+        return Diagnostic("E0001", f"`{tok}` is a keyword, not a name", span,
+                          help="choose another name")
     want = sorted({_FRIENDLY.get(e, e.lower()) for e in expected if not e.startswith("__")})
     shown = ", ".join(want[:6]) + (", ..." if len(want) > 6 else "")
     return Diagnostic("E0001", f"unexpected {_describe(tok)}", span,

@@ -39,6 +39,9 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="SPEC", help=DATA_HELP)
     p.add_argument("--set", action="append", metavar="K=V", default=[],
                    help="bind a network parameter (repeatable)")
+    p.add_argument("--member", metavar="NAME",
+                   help="a family member: one of the file's `preset` lines (here --preset "
+                   "names a training recipe)")
     p.add_argument("--input", metavar="CxHxW", help="override the network's input shape")
     p.add_argument("--include", action="append", default=[], metavar="DIR",
                    help="a folder imports may read besides the file's own folder tree and "
@@ -203,6 +206,7 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
     f.add_argument("file", metavar="FILE", help=".cnn file or zoo name")
     f.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP)
     f.add_argument("--set", action="append", metavar="K=V", default=[])
+    f.add_argument("--member", metavar="NAME", help="a family member (a `preset` line)")
     f.add_argument("--input", metavar="CxHxW")
     f.add_argument("--optimizer", default="adam", help="default adam")
     f.add_argument("--batch-size", type=int, default=64)
@@ -248,14 +252,16 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         if args.include:
             bounds["include"] = args.include
         source = Path(args.file) if os.path.isfile(args.file) else args.file
+        if args.member:
+            bounds["preset"] = args.member
         net = compile_fn(source, params=params or None, input=args.input, **bounds)
         warnings = getattr(net, "warnings", None)
         if warnings:
             from cnndsl.diagnostics import render_all
 
             print(render_all(warnings), file=sys.stderr)
-    elif params or args.input:
-        raise UserError("--set/--input need FILE; a resumed run keeps its network",
+    elif params or args.input or args.member:
+        raise UserError("--set/--input/--member need FILE; a resumed run keeps its network",
                         exit_code=2)
     out = args.out
     if out is None and args.resume is None:
@@ -340,7 +346,8 @@ def run_lr_find(args: argparse.Namespace) -> int:
     png = args.output or "lr_find.png"
     check_target(png, args.force)
     source = Path(args.file) if os.path.isfile(args.file) else args.file
-    net = cnndsl.compile(source, params=parse_set(args.set) or None, input=args.input)
+    net = cnndsl.compile(source, params=parse_set(args.set) or None, input=args.input,
+                         preset=args.member)
     result = lr_find(net, args.data, start=args.start, end=args.end, steps=args.steps,
                      batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,
                      device=str(resolve_device(args.device)))
