@@ -278,9 +278,52 @@ class Network:
         from .draw import draw
         return draw(self, path, **options)
 
-    def _repr_svg_(self):  # Jupyter shows a Network as its diagram
+    # ------------------------------------------------------------ notebooks
+    def _repr_svg_(self) -> str | None:
+        """The diagram as SVG text; None where Graphviz's ``dot`` is missing or fails."""
         from .draw import to_svg_or_none
         return to_svg_or_none(self)
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the diagram (where ``dot`` runs) over a table of the
+        top-level layers and block calls, with their params, MACs and output shapes
+        (cnndsl.views.network_html).
+
+        >>> net = compile("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)")
+        >>> h = net._repr_html_()
+        >>> h.startswith('<div class="cnndsl-network">'), ">conv1</td>" in h, ">15,770</th>" in h
+        (True, True, True)
+        """
+        from .views import network_html
+        return network_html(self.summary(depth=0), self._repr_svg_())
+
+    def _repr_markdown_(self) -> str:
+        """The table of the top-level layers and block calls, in Markdown.
+
+        >>> print(compile("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)")._repr_markdown_())
+        **network**: 1x28x28 -> 10
+        <BLANKLINE>
+        | layer | op | output | params | MACs |
+        |---|---|---|--:|--:|
+        | input | input 1x28x28 | 1x28x28 | 0 | 0 |
+        | conv1 | 3x3 conv, 8 | 8x28x28 | 80 | 56,448 |
+        | relu1 | relu | 8x28x28 | 0 | 0 |
+        | pool1 | 2x2 max pool, /2 | 8x14x14 | 0 | 0 |
+        | flatten1 | flatten | 1568 | 0 | 0 |
+        | fc1 | FC 10 | 10 | 15,690 | 15,680 |
+        | **total** | | 10 | 15,770 | 72,128 |
+        """
+        from .views import network_markdown
+        return network_markdown(self.summary(depth=0))
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """Every notebook form at once: IPython otherwise asks each ``_repr_*_`` method in
+        turn, and ``dot`` would run twice (for the SVG and for the HTML)."""
+        from .views import network_html, network_markdown
+        s, svg = self.summary(depth=0), self._repr_svg_()
+        bundle = {"text/plain": repr(self), "text/html": network_html(s, svg),
+                  "text/markdown": network_markdown(s)}
+        return bundle if svg is None else {**bundle, "image/svg+xml": svg}
 
 
 def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None = None,
@@ -330,7 +373,11 @@ def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
                 raise RuntimeError(f"internal error: the IR is inconsistent: {broken[:3]}")
             fields = receptive_field(graph)
             diags += check(graph, fields)
-    diags = list(dict.fromkeys(apply_allow_comments(diags)))  # one of each (same code, place)
+    # one of each (same code, message, place), with the calls that led to the first
+    first: dict[tuple, Diagnostic] = {}
+    for d in apply_allow_comments(diags):
+        first.setdefault((d.code, d.message, d.span, d.label), d)
+    diags = list(first.values())
     if strict:
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):

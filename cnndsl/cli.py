@@ -28,6 +28,8 @@ COMMANDS = {
     "export": ("cnndsl.train.cli", "write a trained model as ONNX, TorchScript or source + "
                "weights"),
     "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),
+    "fmt": ("cnndsl.commands.fmt", "format .cnn files in the one canonical layout"),
+    "lsp": ("cnndsl.commands.lsp", "the language server for editors (stdio)"),
     "ops": ("cnndsl.commands.ops", "list the layers and blocks the language knows"),
     "demo": ("cnndsl.commands.demo", "check, summarize, compile and (with torch) run a zoo "
              "network, and train it on the bundled digits"),

@@ -99,6 +99,8 @@ class Diagnostic:
             "message": self.message,
             "span": self.span.to_json() if self.span else None,
             "help": self.help,
+            "label": self.label,
+            "notes": list(self.notes),
         }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..diagnostics import CnnError
 from . import add_network_args, compile_from_args
 
 
@@ -14,10 +15,16 @@ def add_parser(sub) -> None:
     add_network_args(p)
     p.add_argument("--dump-ir", action="store_true", help="print the IR, one line per node")
     p.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                   help="text for people (default); json or sarif (2.1.0, for code hosts) on "
+                   "standard output for tools: code, severity, message, span, label, notes, "
+                   "help of every diagnostic")
 
 
 def run(args) -> int:
     from ..cli import print_diagnostics
+    if args.format != "text":
+        return _machine(args)
     net = compile_from_args(args)
     print_diagnostics(net.diagnostics)
     if args.dump_ir:
@@ -29,3 +36,21 @@ def run(args) -> int:
               f"{net.params_count:,} parameters"
               + (f", {w} warning{'s' if w != 1 else ''}" if w else ""), file=sys.stdout)
     return 0
+
+
+def _machine(args) -> int:
+    from ..cli import _version
+    from .diagnostics_formats import to_json, to_sarif
+    try:
+        net = compile_from_args(args)
+        diags, name = net.diagnostics, net.source_name
+        verdict = {"name": net.name, "input": list(net.input_shape),
+                   "output": list(net.output_shape), "layers": len(net.graph) - 1,
+                   "params": net.params_count}
+    except CnnError as e:
+        diags, verdict = list(e.diagnostics), None
+        name = next((d.span.source.name for d in diags if d.span), str(args.file))
+    text = to_json(name, diags, verdict) if args.format == "json" else \
+        to_sarif(name, diags, _version())
+    print(text)
+    return 1 if verdict is None else 0

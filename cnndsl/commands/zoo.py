@@ -37,7 +37,9 @@ def header_fields(text: str) -> dict[str, str]:
     return fields
 
 
-_PRESET = re.compile(r"^preset\s+(\w+)\s*\(.*\)\s*#(.*)$", re.IGNORECASE | re.MULTILINE)
+# A preset line (its arguments may wrap onto the next lines) and its trailing comment.
+_PRESET = re.compile(r"^preset\s+(\w+)\s*\((?:[^()]|\([^()]*\))*\)[ \t]*#([^\n]*)",
+                     re.IGNORECASE | re.MULTILINE)
 _FIGURE = re.compile(r"(input|params|macs)\s+([\dx,]+)", re.IGNORECASE)
 
 

@@ -10,6 +10,7 @@ independent mistakes are still reported in the same run.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ PRELUDE = Path(__file__).resolve().parent.parent / "prelude.cnn"
 DEFAULT_INPUT = TensorType((3, 32, 32))
 MAX_DEPTH = 64  # block calls inside block calls
 MAX_ERRORS = 100  # reported before elaboration stops
+MAX_CONTEXT = 4  # calls and repetitions named in an error's notes
 MEMOIZE = True  # repeated block calls replayed (memo.py); off only to test that it changes nothing
 
 # Keyword spellings users bring from PyTorch, Keras and papers.
@@ -94,6 +96,7 @@ class Elaborator:
         self.builder = GraphBuilder()
         self.used: set[str] = set()
         self.call_stack: list[tuple[str, Span | None]] = []
+        self.context: list[str] = []  # the calls and repetitions under way, for notes
         self.explicit: set[str] = set()  # names bound by the user (not builtin defaults)
         self.aux: list[Port] = []  # auxiliary outputs, in order
         # Tensors a labelled block call makes visible (`stage(32) as s` gives `s.lo`):
@@ -298,8 +301,16 @@ class Elaborator:
         try:
             return self._build(e, env, x, tail)
         except ElabError as ex:
-            self.report(ex.diagnostic)
+            self.report(self._in_context(ex.diagnostic))
             return POISON
+
+    def _in_context(self, d: Diagnostic | None) -> Diagnostic | None:
+        """An error inside a block or a repetition, with the calls that led there
+        (innermost first): where to look when one call of a block goes wrong."""
+        if d is None or not self.context:
+            return d
+        where = tuple(reversed(self.context[-MAX_CONTEXT:]))
+        return replace(d, notes=d.notes + where)
 
     def _build(self, e: ast.Expr, env: Env, x: Port, tail: bool = False) -> Port:
         self.steps += 1
@@ -392,8 +403,13 @@ class Elaborator:
             return POISON
         before = len(self.builder.nodes)
         for i in range(count):  # `repeat_index` is the iteration, from 0
-            x = self.build(body, env.child({"repeat_index": i}, None, env.origin), x,
-                           tail and i == count - 1)
+            self.context.append(f"in repetition {i + 1} of {count} (line {e.span.line}:"
+                                f"{e.span.col})")
+            try:
+                x = self.build(body, env.child({"repeat_index": i}, None, env.origin), x,
+                               tail and i == count - 1)
+            finally:
+                self.context.pop()
             if i == 0:  # the first iteration's size tells the whole repeat's, in advance
                 made = len(self.builder.nodes) - before
                 if before + made * count > self.limits.nodes:
@@ -478,6 +494,7 @@ class Elaborator:
         call_text = self._call_text(b.name, args, env)
         body_env = Env(bound, self._global_env(env), x, f"block {b.name}")
         self.call_stack.append((b.name.lower(), span))
+        self.context.append(f"in `{call_text}`, called at line {span.line}:{span.col}")
         try:
             if self._is_single_op(b):  # a one-layer block is inlined: no scope of its own
                 return self.run_body(b.body, body_env, x, tail)
@@ -497,6 +514,7 @@ class Elaborator:
                 return out
         finally:
             self.call_stack.pop()
+            self.context.pop()
 
     def _expand(self, b: ast.BlockDef, env: Env, x: Port, tail: bool,
                 key: tuple | None) -> Port:
