@@ -29,6 +29,7 @@ from .ir.graph import Frame, Graph, Node
 from .passes.cost import Cost, NodeCost, fvcore_macs, head_macs
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
 from .passes.receptive_field import RF
+from .views import SummaryViews, md_cell, md_table
 
 if TYPE_CHECKING:
     from .api import Network
@@ -70,8 +71,11 @@ class LayerRow:
         }
 
 
-@dataclass(frozen=True)
-class Summary:
+@dataclass(frozen=True, repr=False)
+class Summary(SummaryViews):
+    """Per-layer rows and totals. It prints as ``cnndsl summary``'s table and shows in a
+    notebook as HTML; ``rows``, ``totals()``, ``to_pandas()``: see cnndsl.views."""
+
     network: str
     input: tuple[int, ...]
     output: tuple[int, ...]
@@ -278,10 +282,17 @@ def footer(s: Summary) -> list[tuple[str, str]]:
     ]
 
 
+def total_cells(s: Summary) -> tuple[str, ...]:
+    return ("total", "", _shape(s.output), f"{s.activations:,}", f"{s.params:,}",
+            f"{s.macs:,}", "")
+
+
+LEGEND = "(n): not in the total (in-place or a view; norm and pool MACs apart); MB = 10^6 bytes"
+
+
 def format_table(s: Summary) -> str:
     rows = [_cells(r) for r in s.layers]
-    total = ("total", "", _shape(s.output), f"{s.activations:,}", f"{s.params:,}",
-             f"{s.macs:,}", "")
+    total = total_cells(s)
     widths = [max(len(h), *(len(r[i]) for r in rows + [total])) for i, h in enumerate(HEADS)]
     right = {3, 4, 5, 6}
 
@@ -293,20 +304,16 @@ def format_table(s: Summary) -> str:
     out = [f"{s.network}: {_shape(s.input)} -> {_shape(s.output)}", line(HEADS), rule]
     out += [line(r) for r in rows] + [rule, line(total), ""]
     out += [f"{key:<12} {text}" for key, text in footer(s)]
-    out.append("(n): not in the total (in-place or a view; norm and pool MACs apart); "
-               "MB = 10^6 bytes")
+    out.append(LEGEND)
     return "\n".join(out)
 
 
 def format_markdown(s: Summary) -> str:
-    out = [f"**{s.network}**: {_shape(s.input)} -> {_shape(s.output)}", "",
-           "| " + " | ".join(HEADS) + " |", "|---|---|---|--:|--:|--:|--:|"]
-    for r in s.layers:
-        out.append("| " + " | ".join(_cells(r)) + " |")
-    out.append(f"| **total** | | {_shape(s.output)} | {s.activations:,} | {s.params:,} | "
-               f"{s.macs:,} | |")
-    out += [""] + [f"- **{key}**: {text}" for key, text in footer(s)]
-    return "\n".join(out)
+    """The table in Markdown, the user's names escaped (see views.md_cell)."""
+    rows = [*map(_cells, s.layers), ("**total**", *total_cells(s)[1:])]
+    out = [f"**{md_cell(s.network)}**: {_shape(s.input)} -> {_shape(s.output)}", "",
+           *md_table(HEADS, rows, 3), ""]
+    return "\n".join(out + [f"- **{key}**: {md_cell(text)}" for key, text in footer(s)])
 
 
 CSV_FIELDS = ("name", "op", "label", "output", "activations", "created", "params",
@@ -314,15 +321,17 @@ CSV_FIELDS = ("name", "op", "label", "output", "activations", "created", "params
               "receptive_field", "path")
 
 
+def csv_rows(s: Summary) -> list[list]:
+    """The CSV format's rows (and ``Summary.to_pandas()``'s), as values in CSV_FIELDS order."""
+    return [[r.name, r.op, r.label, _shape(r.output), r.activations, r.created, r.params,
+             r.weights, r.bias, r.buffers, r.macs, r.macs_by_kind.get("norm", 0),
+             r.macs_by_kind.get("pool", 0), str(r.receptive_field) if r.receptive_field else "",
+             r.path] for r in s.layers]
+
+
 def format_csv(s: Summary) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_FIELDS)
-    for r in s.layers:
-        w.writerow([r.name, r.op, r.label, _shape(r.output), r.activations, r.created,
-                    r.params, r.weights, r.bias, r.buffers, r.macs,
-                    r.macs_by_kind.get("norm", 0), r.macs_by_kind.get("pool", 0),
-                    str(r.receptive_field) if r.receptive_field else "", r.path])
+    csv.writer(buf, lineterminator="\n").writerows([CSV_FIELDS, *csv_rows(s)])
     return buf.getvalue().rstrip("\n")
 
 
