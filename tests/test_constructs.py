@@ -4,6 +4,8 @@ expressions and conditional branches; and the diagnostics around them."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import cnndsl
@@ -272,7 +274,7 @@ def test_drop_path_outside_a_residual_branch_warns():
 def test_the_language_pages_new_examples_compile():
     from pathlib import Path
     doc = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
-    blocks = [b for b in doc.split("```") if "block fuse" in b or "block sk" in b
+    blocks = [b for b in re.split(r"```\w*\n?", doc) if "block fuse" in b or "block sk" in b
               or "network toy" in b]
     assert len(blocks) == 3
     for text in blocks:
