@@ -30,6 +30,8 @@ COMMANDS = {
     "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),
     "fmt": ("cnndsl.commands.fmt", "format .cnn files in the one canonical layout"),
     "lsp": ("cnndsl.commands.lsp", "the language server for editors (stdio)"),
+    "completion": ("cnndsl.commands.completion", "print a shell completion script (bash, "
+                   "zsh, fish)"),
     "ops": ("cnndsl.commands.ops", "list the layers and blocks the language knows"),
     "demo": ("cnndsl.commands.demo", "check, summarize, compile and (with torch) run a zoo "
              "network, and train it on the bundled digits"),

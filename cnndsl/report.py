@@ -74,7 +74,7 @@ class LayerRow:
 @dataclass(frozen=True, repr=False)
 class Summary(SummaryViews):
     """Per-layer rows and totals. It prints as ``cnndsl summary``'s table and shows in a
-    notebook as HTML; ``rows``, ``totals()``, ``to_pandas()``: see cnndsl.views."""
+    notebook as HTML; ``rows``, ``totals``, ``to_pandas()``: see cnndsl.views."""
 
     network: str
     input: tuple[int, ...]
@@ -121,6 +121,7 @@ class Summary(SummaryViews):
     def activation_bytes(self) -> int:
         return self.memory.bytes
 
+    @property
     def totals(self) -> dict:
         m, b = self.memory, self.batch
         return {
@@ -153,7 +154,7 @@ class Summary(SummaryViews):
             "source": self.source,
             "input": list(self.input),
             "output": list(self.output),
-            "totals": self.totals(),
+            "totals": self.totals,
             "depth": self.depth,
             "layers": [r.to_dict() for r in self.layers],
             "diagnostics": [d.to_json() for d in self.diagnostics],
@@ -369,7 +370,7 @@ def compare_dict(sums: list[Summary]) -> dict:
     return {
         "baseline": base.network,
         "networks": [{"network": s.network, "source": s.source, "input": list(s.input),
-                      "output": list(s.output), "totals": s.totals()} for s in sums],
+                      "output": list(s.output), "totals": s.totals} for s in sums],
         "ratios": [{key: ratio(get(base), get(s)) for _, key, get in COMPARED}
                    for s in sums],
     }

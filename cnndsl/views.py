@@ -41,7 +41,7 @@ class SummaryViews:
     <BLANKLINE>
     params       15,770 = 15.8 k (weights 15,752 + biases 18); buffers 0
     ...
-    >>> s.totals()["params"], s.rows[1].op, s.rows[1].output, len(s.rows)
+    >>> s.totals["params"], s.rows[1].op, s.rows[1].output, len(s.rows)
     (15770, 'conv', (8, 28, 28), 6)
     >>> print(s.to_markdown().splitlines()[5])
     | conv1 | 3x3 conv, 8 | 8x28x28 | 6,272 | 80 | 56,448 | 3 |

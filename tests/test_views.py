@@ -46,7 +46,7 @@ def test_rows_and_totals_are_the_numbers():
     conv, fc = s.rows[1], s.rows[5]
     assert (conv.output, conv.params, conv.macs) == ((8, 28, 28), 8 * 9 + 8, 8 * 28 * 28 * 9)
     assert (fc.params, fc.macs) == (8 * 14 * 14 * 10 + 10, 8 * 14 * 14 * 10)
-    t = s.totals()
+    t = s.totals
     assert (t["params"], t["macs"], t["flops"]) == (15_770, 72_128, 144_256)
     assert t["activations"] == 784 + 6272 + 1568 + 10  # relu in place, flatten a view
     assert t["activation_bytes"] == 4 * t["activations"]

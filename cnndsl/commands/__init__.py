@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 from pathlib import Path
 
 from .. import api
@@ -74,12 +76,36 @@ def _refuse_trained(name: str) -> None:
                         exit_code=2)
 
 
+def _refuse_missing(name: str) -> None:
+    """A bare word that is no file, zoo name or layer is a name mistyped, not a program:
+    say so, with the closest zoo name (`cnndsl check resnet5`)."""
+    if not re.fullmatch(r"[A-Za-z_][\w.]*", name) or api.zoo_entry(name) is not None:
+        return
+    from .. import ops
+    from ..elaborate import builtins
+    from .zoo import entries
+    if ops.lookup(name) or builtins.lookup(name) or name.lower() in _prelude_names():
+        return  # `cnndsl check conv`: a one-layer program
+    hints = sorted(difflib.get_close_matches(name.lower(), [n for n, _ in entries()], n=3))
+    raise UserError(f"no such file or zoo network: {name}",
+                    help="did you mean " + " or ".join(f"`{h}`" for h in hints) + "?" if hints else
+                    "give a .cnn file, a zoo name (see `cnndsl zoo list`) or source text",
+                    exit_code=2)
+
+
+def _prelude_names() -> set[str]:
+    from .ops import prelude_blocks
+    return {n.lower() for n, _, _ in prelude_blocks()}
+
+
 def compile_from_args(args: argparse.Namespace, file: str | None = None) -> api.Network:
     """Compile ``file`` (default: the FILE argument) as the options say."""
     name = args.file if file is None else file
     _refuse_trained(name)
     if os.path.isfile(name):  # on the command line, an existing file is the file
         name = Path(name)
+    else:
+        _refuse_missing(name)
     return api.compile(name,
                        params=api.parse_params(args.set), input=args.input,
                        strict=getattr(args, "strict", False),

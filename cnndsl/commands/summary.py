@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("file", metavar="FILE", nargs="+",
                    help="a .cnn file, a zoo name, or source text (two or more: compare)")
     add_binding_args(p)
-    p.add_argument("--format", choices=tuple(FORMATS), default="table")
+    p.add_argument("--format", choices=tuple(FORMATS), default="table",
+                   help="table (default), json (the CLI contract), markdown or csv")
     p.add_argument("--batch", type=int_at_least(1), default=1, metavar="N",
                    help="batch size of the memory estimates (default 1)")
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"),

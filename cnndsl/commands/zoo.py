@@ -12,7 +12,8 @@ from ..diagnostics import UserError
 def add_parser(sub) -> None:
     p = sub.add_parser("zoo", description="The networks bundled with cnndsl: `zoo list` for their "
                        "figures, `zoo show NAME` for a source.")
-    zs = p.add_subparsers(dest="zoo_command", metavar="list|show")
+    zs = p.add_subparsers(dest="zoo_command", metavar="list|show",
+                          help="list: every network; show NAME: a network's source")
     zs.add_parser("list", help="name, params, MACs, input and description of each")
     show = zs.add_parser("show", help="print a zoo network's source")
     show.add_argument("name")

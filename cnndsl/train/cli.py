@@ -94,7 +94,8 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                         "fine-tune from a state dict of the same architecture (torchvision's, "
                         "timm's, any torch.save of one), a new classifier for the data's "
                         "classes")
-    r.add_argument("--label-smoothing", type=float, metavar="EPS")
+    r.add_argument("--label-smoothing", type=float, metavar="EPS",
+                   help="spread EPS of each target over the other classes (default 0)")
     r.add_argument("--clip-grad", type=float, metavar="NORM", help="clip the gradient norm")
     r.add_argument("--seed", type=int, help="default 0 (runs are reproducible)")
     r.add_argument("--val-split", type=float, metavar="F",
@@ -156,8 +157,10 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
                         "cnndsl run, replacing only the files a run writes (implies "
                         "--overwrite)")
     o.add_argument("--resume", metavar="DIR", help="continue the run in DIR (or a .pt file)")
-    o.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "none"))
-    o.add_argument("-q", "--quiet", dest="progress", action="store_const", const="none")
+    o.add_argument("--progress", default="auto", choices=("auto", "bar", "lines", "none"),
+                   help="a bar on a terminal, a line per epoch otherwise (auto, the default)")
+    o.add_argument("-q", "--quiet", dest="progress", action="store_const", const="none",
+                   help="no progress output (--progress none)")
     o.add_argument("--no-plots", dest="plots", action="store_false",
                    help="no curves.png / compare.png")
     o.add_argument("--tensorboard", action="store_true",
@@ -171,13 +174,13 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
     add_train_parser(sub)
     e = sub.add_parser("eval", description="Accuracy, top-5 accuracy, loss and confusion "
                        "matrix of a checkpoint (a .pt file or a run directory).")
-    e.add_argument("checkpoint", metavar="CKPT")
+    e.add_argument("checkpoint", metavar="CKPT", help="a checkpoint, or a run folder")
     e.add_argument("--data", metavar="SPEC", help="default: the data the run trained on")
     e.add_argument("--split", default="auto", choices=("auto", "val", "test", "train", "all"),
                    help="auto: the test set if the data has one, else the run's validation "
                         "hold-out")
-    e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--device", default="auto")
+    e.add_argument("--batch-size", type=int, default=256, help="default 256")
+    e.add_argument("--device", default="auto", help="auto (default) | cpu | cuda | cuda:N")
     e.add_argument("--confusion", metavar="PNG",
                    help="confusion matrix image (default: confusion.png by the checkpoint): "
                         "a new file or one cnndsl wrote, unless --force")
@@ -186,16 +189,16 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
                         "(never a directory, link, device or FIFO)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     pr = sub.add_parser("predict", description="The class and softmax probability of each image.")
-    pr.add_argument("checkpoint", metavar="CKPT")
-    pr.add_argument("images", nargs="+", metavar="IMAGE")
+    pr.add_argument("checkpoint", metavar="CKPT", help="a checkpoint, or a run folder")
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="image files to classify")
     pr.add_argument("--top", type=int, default=1, metavar="K", help="show the K best classes")
-    pr.add_argument("--device", default="auto")
+    pr.add_argument("--device", default="auto", help="auto (default) | cpu | cuda | cuda:N")
     pr.add_argument("--json", action="store_true", help="print JSON lines")
     x = sub.add_parser("export", description="Write a trained model (a run folder: its best.pt, "
                        "else last.pt; or a checkpoint) by the suffix of -o: .onnx (ONNX, "
                        "class probabilities), .pt (TorchScript), .py (PyTorch source, and "
                        "the weights in NAME_weights.pt).")
-    x.add_argument("checkpoint", metavar="RUN_OR_CKPT")
+    x.add_argument("checkpoint", metavar="RUN_OR_CKPT", help="a run folder or a checkpoint")
     x.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="MODEL.onnx | MODEL.pt | MODEL.py: a new file or one cnndsl wrote, "
                         "unless --force")
@@ -205,16 +208,17 @@ def add_parsers(sub: Any) -> dict[str, Handler]:
                        "print the rate where the loss falls fastest and plot the curve.")
     f.add_argument("file", metavar="FILE", help=".cnn file or zoo name")
     f.add_argument("--data", default="digits", metavar="SPEC", help=DATA_HELP)
-    f.add_argument("--set", action="append", metavar="K=V", default=[])
+    f.add_argument("--set", action="append", metavar="K=V", default=[],
+                   help="bind a network parameter (repeatable)")
     f.add_argument("--member", metavar="NAME", help="a family member (a `preset` line)")
-    f.add_argument("--input", metavar="CxHxW")
+    f.add_argument("--input", metavar="CxHxW", help="override the network's input shape")
     f.add_argument("--optimizer", default="adam", help="default adam")
-    f.add_argument("--batch-size", type=int, default=64)
-    f.add_argument("--start", type=float, default=1e-7)
-    f.add_argument("--end", type=float, default=10.0)
-    f.add_argument("--steps", type=int, default=100)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--device", default="auto")
+    f.add_argument("--batch-size", type=int, default=64, help="default 64")
+    f.add_argument("--start", type=float, default=1e-7, help="the first rate (default 1e-7)")
+    f.add_argument("--end", type=float, default=10.0, help="the last rate (default 10)")
+    f.add_argument("--steps", type=int, default=100, help="rates tried, geometrically (100)")
+    f.add_argument("--seed", type=int, default=0, help="default 0")
+    f.add_argument("--device", default="auto", help="auto (default) | cpu | cuda | cuda:N")
     f.add_argument("-o", "--output", metavar="PNG", help="the curve (default lr_find.png)")
     f.add_argument("--force", action="store_true", help="replace the PNG")
     f.add_argument("--json", action="store_true", help="print the curve as JSON")

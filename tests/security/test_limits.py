@@ -113,7 +113,7 @@ def test_a_huge_stride_warns_at_once():
 def test_receptive_fields_beyond_any_image_are_none_not_an_overflow():
     net = cnndsl.loads("input 3x1x1\nconv(4, 3, stride=2)*1200 - gap - fc(3)")
     s = net.summary()
-    assert s.totals()["params"] == net.params_count
+    assert s.totals["params"] == net.params_count
     assert net.cost.macs > 0
 
 
