@@ -111,7 +111,7 @@ def _align_comments(lines: list[str]) -> list[str]:
     run: list[int] = []
     for i in range(len(lines) + 1):
         m = _TRAILING.match(lines[i]) if i < len(lines) else None
-        if m and SKIP not in m.group(2):
+        if m and SKIP not in m.group(2) and not _in_string(m.group(1)):
             run.append(i)
             continue
         if len(run) > 1:
@@ -225,6 +225,11 @@ def _wrap(pieces: list[tuple[str, int | None]], indent: int, cont: int,
         lines.append((pad + _join(current[:cut + 1]).lstrip()).rstrip())
         current = current[cut + 1:]
         pad = " " * cont
+
+
+def _in_string(code: str) -> bool:
+    """Whether a `#` after ``code`` is inside a string (an odd number of quotes before)."""
+    return code.count('"') % 2 == 1 or code.count("'") % 2 == 1
 
 
 def _comment_indent(lines: list[list[_Tok]], i: int, depth: int, continued: bool,

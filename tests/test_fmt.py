@@ -111,3 +111,8 @@ def test_the_command_checks_diffs_and_rewrites(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("conv(8,3)-relu"))
     assert main(["fmt", "-"]) == 0 and capsys.readouterr().out == "conv(8, 3) - relu\n"
     assert main(["fmt", str(tmp_path / "missing.cnn")]) == 2
+
+
+def test_a_hash_inside_a_string_is_not_a_comment_to_align():
+    source = 'import "a#b.cnn"  # x\nimport "c.cnn"  # longer\ninput 3x8x8\nrelu\n'
+    assert format_source(source) == source
