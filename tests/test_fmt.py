@@ -108,6 +108,12 @@ def test_the_command_checks_diffs_and_rewrites(tmp_path, capsys, monkeypatch):
     bad.write_text("conv(8,3)-\n")
     assert main(["fmt", str(bad)]) == 1 and bad.read_text() == "conv(8,3)-\n"
     assert "E0005" in capsys.readouterr().err
+    (tmp_path / "latin1.cnn").write_bytes(b"\xff bad\n")
+    late = tmp_path / "z_late.cnn"
+    late.write_text("conv(8,3)-relu\n")
+    assert main(["fmt", str(tmp_path / "latin1.cnn"), str(late)]) == 1
+    assert late.read_text() == "conv(8, 3) - relu\n"  # the bad file stops only itself
+    assert "E0012" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.StringIO("conv(8,3)-relu"))
     assert main(["fmt", "-"]) == 0 and capsys.readouterr().out == "conv(8, 3) - relu\n"
     assert main(["fmt", str(tmp_path / "missing.cnn")]) == 2

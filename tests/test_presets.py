@@ -115,11 +115,26 @@ def test_a_preset_that_is_not_a_name_is_a_usage_error():
 
 
 @needs_torch
-def test_train_and_lr_find_take_a_family_member():
+def test_train_compiles_the_family_member_it_is_given():
     """`cnndsl train FILE --member NAME` (--preset names a training recipe there)."""
     from cnndsl.cli import build_parser
-    for command in ("train", "lr-find"):
-        args = build_parser(command).parse_args([command, "toy.cnn", "--member", "toy_s"])
-        assert args.member == "toy_s"
+    from cnndsl.diagnostics import UserError
+    from cnndsl.train.cli import run_train
+    seen = {}
+
+    def compile_fn(source, **kwargs):
+        seen.update(kwargs)
+        raise UserError("stop here")
+    args = build_parser("train").parse_args(["train", "toy.cnn", "--member", "toy_s"])
+    with pytest.raises(UserError, match="stop here"):
+        run_train(args, compile_fn)
+    assert seen["preset"] == "toy_s"
+    args = build_parser("lr-find").parse_args(["lr-find", "toy.cnn", "--member", "toy_s"])
+    assert args.member == "toy_s"
     args = build_parser("summary").parse_args(["summary", "toy.cnn", "--member", "toy_s"])
     assert args.preset == "toy_s"
+
+
+def test_a_preset_name_is_read_as_python_reads_names():
+    net = cnndsl.loads(FAMILY.replace("toy_s", "eff_ü"), preset="ｅｆｆ_ü")
+    assert net.preset == "eff_ü" and net.params_count == params(4, 1)

@@ -55,8 +55,8 @@ def run(args) -> int:
         return 0
     changed, failed = [], False
     for path in _paths(args.files):
-        text = read_source_file(path, Limits())
-        try:
+        try:  # one bad file (a syntax error, bad UTF-8) stops only itself
+            text = read_source_file(path, Limits())
             new = format_source(text, args.width, str(path))
         except CnnError as e:
             print_diagnostics(e.diagnostics)

@@ -6,6 +6,7 @@ bindings; one that names no parameter of the network is an error whether chosen 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 from ..diagnostics import Diagnostic
@@ -14,10 +15,12 @@ from .env import BUILTIN_DEFAULTS
 
 
 def chosen(program: ast.Program, name: str | None) -> ast.Preset | None:
-    """The preset called ``name`` (any case), if the program has it."""
+    """The preset called ``name`` (any case, read as Python reads names, as the parser
+    reads the preset lines: a full-width ``ｅ`` is ``e``), if the program has it."""
     if name is None:
         return None
-    return next((p for p in program.presets if p.name.lower() == name.lower()), None)
+    key = unicodedata.normalize("NFKC", name).lower()
+    return next((p for p in program.presets if p.name.lower() == key), None)
 
 
 def bound_names(program: ast.Program, name: str | None) -> set[str]:
