@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from .syntax.parser import parse
 
 WIDTH = 100
-KEYWORDS = {"import", "block", "network", "input", "preset", "as", "and", "or", "not"}
+KEYWORDS = {"import", "block", "network", "input", "preset", "as", "and", "or", "not", "in"}
 _TOKEN = re.compile(r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>"[^"\n]*"|'[^'\n]*')
   | (?P<vgg>(?i:conv\d+-\d+|(?:fc|dense|linear)-\d+|soft-max)\b)
   | (?P<shape>\d+(?:[x×]\d+)+\b)
-  | (?P<number>\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?|\d+)
+  | (?P<number>\d+\.(?!\.)\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?|\d+)
   | (?P<name>[^\W\d]\w*)
-  | (?P<op>->|//|==|!=|<=|>=|[-+*/%|,=<>?.:→×])
+  | (?P<op>->|\.\.|//|==|!=|<=|>=|[-+*/%|,=<>?.:→×])
   | (?P<open>[(\[{])
   | (?P<close>[)\]}])
   | (?P<cont>\\[ \t]*$)
@@ -48,7 +48,7 @@ SKIP = "fmt: skip"  # a trailing comment that keeps its line as written
 # in practice; a `#` inside one only moves where the comment is taken to start).
 _TRAILING = re.compile(r"^(\s*[^#\s][^#]*?)\s+(#.*)$")
 _UNARY_AFTER = {"(", "[", "{", ",", "=", "|", "-", "->", "→", "+", "*", "×", "/", "//", "%",
-                "==", "!=", "<", "<=", ">", ">=", "and", "or", "not", None}
+                "==", "!=", "<", "<=", ">", ">=", "and", "or", "not", "in", "..", None}
 _SPACED = {"-", "->", "→", "|", "+", "*", "×", "/", "//", "%", "==", "!=", "<", "<=", ">",
            ">="}
 
@@ -175,8 +175,8 @@ def _space(prev: _Tok | None, t: _Tok, depth: int) -> bool:
         return True
     if prev.kind == "unary" or prev.kind == "open" or t.kind == "close":
         return False
-    if t.text in (",", "?", ":", ".") or prev.text == ".":
-        return False
+    if t.text in (",", "?", ":", ".", "..") or prev.text in (".", ".."):
+        return False  # `s.lo`, `1..5`
     if prev.text == ",":
         return True
     if t.kind == "open":  # a call or input(...) sticks to its name; a group after an op

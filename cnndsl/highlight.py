@@ -102,15 +102,15 @@ class CnnLexer(RegexLexer):
             (r"(?i:network|block|preset)\b", Keyword.Declaration),
             (r"(?i:import)\b", Keyword.Namespace),
             (r"(?i:input|as)\b", Keyword),
-            (r"(?i:and|or|not)\b", Operator.Word),
+            (r"(?i:and|or|not|in)\b", Operator.Word),
             # The VGG paper's spellings (priority 3 in the grammar): conv3-64, FC-4096.
             (r"(?i:conv\d+-\d+|(?:fc|dense|linear)-\d+|soft-max)\b", Name.Builtin),
             (r"\d+(?:[x×]\d+)+\b", Number.Other),  # a shape: 3x224x224
-            (r"\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?",
+            (r"\d+\.(?!\.)\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?",
              Number.Float),
             (r"\d+", Number.Integer),
             (_NAME, _name),
-            (r"->|→|==|!=|<=|>=|//|[-+*×/%|?=<>]", Operator),
+            (r"->|→|==|!=|<=|>=|//|\.\.|[-+*×/%|?=<>]", Operator),
             (r"[()\[\]{}.,:]", Punctuation),
         ],
     }

@@ -156,8 +156,13 @@ class Elaborator:
         assert net is not None
         env = Env({}, None, None, "network")
         preset = presets.bound_names(self.program, self.preset)
+        presets.check_domains(self.program, self.bindings, self.preset, self.report)
         for p in net.params:
             if p.name in self.bindings or p.name in preset:
+                continue
+            if p.default is None and p.domain is not None and len(p.domain):
+                env.vars[p.name] = p.domain[0]  # `N in 1..5`: the first value is the default
+                self.explicit.add(p.name)
                 continue
             if p.default is None:
                 self.report(Diagnostic("E0201", f"parameter `{p.name}` has no value", p.span,
@@ -442,7 +447,10 @@ class Elaborator:
                               " not a layer", span)
                 self.used.add(fn.id)
                 return self.build(v.expr, v.env, x, tail)
-            raise err("E0107", f"`{fn.id}` is a parameter ({v!r}), not a layer", span)
+            if not (isinstance(v, str) and self.is_layer(v)):
+                raise err("E0107", f"`{fn.id}` is a parameter ({v!r}), not a layer", span)
+            self.used.add(fn.id)  # `--set act=gelu`, `act in {relu, gelu}`: that layer
+            fn = ast.Name(fn.span, v)
         key = fn.id.lower()
         own = [k for k, b in self.blocks.items() if b.origin != "<prelude>"]
         if fn.id == "Dense" and key not in own or key == "dense" and keras_dense(args, own):

@@ -133,9 +133,55 @@ class VggFc(Expr):
 
 # ---------------------------------------------------------------- statements
 @dataclass(frozen=True)
+class Domain(Node):
+    """The values a family's parameter ranges over: the whole numbers ``low..high``
+    (both included), or the ``choices`` of ``{32, 64, 128}`` (numbers, true/false,
+    names as strings). A range is never materialized: ``1..10**9`` is two numbers."""
+
+    low: int = 0
+    high: int = -1
+    choices: tuple[bool | int | float | str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.choices) if self.choices is not None else max(0, self.high - self.low + 1)
+
+    def __getitem__(self, i: int) -> bool | int | float | str:
+        if self.choices is not None:
+            return self.choices[i]
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.low + i
+
+    def __contains__(self, value: object) -> bool:
+        if self.choices is None:
+            return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and value == int(value) and self.low <= value <= self.high)
+        return any(same_value(value, c) for c in self.choices)
+
+    def __str__(self) -> str:
+        if self.choices is None:
+            return f"{self.low}..{self.high}"
+        return "{" + ", ".join(_show(c) for c in self.choices) + "}"
+
+
+def same_value(a: object, b: object) -> bool:
+    """Values as bindings compare them: names ignore case, a bool is not a number."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return type(a) is not str and type(b) is not str and a == b
+
+
+def _show(value: bool | int | float | str) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@dataclass(frozen=True)
 class Param(Node):
     name: str
     default: Expr | None
+    domain: Domain | None = None  # a family's range or choices (`N=2 in 1..5`)
 
 
 @dataclass(frozen=True)

@@ -168,8 +168,35 @@ class AstBuilder(Transformer):
         return ast.Alt(self._span(c), tuple(c[0::2]))
 
     # ---------------------------------------------------------------- statements
-    def param(self, c):  # NAME ["=" expr]
-        return ast.Param(self._span(c), str(c[0]), c[2] if len(c) > 2 else None)
+    def param(self, c):  # NAME ["=" expr] [IN domain]
+        default = c[2] if len(c) > 2 and isinstance(c[2], ast.Expr) else None
+        domain = c[-1] if isinstance(c[-1], ast.Domain) else None
+        return ast.Param(self._span(c), str(c[0]), default, domain)
+
+    def bound(self, c):  # INT | MINUS INT: a range's end, as a number
+        num = self.number(c[-1])
+        return ast.Num(self._span(c), -num.value) if len(c) == 2 else num
+
+    def range(self, c):  # bound DOTDOT bound
+        return ast.Domain(self._span(c), c[0].value, c[2].value)
+
+    def choice(self, c):  # INT | FLOAT | MINUS number | NAME | STRING: a value, with a span
+        tok = c[-1]
+        if tok.type == "NAME":
+            low = str(tok).lower()
+            value = {"true": True, "false": False}.get(low, str(tok))
+            return ast.Str(self._span(c), value) if isinstance(value, str) else \
+                ast.Num(self._span(c), value)
+        if tok.type == "STRING":
+            return self.string([tok])
+        num = self.number(tok) if tok.type == "INT" else self.float([tok])
+        return ast.Num(self._span(c), -num.value) if len(c) == 2 else num
+
+    def choices(self, c):  # "{" choice ("," choice)* "}"
+        values = [x.value for x in _nodes(c)]
+        unique = [v for i, v in enumerate(values)
+                  if not any(ast.same_value(v, w) for w in values[:i])]
+        return ast.Domain(self._span(c), choices=tuple(unique))
 
     def params(self, c):  # "(" [param ("," param)*] ")"
         return tuple(p for p in c if isinstance(p, ast.Param))
