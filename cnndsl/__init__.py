@@ -8,6 +8,7 @@
 
 from .api import Network, compile, load, loads, parse_params
 from .diagnostics import CnnError, Diagnostic, UserError, render, render_all
+from .family.members import enumerate_family as enumerate  # noqa: A001 (cnndsl.enumerate)
 from .syntax.parser import parse
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "export", "load",
+__all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "enumerate", "export",
+           "load",
            "load_run", "loads", "parse", "parse_params", "port_weights", "render",
            "render_all", "train"]

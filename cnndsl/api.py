@@ -354,18 +354,34 @@ def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None 
 def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
                   params: Mapping[str, Any] | None, input, strict: bool,
                   limits: Limits, preset: str | None = None) -> Network:
+    with paused_gc():
+        try:
+            program = parse(text, name, limits)
+        except RecursionError:
+            raise _too_deep() from None
+    return compile_program(program, files, key, from_file, params, input, strict, limits,
+                           preset)
+
+
+def _too_deep() -> CnnError:
+    return CnnError([Diagnostic("E0011", "the program is nested too deeply to compile", None,
+                                help="flatten deeply nested brackets or blocks")])
+
+
+def compile_program(program: ast.Program, files: Files, key: str, from_file: bool,
+                    params: Mapping[str, Any] | None, input, strict: bool, limits: Limits,
+                    preset: str | None = None) -> Network:
+    """A parsed program to a :class:`Network` (a family's members share one parse)."""
+    name = program.source.name
     in_type = _input_type(input)
     params = check_params(params)
     with paused_gc():
         try:
-            program = parse(text, name, limits)
             el = Elaborator(program, params, in_type, limits=limits, files=files, key=key,
                             preset=preset)
             graph = el.run()
         except RecursionError:
-            raise CnnError([Diagnostic("E0011", "the program is nested too deeply to compile",
-                                       None, help="flatten deeply nested brackets or blocks")]
-                           ) from None
+            raise _too_deep() from None
         diags = list(el.diags)
         if graph is not None:
             broken = graph.lint()

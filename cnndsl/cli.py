@@ -27,6 +27,8 @@ COMMANDS = {
     "lr-find": ("cnndsl.train.cli", "the learning-rate range test: a rate to train with"),
     "export": ("cnndsl.train.cli", "write a trained model as ONNX, TorchScript or source + "
                "weights"),
+    "enumerate": ("cnndsl.commands.enumerate", "every member of a family with its costs; "
+                  "filters, sorting, the Pareto front"),
     "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),
     "fmt": ("cnndsl.commands.fmt", "format .cnn files in the one canonical layout"),
     "lsp": ("cnndsl.commands.lsp", "the language server for editors (stdio)"),

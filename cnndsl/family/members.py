@@ -1,0 +1,147 @@
+"""Enumerating a family: each member compiled (the program parsed once), never built.
+
+A member that fails shape checking is kept, with its error, for whoever asks for the
+invalid ones; members that elaborate to the same graph (names aside) are one member
+with several bindings (``[(CONV-RELU)*N]*M`` without its pools depends on N*M only).
+
+>>> fam = Family("network f(N in 1..3, M in 1..2):\\n  input 1x8x8\\n  [conv(4)*N]*M - fc(2)")
+>>> len(fam.space)
+6
+>>> for m in list(fam.members()):  # N=2, M=1 builds N=1, M=2's graph: one member
+...     print(m.bindings, m.network.params_count, m.duplicates)
+{'N': 1, 'M': 1} 554 []
+{'N': 1, 'M': 2} 702 [{'N': 2, 'M': 1}]
+{'N': 2, 'M': 2} 998 []
+{'N': 3, 'M': 1} 850 []
+{'N': 3, 'M': 2} 1294 []
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..api import Network, compile_program, read_source
+from ..diagnostics import CnnError
+from ..elaborate.imports import FileSystem, display_name
+from ..ir.graph import Graph
+from ..limits import Limits
+from ..pause import paused_gc
+from ..syntax.parser import parse
+from .space import Space
+
+
+@dataclass(eq=False)
+class Member:
+    """One member: the values of the free dimensions, and its network or its error.
+
+    Unpacks as ``bindings, network``. ``duplicates`` holds the bindings of later members
+    with the same graph; it grows as the enumeration goes on."""
+
+    index: int  # its position in the product of the dimensions
+    bindings: dict[str, Any]
+    network: Network | None = None
+    error: CnnError | None = None
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.bindings
+        yield self.network
+
+    @property
+    def valid(self) -> bool:
+        return self.network is not None
+
+    @property
+    def codes(self) -> list[str]:
+        """The codes of the errors that make it invalid (``["E0302"]``)."""
+        if self.error is None:
+            return []
+        return sorted({d.code for d in self.error.diagnostics if d.is_error})
+
+
+class Family:
+    """A program (source, path or zoo name) as a family: its :attr:`space` and members.
+
+    ``params`` binds as ``--set`` does; a value that is a domain (see
+    :func:`cnndsl.family.space.parse_domain`, or an ``ast.Domain``/tuple) makes a free
+    dimension of it. ``input``, ``preset``, ``include`` and ``limits`` are
+    :func:`cnndsl.compile`'s."""
+
+    def __init__(self, source: str | os.PathLike, params: Mapping[str, Any] | None = None,
+                 *, input: str | tuple[int, ...] | None = None, preset: str | None = None,
+                 include: Iterable[str | os.PathLike] = (),
+                 limits: Limits | Mapping[str, int] | None = None):
+        self.limits = Limits.of(limits)
+        text, name, base, member = read_source(source, self.limits)
+        with paused_gc():
+            self.program = parse(text, name, self.limits)
+        self.space = Space.of(self.program, params)
+        self.input = input
+        self.preset = preset or member
+        self._files = FileSystem(base, include, self.limits)
+        self._key = display_name(base / Path(name).name) if base is not None else name
+        self._from_file = base is not None
+
+    def compile(self, values: Mapping[str, Any]) -> Network:
+        """The member with these values of the free dimensions (CnnError if invalid)."""
+        return compile_program(self.program, self._files, self._key, self._from_file,
+                               self.space.compile_bindings(values), self.input, False,
+                               self.limits, self.preset)
+
+    def members(self, sample: int | None = None, seed: int = 0, invalid: bool = False,
+                unique: bool = True) -> Iterator[Member]:
+        """The members in order (or ``sample`` of them drawn with ``seed``), streamed:
+        only the graphs' fingerprints are kept. ``invalid`` yields the members that fail
+        too (with ``error``); ``unique`` reports a graph once, later bindings of it
+        going to its ``duplicates``."""
+        seen: dict[bytes, list[dict[str, Any]]] = {}  # fingerprint -> later bindings
+        for index in self.space.indices(sample, seed):
+            values = self.space.bindings(index)
+            try:
+                net = self.compile(values)
+            except CnnError as e:
+                if invalid:
+                    yield Member(index, values, None, e)
+                continue
+            if unique:
+                key = fingerprint(net.graph)
+                if key in seen:
+                    seen[key].append(values)
+                    continue
+                member = Member(index, values, net)
+                seen[key] = member.duplicates
+                yield member
+            else:
+                yield Member(index, values, net)
+
+
+def enumerate_family(source: str | os.PathLike, params: Mapping[str, Any] | None = None, *,
+                     sample: int | None = None, seed: int = 0, invalid: bool = False,
+                     unique: bool = True, **options: Any) -> Iterator[Member]:
+    """Every member of the family ``source`` defines, as ``(bindings, Network)`` pairs
+    (:class:`Member`), without building a torch module.
+
+    >>> import cnndsl
+    >>> src = "network f(N in 1..3, w in {8, 16}):\\n  input 1x28x28\\n  conv(w)*N - gap - fc(10)"
+    >>> for bindings, net in cnndsl.enumerate(src, sample=2, seed=1):
+    ...     print(bindings, net.params_count)
+    {'N': 1, 'w': 16} 330
+    {'N': 3, 'w': 8} 1338
+    """
+    return Family(source, params, **options).members(sample, seed, invalid, unique)
+
+
+def fingerprint(graph: Graph) -> bytes:
+    """A digest of the graph's structure: operators, attributes, types and edges in
+    order, names, paths, spans and scopes aside."""
+    index = {n.name: i for i, n in enumerate(graph.nodes)}
+    h = hashlib.blake2b(digest_size=16)
+    for n in graph.nodes:
+        h.update(repr((n.op, n.attrs, [index[i] for i in n.inputs], n.type.dims)).encode())
+    h.update(repr((index[graph.output], [index[a] for a in graph.aux])).encode())
+    return h.digest()

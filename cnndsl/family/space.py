@@ -1,0 +1,183 @@
+"""A family's design space: the product of its parameters' values and its optional parts.
+
+The ranges and choices come from the network's header (``N=2 in 1..5``) and from the
+command line (``--set N=1..3``, ``--set K={0,1,2}``; a plain ``--set N=2`` fixes N);
+every optional part (``POOL?``) is free, on or off, unless a binding fixes it. The
+product is never materialized: member ``i`` is decoded from ``i`` (mixed radix, the
+last dimension fastest), so a space of 10^12 members costs nothing until it is walked,
+and a sample is drawn from the indices.
+
+>>> from cnndsl.syntax.parser import parse
+>>> prog = parse("network f(N=2 in 1..3, K in {0, 2}):\\n  [conv(8)*N - POOL?] - fc(10)*K")
+>>> space = Space.of(prog)
+>>> [d.name for d in space.dims], len(space)
+(['N', 'K', 'pool?'], 12)
+>>> space.bindings(0), space.bindings(11)
+({'N': 1, 'K': 0, 'pool?': True}, {'N': 3, 'K': 2, 'pool?': False})
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..diagnostics import UserError
+from ..syntax import ast
+
+Value = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One free choice: a parameter's values, or an optional part's on/off (``pool?``)."""
+
+    name: str
+    values: Sequence[Value]  # an ast.Domain (a range stays two numbers) or a tuple
+    optional: bool = False  # an optional part: True is on, False off
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def describe(self) -> str:
+        return "on/off" if self.optional else str(self.values) if isinstance(
+            self.values, ast.Domain) else "{" + ", ".join(map(_show, self.values)) + "}"
+
+
+@dataclass(frozen=True)
+class Space:
+    """The free dimensions and the fixed bindings every member shares."""
+
+    dims: tuple[Dimension, ...]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, program: ast.Program, bindings: Mapping[str, Any] | None = None) -> Space:
+        """The program's space, with ``bindings`` (``--set``) fixing a dimension (a value),
+        or making one (a domain, see :func:`parse_domain`)."""
+        given = {_key(k): v for k, v in (bindings or {}).items()}
+        dims: dict[str, Dimension] = {}
+        for p in program.network.params if program.network else ():
+            if p.domain is not None and len(p.domain):
+                dims[p.name] = Dimension(p.name, p.domain)
+        if "?" not in given:
+            for key in optional_parts(program):
+                dims.setdefault(key, Dimension(key, (True, False), optional=True))
+        fixed: dict[str, Any] = {}
+        for k, v in given.items():
+            if isinstance(v, (ast.Domain, tuple)):
+                dims[k] = Dimension(k, v, optional=k.endswith("?"))
+            else:
+                dims.pop(k, None)
+                fixed[k] = v
+        return cls(tuple(dims.values()), fixed)
+
+    def __len__(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= len(d)
+        return n
+
+    def bindings(self, index: int) -> dict[str, Any]:
+        """Member ``index``'s values of the free dimensions (the last varies fastest)."""
+        out: dict[str, Any] = {}
+        for d in reversed(self.dims):
+            index, i = divmod(index, len(d))
+            out[d.name] = d.values[i]
+        return dict(reversed(out.items()))
+
+    def indices(self, sample: int | None = None, seed: int = 0) -> Iterator[int]:
+        """Every member's index in order, or ``sample`` of them drawn without
+        replacement (reproducible by ``seed``) and then walked in order."""
+        n = len(self)
+        if sample is None or sample >= n:
+            return iter(range(n))
+        return iter(sorted(random.Random(seed).sample(range(n), sample)))
+
+    def compile_bindings(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What the compiler is given for a member: the fixed bindings and the member's
+        values, an optional part switched off only (on is every part's default)."""
+        out = dict(self.fixed)
+        for k, v in values.items():
+            if not k.endswith("?") or v is False:
+                out[k] = v
+        return out
+
+
+def optional_parts(program: ast.Program) -> list[str]:
+    """The switches of the program's optional parts (``pool?``), in source order: in the
+    network and in the program's own blocks."""
+    found: dict[str, None] = {}
+    stmts = [s for b in program.blocks for s in b.body]
+    stmts += list(program.network.body) if program.network else []
+    for stmt in stmts:
+        for node in _walk(getattr(stmt, "value", None)):
+            if isinstance(node, ast.Optional):
+                found.setdefault(node.value.text.replace(" ", "").lower() + "?")
+    return list(found)
+
+
+def _walk(node: Any) -> Iterator[ast.Node]:
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.Node):
+            yield n
+            todo.extend(reversed([getattr(n, f) for f in n.__dataclass_fields__
+                                  if f != "span"]))
+        elif isinstance(n, tuple):
+            todo.extend(reversed(n))
+
+
+def _key(name: str) -> str:
+    return name.replace(" ", "").lower() if name.endswith("?") else name
+
+
+_RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
+
+
+def parse_domain(text: str) -> ast.Domain | tuple | None:
+    """A ``--set`` value that ranges: ``1..5`` (whole numbers, both ends included) or
+    ``{32,64,128}`` or ``32,64,128`` (choices, as ``--set`` reads values); None for a
+    plain value.
+
+    >>> str(parse_domain("1..5")), parse_domain("{relu, gelu}"), parse_domain("0,1"), parse_domain("3")
+    ('1..5', ('relu', 'gelu'), (0, 1), None)
+    """
+    from ..api import _scalar  # the one reading of a --set value
+    m = _RANGE.match(text)
+    if m:
+        low, high = int(m.group(1)), int(m.group(2))
+        if high < low:
+            raise UserError(f"the range {text.strip()} is empty", help="write the smaller "
+                            "end first: 1..5", exit_code=2)
+        return ast.Domain(None, low, high)  # type: ignore[arg-type]
+    stripped = text.strip()
+    braced = stripped.startswith("{") and stripped.endswith("}")
+    if braced or "," in stripped:  # `{0,1,2}`, or `0,1,2` (a shell expands the braces)
+        items = [_scalar(v.strip()) for v in stripped.strip("{}").split(",") if v.strip()]
+        if not items:
+            raise UserError(f"no choices in {stripped}", help="e.g. --set K={0,1,2}",
+                            exit_code=2)
+        unique = [v for i, v in enumerate(items)
+                  if not any(ast.same_value(v, w) for w in items[:i])]
+        return tuple(unique)
+    return None
+
+
+def parse_bindings(items: Sequence[str] | None) -> dict[str, Any]:
+    """``--set`` items where a value may range: ``["N=1..3", "K={0,1}", "POOL?=off"]``."""
+    from ..api import parse_params
+    out = parse_params(items)
+    for item in items or ():
+        k, v = item.split("=", 1)
+        domain = parse_domain(v)
+        if domain is not None:
+            out[k.strip()] = domain
+    return out
+
+
+def _show(v: Value) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)

@@ -1,0 +1,234 @@
+"""cnndsl enumerate and cnndsl.enumerate: a family's members, their figures, filters,
+the Pareto front, sampling and the formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cnndsl
+from cnndsl.api import parse_params
+from cnndsl.cli import main
+from cnndsl.family import Family
+from cnndsl.family.table import Row, dominates, measure, pareto
+from cnndsl.outputs import generated_by_cnndsl
+
+# The slides' general form, with the ranges they give ("N is usually up to ~5, M is
+# large, 0 <= K <= 2"), cut to three values each.
+SLIDES = """\
+network slides(N in 1..3, M in 1..3, K in 0..2):
+    input 3x32x32
+    [(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K,SOFTMAX
+"""
+
+
+@pytest.fixture
+def slides(tmp_path):
+    p = tmp_path / "slides.cnn"
+    p.write_text(SLIDES, encoding="utf-8")
+    return p
+
+
+def _json(capsys, *argv) -> dict:
+    assert main(["enumerate", *map(str, argv), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_slides_template_has_54_bindings_and_45_members(capsys, slides):
+    out = _json(capsys, slides)
+    # 3*3*3*2 = 54 bindings. Without its pools the template is (CONV-RELU)*(N*M): the
+    # pairs (N, M) with equal products, (1,2)/(2,1), (1,3)/(3,1) and (2,3)/(3,2), build
+    # one graph, for each of the 3 values of K: 9 duplicates, 45 members.
+    assert out["counts"] == {"bindings": 54, "space": 54, "valid": 45, "invalid": 0,
+                             "duplicates": 9, "shown": 45}
+    assert out["dimensions"] == ["N", "M", "K", "pool?"]
+    dups = {(m["bindings"]["N"], m["bindings"]["M"], m["bindings"]["K"]):
+            [(d["N"], d["M"]) for d in m["duplicates"]]
+            for m in out["members"] if m["duplicates"]}
+    assert dups == {(n, m, k): [(m, n)] for k in range(3) for n, m in
+                    ((1, 2), (1, 3), (2, 3))}
+    assert all(not d["pool?"] for m in out["members"] for d in m["duplicates"])
+
+
+def test_each_member_has_the_params_of_compiling_it_alone_with_set(capsys, slides):
+    out = _json(capsys, slides)
+    for m in out["members"]:
+        items = [f"{k}={'on' if v is True else 'off' if v is False else v}"
+                 for k, v in m["bindings"].items()]
+        alone = cnndsl.compile(slides, params=parse_params(items))
+        assert (m["params"], m["macs"], m["output"]) == (
+            alone.params_count, alone.cost.macs, "10"), items
+    # one through the command line too: N=2 M=3 K=1 with the pools
+    assert main(["summary", str(slides), "--set", "N=2", "--set", "M=3", "--set", "K=1",
+                 "--format", "json"]) == 0
+    alone = json.loads(capsys.readouterr().out)["totals"]["params"]
+    row = next(m for m in out["members"]
+               if m["bindings"] == {"N": 2, "M": 3, "K": 1, "pool?": True})
+    assert row["params"] == alone == 114_090  # the zoo's cs231n at its defaults
+
+
+def test_members_whose_pools_shrink_the_map_away_are_invalid_with_their_code(capsys, slides):
+    out = _json(capsys, slides, "--set", "M=4..6", "--set", "POOL?=on", "--set", "K=1")
+    invalid = [(m["bindings"]["N"], m["bindings"]["M"], m["codes"])
+               for m in out["members"] if not m["valid"]]
+    # 32 / 2**5 = 1: six pools halve a 1x1 map
+    assert invalid == [(n, 6, ["E0301"]) for n in (1, 2, 3)]
+    assert out["counts"]["invalid"] == 3 and out["counts"]["valid"] == 6
+    assert main(["enumerate", str(slides), "--set", "M=4..6", "--valid-only"]) == 0
+    assert "E0301" not in capsys.readouterr().out
+
+
+def _rows(slides, **bindings) -> list[Row]:
+    return [measure(m) for m in Family(slides, bindings).members(invalid=True)]
+
+
+def test_max_params_keeps_exactly_the_members_under_the_bound(capsys, slides):
+    rows = _rows(slides)
+    expected = sorted(r.index for r in rows if r.valid and r.params <= 100_000)
+    out = _json(capsys, slides, "--max-params", "100k")
+    assert sorted(m["index"] for m in out["members"]) == expected
+    assert 0 < len(expected) < 45
+    out = _json(capsys, slides, "--max-params", "1M", "--max-macs", "20M", "--min-rf", "16")
+    assert sorted(m["index"] for m in out["members"]) == sorted(
+        r.index for r in rows if r.valid and r.params <= 10**6 and r.macs <= 20 * 10**6
+        and r.rf >= 16)
+
+
+@pytest.mark.parametrize("metrics", [["params", "macs"], ["params", "macs", "rf"],
+                                     ["memory", "activations"]])
+def test_pareto_is_the_brute_force_front(capsys, slides, metrics):
+    rows = [r for r in _rows(slides) if r.valid]
+
+    def key(r, m):
+        return -r.get(m) if m == "rf" else r.get(m)
+
+    brute = {r.index for r in rows if not any(
+        all(key(o, m) <= key(r, m) for m in metrics) and
+        any(key(o, m) < key(r, m) for m in metrics) for o in rows)}
+    out = _json(capsys, slides, "--pareto", ",".join(metrics))
+    assert {m["index"] for m in out["members"]} == brute
+    assert {r.index for r in pareto(rows, metrics)} == brute
+    assert all(not dominates(a, b, metrics) for a in pareto(rows, metrics)
+               for b in pareto(rows, metrics))
+
+
+def test_sampling_draws_from_an_unmaterialized_space():
+    src = ("network f(a in 1..1000000, b in 1..1000000, w in {4, 8}):\n"
+           "  input 1x8x8\n  conv(w) - gap - fc(2)")
+    fam = Family(src)
+    assert len(fam.space) == 2 * 10**12
+    first = [m.bindings for m in fam.members(sample=5, seed=3, unique=False)]
+    again = [m.bindings for m in Family(src).members(sample=5, seed=3, unique=False)]
+    assert first == again and len(first) == 5
+    assert all(1 <= b["a"] <= 10**6 and b["w"] in (4, 8) for b in first)
+    assert [m.bindings for m in fam.members(sample=5, seed=4, unique=False)] != first
+
+
+def test_sampled_members_are_members_of_the_whole(capsys, slides):
+    whole = {json.dumps(m["bindings"]) for m in _json(capsys, slides)["members"]}
+    out = _json(capsys, slides, "--sample", "10", "--seed", "7")
+    assert out["counts"]["bindings"] == 10 and out["counts"]["space"] == 54
+    assert {json.dumps(m["bindings"]) for m in out["members"]} <= whole | {
+        json.dumps(d) for m in _json(capsys, slides)["members"] for d in m["duplicates"]}
+
+
+def test_sort_limit_and_the_text_formats(capsys, slides):
+    assert main(["enumerate", str(slides), "--sort=-params", "--limit", "3",
+                 "--format", "csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [int(r["params"]) for r in table] == sorted(
+        (r.params for r in _rows(slides) if r.valid), reverse=True)[:3]
+    assert table[0]["N"] == "3" and table[0]["pool?"] == "off"
+    assert main(["enumerate", str(slides), "--set", "K=0", "--set", "N=1",
+                 "--format", "markdown"]) == 0
+    md = capsys.readouterr().out.splitlines()
+    assert md[0] == "| M | pool? | params | MACs | activations | peak | RF | output | also |"
+    assert md[2] == "| 1 | on | 82,826 | 966.7 k | 44.0 k | 163.8 kB | 4 | 10 |  |"
+    assert md[-1] == "6 bindings: 6 valid members, 0 invalid; 6 shown"
+    assert main(["enumerate", str(slides), "--set", "K=0", "--set", "M=1"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].split() == ["N", "pool?", "params", "MACs", "activations", "peak", "RF",
+                               "output", "also"]
+    assert text[-1] == "6 bindings: 6 valid members, 0 invalid; 6 shown"
+
+
+def test_the_plot_is_a_marked_png(capsys, slides, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "fam.png"
+    assert main(["enumerate", str(slides), "--pareto", "params,macs", "--plot",
+                 str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and generated_by_cnndsl(out)
+    other = tmp_path / "mine.png"
+    other.write_bytes(b"not ours")
+    assert main(["enumerate", str(slides), "--plot", str(other)]) == 2
+    assert other.read_bytes() == b"not ours"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--pareto", "params,speed"], "--pareto takes two or more figures"),
+    (["--sort", "speed"], "cannot sort by `speed`"),
+    (["--set", "N=5..1"], "the range 5..1 is empty"),
+    (["--max-params", "lots"], "not an amount"),
+    (["--limit", "x"], "--limit takes a number of members or NAME=N"),
+])
+def test_usage_errors_exit_2(capsys, slides, argv, message):
+    assert main(["enumerate", str(slides), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_range_on_the_command_line_makes_a_dimension_of_any_parameter(capsys):
+    out = _json(capsys, "zoo/cs231n.cnn", "--set", "channels=16,32", "--set", "N=1",
+                "--set", "M=2", "--set", "K=0", "--set", "POOL?=on")
+    assert out["dimensions"] == ["channels"]
+    assert [m["params"] for m in out["members"]] == [
+        cnndsl.compile("cs231n", params={"N": 1, "M": 2, "K": 0, "channels": c}).params_count
+        for c in (16, 32)]
+
+
+def test_the_python_api_yields_bindings_and_networks():
+    pairs = list(cnndsl.enumerate(SLIDES, {"K": 0, "N": 1}))
+    assert [(b, net.params_count) for b, net in pairs][:2] == [
+        ({"M": 1, "pool?": True}, 82_826), ({"M": 1, "pool?": False}, 328_586)]
+    assert all(isinstance(net, cnndsl.Network) for _, net in pairs)
+    every = list(cnndsl.enumerate(SLIDES, unique=False))
+    assert len(every) == 54
+    bad = [m for m in cnndsl.enumerate(SLIDES, {"M": (6,), "N": 1, "K": 0, "POOL?": True},
+                                       invalid=True) if not m.valid]
+    assert [(m.bindings, m.codes) for m in bad] == [({"M": 6}, ["E0301"])]
+    errors = [d for d in bad[0].error.diagnostics if d.is_error]
+    assert bad[0].network is None and [d.code for d in errors] == ["E0301"]
+    # M=6 lies outside the file's 1..3: the member says so too
+    assert "W0202" in [d.code for d in bad[0].error.diagnostics]
+
+
+@settings(max_examples=25, deadline=None)
+@given(depths=st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True),
+       widths=st.lists(st.sampled_from([1, 2, 4, 8]), min_size=1, max_size=3, unique=True),
+       pool=st.booleans())
+def test_every_binding_is_a_member_a_duplicate_or_invalid(depths, widths, pool):
+    """Over random families: the counts add up to the product, and every member's
+    figures are those of compiling it alone."""
+    ds = ", ".join(map(str, depths))
+    ws = ", ".join(map(str, widths))
+    src = (f"network f(d in {{{ds}}}, w in {{{ws}}}):\n  input 2x6x6\n"
+           f"  conv(w) * d - {'POOL?' if pool else 'id'} - conv(w, 5) - gap - fc(3)")
+    fam = Family(src)
+    members = list(fam.members(invalid=True))
+    dups = sum(len(m.duplicates) for m in members)
+    assert len(members) + dups == len(fam.space) == len(depths) * len(widths) * (2 if pool
+                                                                                 else 1)
+    for m in members:
+        values = fam.space.compile_bindings(m.bindings)
+        if m.valid:
+            assert m.network.params_count == cnndsl.compile(src, values).params_count
+            for d in m.duplicates:
+                assert cnndsl.compile(src, fam.space.compile_bindings(d)).dump_ir().split(
+                    "\n")[1:] == m.network.dump_ir().split("\n")[1:]
+        else:
+            with pytest.raises(cnndsl.CnnError):
+                cnndsl.compile(src, values)
