@@ -232,3 +232,23 @@ def test_every_binding_is_a_member_a_duplicate_or_invalid(depths, widths, pool):
         else:
             with pytest.raises(cnndsl.CnnError):
                 cnndsl.compile(src, values)
+
+
+def test_a_space_too_large_to_walk_asks_for_a_sample(capsys):
+    src = "network f(a in 1..2000, b in 1..2000):\n  input 1x8x8\n  conv(4) - gap - fc(2)"
+    assert main(["enumerate", src]) == 2
+    err = capsys.readouterr().err
+    assert "the family has 4,000,000 members (a (2,000) x b (2,000))" in err
+    assert "--sample N" in err
+    assert main(["enumerate", src, "--sample", "3", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["bindings"] == 3
+
+
+def test_a_preset_fixes_the_dimensions_it_binds():
+    src = SLIDES + "preset deep(N=3, M=3)\n"
+    fam = Family(src, preset="deep")
+    assert [d.name for d in fam.space.dims] == ["K", "pool?"]
+    assert {m.network.params_count for m in fam.members()} >= {
+        cnndsl.compile(src, {"K": 1}, preset="deep").params_count}
+    assert [d.name for d in Family(src, {"N": (1, 2)}, preset="deep").space.dims] == [
+        "N", "K", "pool?"]

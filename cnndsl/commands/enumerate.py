@@ -103,8 +103,17 @@ def metric_list(text: str | None, default: str = "params,macs") -> list[str]:
     return names
 
 
+WALK_LIMIT = 1_000_000  # members walked without --sample (about 15 minutes)
+
+
 def walk(family: Family, args: argparse.Namespace) -> tuple[list[Row], Counts]:
     """Measure the members (streamed), keep those the filters admit, count the rest."""
+    size = len(family.space)
+    if args.sample is None and size > WALK_LIMIT:
+        dims = " x ".join(f"{d.name} ({len(d):,})" for d in family.space.dims)
+        raise UserError(f"the family has {size:,} members ({dims}), too many to walk "
+                        "them all", exit_code=2, help=f"draw some with --sample N (up to "
+                        f"{WALK_LIMIT:,}), or fix dimensions with --set NAME=VALUE")
     bounds = bounds_from_args(args)
     rows: list[Row] = []
     valid = invalid = 0
@@ -114,7 +123,6 @@ def walk(family: Family, args: argparse.Namespace) -> tuple[list[Row], Counts]:
         invalid += not row.valid
         if row.valid and bounds.admit(row) or not row.valid and not args.valid_only:
             rows.append(row)
-    size = len(family.space)
     walked = size if args.sample is None else min(args.sample, size)
     # every binding walked is a new valid member, an invalid one, or a graph seen before
     return rows, Counts(walked, size, valid, invalid, walked - valid - invalid, len(rows))

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..api import Network, compile_program, read_source
 from ..diagnostics import CnnError
+from ..elaborate import presets
 from ..elaborate.imports import FileSystem, display_name
 from ..ir.graph import Graph
 from ..limits import Limits
@@ -80,9 +81,10 @@ class Family:
         text, name, base, member = read_source(source, self.limits)
         with paused_gc():
             self.program = parse(text, name, self.limits)
-        self.space = Space.of(self.program, params)
-        self.input = input
         self.preset = preset or member
+        self.space = Space.of(self.program, params,
+                              presets.bound_names(self.program, self.preset))
+        self.input = input
         self._files = FileSystem(base, include, self.limits)
         self._key = display_name(base / Path(name).name) if base is not None else name
         self._from_file = base is not None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,24 +54,26 @@ class Space:
     fixed: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, program: ast.Program, bindings: Mapping[str, Any] | None = None) -> Space:
+    def of(cls, program: ast.Program, bindings: Mapping[str, Any] | None = None,
+           preset: Iterable[str] = ()) -> Space:
         """The program's space, with ``bindings`` (``--set``) fixing a dimension (a value),
-        or making one (a domain, see :func:`parse_domain`)."""
+        or making one (a domain, see :func:`parse_domain`); the parameters a chosen
+        ``preset`` binds are fixed at its values unless ``bindings`` range them."""
         given = {_key(k): v for k, v in (bindings or {}).items()}
+        ranged = {k: v for k, v in given.items() if isinstance(v, (ast.Domain, tuple))}
+        fixed = {k: v for k, v in given.items() if k not in ranged}
         dims: dict[str, Dimension] = {}
         for p in program.network.params if program.network else ():
-            if p.domain is not None and len(p.domain):
+            if p.name in ranged:  # in the header's order
+                dims[p.name] = Dimension(p.name, ranged.pop(p.name))
+            elif p.domain is not None and len(p.domain) and p.name not in set(preset) | \
+                    set(fixed):
                 dims[p.name] = Dimension(p.name, p.domain)
-        if "?" not in given:
-            for key in optional_parts(program):
-                dims.setdefault(key, Dimension(key, (True, False), optional=True))
-        fixed: dict[str, Any] = {}
-        for k, v in given.items():
-            if isinstance(v, (ast.Domain, tuple)):
-                dims[k] = Dimension(k, v, optional=k.endswith("?"))
-            else:
-                dims.pop(k, None)
-                fixed[k] = v
+        for key in optional_parts(program) if "?" not in fixed else ():
+            if key not in fixed:
+                dims[key] = Dimension(key, ranged.pop(key, (True, False)), optional=True)
+        for k, v in ranged.items():  # a built-in default (channels), or a part in a block
+            dims[k] = Dimension(k, v, optional=k.endswith("?"))
         return cls(tuple(dims.values()), fixed)
 
     def __len__(self) -> int:

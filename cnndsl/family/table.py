@@ -7,10 +7,10 @@ linear), activations (elements created), the peak of live activations in a forwa
 axis) and the output shape.
 
 >>> from cnndsl.family import Family
->>> fam = Family("network f(w in {4, 8, 16}):\\n  input 1x8x8\\n  conv(w) - gap - fc(2)")
+>>> fam = Family("network f(N in 1..3, w in {4, 8}):\\n  input 1x8x8\\n  conv(w) * N - gap - fc(2)")
 >>> rows = [measure(m) for m in fam.members()]
->>> [(r.bindings["w"], r.params) for r in pareto(rows, ["params", "rf"])]
-[(4, 50), (8, 98), (16, 194)]
+>>> [(r.bindings, r.params, r.rf) for r in pareto(rows, ["params", "rf"])]  # deeper sees more
+[({'N': 1, 'w': 4}, 50, 3), ({'N': 2, 'w': 4}, 198, 5), ({'N': 3, 'w': 4}, 346, 7)]
 """
 
 from __future__ import annotations
