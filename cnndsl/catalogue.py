@@ -78,6 +78,16 @@ SECTIONS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
         'W0701': ("layers whose output never reaches the network's output (a chain continued from a named tensor discards what came before it); they are left out",),
         'W0702': ("a `droppath` whose output is not added to a shortcut (outside a residual branch): in training it would drop a sample's whole signal",),
     }),
+    'lint': (('meaning', 'typical fix'), {
+        'W0801': ('a part of a family that no member builds: a branch of `if` or a repetition whose test or count reads a ranged parameter (`if(K > 2, fc(64))` with `K in 0..2`, `X*(K*0)`), judged over every member (2,000 sampled in a larger family)', 'widen a range so that a member builds it, or remove it'),
+        'W0802': ("a convolution or fully connected layer with a bias whose only reader is a batch norm: the norm subtracts each channel's mean, the bias with it", '`bias=false` (the norm\'s shift takes its place)'),
+        'W0803': ('a bottleneck narrower than the classes: the class scores are computed from a vector with fewer features than `classes`, made by a layer that narrowed the main path (the layers every path to the output goes through; the first layer, branches and attention gates do not count)', 'make it at least `classes` wide'),
+        'W0804': ("a fully connected layer on a flattened map larger than 1x1 that holds more than half of the network's parameters (the slides: most parameters are in the late FC layers)", 'global average pooling before it (`gap - fc`), or fewer features'),
+        'W0805': ("the map that global pooling turns into the classifier's features has a receptive field smaller than the input (a flatten keeps positions apart and is exempt); the message gives both sizes", 'more 3x3 convolutions, or a stride or pooling earlier'),
+        'W0806': ('an activation (relu, sigmoid, tanh, ...) on the class scores, after the final classifier layer; softmax and a constant scale are fine', 'remove it: the loss applies the softmax to the logits'),
+        'W0807': ('the map discarded before the network has looked at it: a layer that brings it to 1/16 of the input\'s area or less before any convolution of 3 or more pixels (a learned stem whose kernel covers its stride, AlexNet\'s 11x11/4 or a 4x4/4 patchify, is exempt), or a pooling that shrinks the area 16x or more in one step while the map is still at least a quarter of the input\'s area', 'a 3x3 convolution first; shrink by 2 at a time'),
+        'W0808': ('a residual branch with no batch, group or layer norm where most of the residual branches of the network (at least two) have one', 'add the norm its siblings have, or `# allow W0808` for a deliberate norm-free block'),
+    }),
     'notes': (('meaning',), {
         'N0001': ('no input shape given: 3x32x32 is assumed',),
         'N0402': ('a bare `FC` that ends the network (or an `aux()` head) is the classifier: it has `classes` units',),

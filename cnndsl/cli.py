@@ -29,6 +29,8 @@ COMMANDS = {
                "weights"),
     "enumerate": ("cnndsl.commands.enumerate", "every member of a family with its costs; "
                   "filters, sorting, the Pareto front"),
+    "lint": ("cnndsl.commands.lint", "warnings for suspicious designs (bias before BN, "
+             "FC-dominated, a part no family member builds, ...)"),
     "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),
     "fmt": ("cnndsl.commands.fmt", "format .cnn files in the one canonical layout"),
     "lsp": ("cnndsl.commands.lsp", "the language server for editors (stdio)"),

@@ -31,9 +31,12 @@ def add_family_args(p: argparse.ArgumentParser) -> None:
                       "N=1..3, --set K=0,1,2, --set 'w={32,64}') and every optional part "
                       "(`POOL?`: on and off); --set N=2 or --set POOL?=on fixes one.")
     g = p.add_argument_group("filters (amounts take k, M, G, T: 1M, 2.5G, 64MiB)")
-    g.add_argument("--max-params", type=parse_amount, metavar="N")
-    g.add_argument("--max-macs", type=parse_amount, metavar="N")
-    g.add_argument("--max-activations", type=parse_amount, metavar="N")
+    g.add_argument("--max-params", type=parse_amount, metavar="N",
+                   help="at most N parameters (weights, biases and buffers)")
+    g.add_argument("--max-macs", type=parse_amount, metavar="N",
+                   help="at most N multiply-accumulates per image (conv and linear)")
+    g.add_argument("--max-activations", type=parse_amount, metavar="N",
+                   help="at most N activation elements created per image")
     g.add_argument("--max-memory", type=parse_amount, metavar="BYTES",
                    help="peak live activations, fp32 bytes per image")
     g.add_argument("--min-rf", type=int_at_least(1), metavar="PIXELS",

@@ -1,0 +1,80 @@
+"""cnndsl lint FILE: warnings (W08xx) for designs that compile but are probably not meant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..diagnostics import CnnError
+from . import add_network_args, compile_from_args
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("lint", description="Compile the network and warn about suspicious "
+                       "designs: a bias before batch norm, a bottleneck narrower than the "
+                       "classes, an FC layer holding most parameters, a receptive field "
+                       "smaller than the input, an activation on the class scores, early "
+                       "pooling, a residual branch missing its siblings' norm, and in a "
+                       "family (`N in 1..5`) a part no member builds (codes W08xx, "
+                       "docs/errors.md). `# allow W08xx` on a line accepts its warning. "
+                       "Exit 1 when there is any warning (or an error), 0 when clean.")
+    add_network_args(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                   help="text for people (default); json or sarif (2.1.0) on standard output "
+                   "for tools, as `cnndsl check` writes them")
+
+
+def run(args) -> int:
+    from ..cli import print_diagnostics
+    if args.format != "text":
+        return _machine(args)
+    net, diags = _lint(args)
+    diags = _strict(diags, args)
+    print_diagnostics(diags)
+    if not args.quiet:
+        codes = ", ".join(sorted({d.code for d in diags}))
+        n = len(diags)
+        verdict = f"{n} warning{'s' if n != 1 else ''} ({codes})" if n else "ok"
+        print(f"{net.source_name}: lint: {verdict}", file=sys.stdout)
+    return 1 if diags else 0
+
+
+def _lint(args):
+    """The default network's warnings and, for a family, its dead parts (W0801): the
+    network is compiled at its defaults, with any --set range left to the family."""
+    from ..diagnostics import apply_allow_comments
+    from ..family.coverage import dead_parts
+    from ..family.space import parse_domain
+    from ..lint import lint
+    from .enumerate import family_from_args
+    ranged = [s for s in args.set if "=" in s and parse_domain(s.split("=", 1)[1])]
+    plain = argparse.Namespace(**{**vars(args), "set": [s for s in args.set
+                                                        if s not in ranged]})
+    net = compile_from_args(plain)
+    diags = lint(net)
+    family = family_from_args(args)
+    if any(not d.optional for d in family.space.dims):
+        diags += apply_allow_comments(dead_parts(family))
+    return net, sorted(diags, key=lambda d: (d.span is not None, d.span.line if d.span
+                                             else 0, d.span.col if d.span else 0, d.code))
+
+
+def _strict(diags: list, args) -> list:
+    return [d.as_error() for d in diags] if getattr(args, "strict", False) else diags
+
+
+def _machine(args) -> int:
+    from ..cli import _version
+    from .diagnostics_formats import to_json, to_sarif
+    try:
+        net, diags = _lint(args)
+        diags, name = _strict(diags, args), net.source_name
+        verdict = {"name": net.name, "warnings": len(diags)}
+    except CnnError as e:
+        diags, verdict = list(e.diagnostics), None
+        name = next((d.span.source.name for d in diags if d.span), str(args.file))
+    text = to_json(name, diags, verdict) if args.format == "json" else \
+        to_sarif(name, diags, _version())
+    print(text)
+    return 1 if diags or verdict is None else 0

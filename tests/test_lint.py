@@ -1,0 +1,283 @@
+"""cnndsl lint: each W08xx rule on a small program that should trip it and on a near miss
+that should not; allow comments; the command's exit codes; the whole zoo is clean."""
+
+import argparse
+import json
+
+import pytest
+
+import cnndsl
+from cnndsl import api, cli
+from cnndsl.commands import lint as lint_cmd
+from cnndsl.diagnostics import UserError
+from cnndsl.lint import lint
+
+
+def codes(src: str, code: str | None = None) -> list:
+    """(code, line, col, message) of the lint warnings, only ``code``'s if given."""
+    return [(d.code, d.span.line, d.span.col, d.message) for d in lint(cnndsl.compile(src))
+            if code is None or d.code == code]
+
+
+# ------------------------------------------------------------------ W0802
+def test_w0802_bias_before_batch_norm():
+    [(code, line, col, msg)] = codes("input 3x3x3\nconv(16, 3) - bn - relu\ngap - fc(10)\n")
+    assert (code, line, col) == ("W0802", 2, 1)
+    assert "16 parameters" in msg
+    [d] = lint(cnndsl.compile("input 3x3x3\nconv(16, 3) - bn - relu\ngap - fc(10)\n"))
+    assert d.help.startswith("drop it: conv(16, 3, bias=false)")
+
+
+@pytest.mark.parametrize("layers", [
+    "conv(16, 3, bias=false) - bn - relu",  # no bias
+    "conv(16, 3) - relu - bn",  # the conv's reader is the relu
+    "conv(16, 3) as x - bn - relu - add(id | x)",  # the conv feeds more than the norm
+    "conv(16, 3) - layernorm - relu",  # a layer norm does not cancel a per-channel bias
+])
+def test_w0802_near_misses(layers):
+    assert codes(f"input 3x3x3\n{layers}\ngap - fc(10)\n", "W0802") == []
+
+
+# ------------------------------------------------------------------ W0803
+def test_w0803_a_map_narrower_than_the_classes():
+    [(code, line, col, msg)] = codes(
+        "input 3x32x32\nconv(32, 3) - relu\nconv(4, 1) - relu\ngap - fc(10)\n", "W0803")
+    assert (code, line, col) == ("W0803", 3, 1)
+    assert msg == "a bottleneck of 4 channels, fewer than the 10 classes"
+
+
+def test_w0803_a_vector_narrower_than_the_classes():
+    [(_, line, col, msg)] = codes(
+        "input 3x8x8\nconv(32, 3) - relu - gap\nfc(8) - relu - fc(10)\n", "W0803")
+    assert (line, col) == (3, 1) and "8 features, fewer than the 10 classes" in msg
+
+
+@pytest.mark.parametrize("layers", [
+    "conv(4, 3) - relu - gap - fc(10)",  # the first layer may be narrow (LeNet's 6 maps)
+    "conv(32, 3) - relu - se(32) - gap - fc(10)",  # the SE gate's 1-unit fc is no bottleneck
+    "conv(32, 3) - conv(4, 1) - conv(32, 3) - gap - fc(10)",  # widened again: a linear bottleneck
+    "conv(32, 3) - relu - gap - fc(10)",
+])
+def test_w0803_near_misses(layers):
+    assert codes(f"input 3x8x8\n{layers}\n", "W0803") == []
+
+
+# ------------------------------------------------------------------ W0804
+def test_w0804_fc_on_a_large_map_holds_most_parameters():
+    [(code, line, col, msg)] = codes(
+        "input 3x32x32\nconv(16, 3) - relu - pool\nfc(256) - relu - fc(10)\n")
+    assert (code, line, col) == ("W0804", 3, 1)
+    assert "1,048,832 of the network's 1,051,850 parameters (99%)" in msg
+
+
+@pytest.mark.parametrize("layers", [
+    "conv(16, 3) - relu - gap - fc(256) - relu - fc(10)",  # pooled first
+    "conv(64, 3) - conv(64, 3) - maxpool(8) - fc(10)",  # flattened, but 10,250 of 48,970
+    "conv(16, 3) - relu - maxpool(32) - fc(256) - relu - fc(10)",  # a 1x1 map
+])
+def test_w0804_near_misses(layers):
+    assert codes(f"input 3x32x32\n{layers}\n", "W0804") == []
+
+
+# ------------------------------------------------------------------ W0805
+def test_w0805_receptive_field_smaller_than_the_input():
+    [(code, line, col, msg)] = codes(
+        "input 3x32x32\nconv(16, 3) - relu - conv(16, 3) - relu\ngap - fc(10)\n")
+    assert (code, line, col) == ("W0805", 3, 1)
+    assert msg == "the classifier's features see 5x5 pixels of the 32x32 input"
+
+
+@pytest.mark.parametrize("src", [
+    "input 3x5x5\nconv(16, 3) - relu - conv(16, 3) - relu\ngap - fc(10)\n",  # covers it
+    "input 3x32x32\nconv(16, 3) - relu - conv(16, 3) - relu\nflatten - fc(10)\n",  # no pooling
+])
+def test_w0805_near_misses(src):
+    assert codes(src, "W0805") == []
+
+
+# ------------------------------------------------------------------ W0806
+def test_w0806_activation_after_the_classifier():
+    [(code, line, col, msg)] = codes(
+        "input 3x5x5\nconv(16, 3) - relu - conv(16, 3) - relu\ngap - fc(10) - relu\n")
+    assert (code, line, col) == ("W0806", 3, 16)
+    assert msg == "relu after the classifier: the 10 class scores pass through a relu"
+
+
+@pytest.mark.parametrize("head", ["fc(10) - softmax", "fc(10) - scale(0.5) - softmax",
+                                  "fc(64) - relu - fc(10)", "fc(10) - dropout(0.5)"])
+def test_w0806_near_misses(head):
+    assert codes(f"input 3x5x5\nconv(16, 3) - relu - conv(16, 3) - relu\ngap - {head}\n",
+                 "W0806") == []
+
+
+# ------------------------------------------------------------------ W0807
+def test_w0807_pooling_before_any_convolution():
+    [(code, line, col, msg)] = codes(
+        "input 3x32x32\nmaxpool(8)\nconv(16, 3) - relu - gap - fc(10)\n", "W0807")
+    assert (code, line, col) == ("W0807", 2, 1)
+    assert "1/64 of the input's area (32x32 -> 4x4)" in msg
+
+
+def test_w0807_one_large_pooling_step_early():
+    [(_, line, col, msg)] = codes("input 3x32x32\nconv(16, 3) - relu - maxpool(4)\n"
+                                  "conv(16, 3) - relu - gap - fc(10)\n", "W0807")
+    assert (line, col) == (2, 22) and "1 position in 16 of the map in one step" in msg
+
+
+@pytest.mark.parametrize("src", [
+    # ResNet's stem: a 7x7/2 conv, then a 3x3/2 max pool
+    "input 3x224x224\nconv(64, 7, stride=2, pad=3, bias=false) - bn - relu - "
+    "maxpool(3, stride=2, pad=1)\nconv(64, 3) - relu - gap - fc(10)\n",
+    "input 3x227x227\nconv(96, 11, stride=4) - relu - maxpool(3, stride=2)\ngap - fc(10)\n",
+    "input 3x224x224\nconv(96, 4, stride=4) - layernorm\ngap - fc(10)\n",  # patchify
+    "input 3x32x32\nconv(16, 3) - maxpool(2) - conv(16, 3) - maxpool(2) - maxpool(2)\n"
+    "gap - fc(10)\n",
+])
+def test_w0807_near_misses(src):
+    assert codes(src, "W0807") == []
+
+
+# ------------------------------------------------------------------ W0808
+NORMED = "block b(c) = residual(conv(c, 3, bias=false) - bn - relu - conv(c, 3, bias=false) - bn) - relu\n"
+PLAIN = "block p(c) = residual(conv(c, 3) - relu - conv(c, 3)) - relu\n"
+
+
+def _residual(body: str) -> str:
+    return (NORMED + PLAIN + "network n(classes=10):\n    input 3x8x8\n"
+            f"    conv(16, 3, bias=false) - bn - relu\n    {body}\n    gap - fc(10)\n")
+
+
+def test_w0808_residual_branch_without_its_siblings_norm():
+    [(code, line, col, msg)] = codes(_residual("b(16) * 2 - p(16)"))
+    assert (code, line, col) == ("W0808", 2, 14)
+    assert "2 of the network's 3 residual branches" in msg
+
+
+@pytest.mark.parametrize("body", ["b(16) - p(16)", "p(16) * 3", "b(16) * 2 - p(16) * 2"])
+def test_w0808_near_misses(body):
+    assert codes(_residual(body), "W0808") == []
+
+
+# ------------------------------------------------------------------ allow, dedup
+def test_an_allow_comment_silences_its_warning_only():
+    src = "input 3x3x3\nconv(16, 3) - bn - relu  # allow W0802: testing\ngap - fc(10) - relu\n"
+    assert [c[0] for c in codes(src)] == ["W0806"]
+
+
+def test_a_block_line_warns_once_with_its_calls():
+    src = ("block cbr(c) = conv(c, 3) - bn - relu\nnetwork n(classes=10):\n"
+           "    input 3x4x4\n    cbr(16) - cbr(32) - cbr(32)\n    gap - fc(10)\n")
+    [d] = lint(cnndsl.compile(src))
+    assert d.code == "W0802" and (d.span.line, d.span.col) == (1, 16)
+    assert d.notes == ("in `cbr(16)`, called at line 4:5", "and 2 more layers made by this line")
+
+
+# ------------------------------------------------------------------ the command
+def _run(tmp_path, src: str, *options: str) -> int:
+    parser = argparse.ArgumentParser()
+    lint_cmd.add_parser(parser.add_subparsers(dest="command"))
+    path = tmp_path / "net.cnn"
+    path.write_text(src)
+    return lint_cmd.run(parser.parse_args(["lint", str(path), *options]))
+
+
+def test_the_command_exits_1_on_warnings_and_0_when_clean(tmp_path, capsys):
+    assert _run(tmp_path, "input 3x3x3\nconv(16, 3) - bn - relu - gap - fc(10)\n") == 1
+    out, err = capsys.readouterr()
+    assert "warning[W0802]" in err and out.strip().endswith("lint: 1 warning (W0802)")
+    clean = "input 3x3x3\nconv(16, 3, bias=false) - bn - relu - gap - fc(10)\n"
+    assert _run(tmp_path, clean) == 0
+    assert capsys.readouterr().out.strip().endswith("lint: ok")
+
+
+def test_the_command_writes_json(tmp_path, capsys):
+    assert _run(tmp_path, "input 3x3x3\nconv(16, 3) - bn - gap - fc(10)\n",
+                "--format", "json") == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [d["code"] for d in data["diagnostics"]] == ["W0802"]
+    assert data["network"]["warnings"] == 1
+
+
+def test_the_command_usage_errors_exit_2(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        _run(tmp_path, "conv", "--format", "yaml")
+    assert e.value.code == 2
+    parser = argparse.ArgumentParser()
+    lint_cmd.add_parser(parser.add_subparsers(dest="command"))
+    with pytest.raises(UserError) as e:
+        lint_cmd.run(parser.parse_args(["lint", "no_such_network_here"]))
+    assert e.value.exit_code == 2
+
+
+@pytest.mark.skipif("lint" not in cli.COMMANDS, reason="`lint` is registered in cli.py")
+def test_cnndsl_lint_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "net.cnn"
+    path.write_text("input 3x3x3\nconv(16, 3) - bn - relu - gap - fc(10)\n")
+    assert cli.main(["lint", str(path)]) == 1
+    assert cli.main(["lint", "resnet18"]) == 0
+    assert cli.main(["lint", "no_such_network_here"]) == 2
+
+
+# ------------------------------------------------------------------ the zoo
+def _zoo():
+    for path in sorted(api.ZOO_DIR.glob("*.cnn")):
+        yield path.stem, path, None
+    for name, path in sorted(api.zoo_presets().items()):
+        yield name, path, name
+
+
+def test_the_zoo_is_lint_clean():
+    found = []
+    for name, path, preset in _zoo():
+        found += [f"{name}: {d.code} {d.span}: {d.message}"
+                  for d in lint(cnndsl.compile(path, preset=preset))]
+    assert found == []
+
+
+# ---------------------------------------------------------------- W0801 (families)
+DEAD = """\
+network f(K in 0..2, N in {1, 2}):
+    input 3x3x3
+    conv(8, bias=false) * N - (conv(8, bias=false) - relu) * (K * 0) - if(N > 2, dropout) - gap - fc(10)
+"""
+
+
+def _family_lint(capsys, tmp_path, src, *argv):
+    from cnndsl.cli import main as cli_main
+    p = tmp_path / "fam.cnn"
+    p.write_text(src, encoding="utf-8")
+    rc = cli_main(["lint", str(p), "--format", "json", *argv])
+    return rc, json.loads(capsys.readouterr().out)["diagnostics"]
+
+
+def test_w0801_a_part_no_member_of_the_family_builds(capsys, tmp_path):
+    rc, diags = _family_lint(capsys, tmp_path, DEAD)
+    assert rc == 1
+    dead = [(d["span"]["line"], d["span"]["column"], d["message"]) for d in diags
+            if d["code"] == "W0801"]
+    assert dead == [
+        (3, 31, "`(conv(8, bias=false) - relu) * (K * 0)` is not built by any of the "
+                "family's 6 members"),
+        (3, 82, "`dropout` is not built by any of the family's 6 members")]
+
+
+def test_w0801_a_part_some_member_builds_is_not_dead(capsys, tmp_path):
+    rc, diags = _family_lint(capsys, tmp_path, DEAD, "--set", "N=1..3")
+    assert [d["span"]["column"] for d in diags if d["code"] == "W0801"] == [31]
+    live = DEAD.replace("(K * 0)", "K").replace("N > 2", "N > 1")
+    rc, diags = _family_lint(capsys, tmp_path, live)
+    assert (rc, diags) == (0, [])
+
+
+def test_w0801_judges_only_parts_the_family_controls(capsys, tmp_path):
+    # `aux` has no range: the user may bind it; the family cannot turn it on or off
+    src = DEAD.replace("if(N > 2, dropout)", "if(aux, dropout)").replace(
+        "N in {1, 2})", "N in {1, 2}, aux=0)").replace(" * (K * 0)", " * K")
+    rc, diags = _family_lint(capsys, tmp_path, src)
+    assert (rc, diags) == (0, [])
+
+
+def test_w0801_can_be_allowed(capsys, tmp_path):
+    src = DEAD.replace("fc(10)\n", "fc(10)  # allow W0801: kept for larger K\n")
+    rc, diags = _family_lint(capsys, tmp_path, src)
+    assert (rc, diags) == (0, [])
