@@ -281,3 +281,18 @@ def test_w0801_can_be_allowed(capsys, tmp_path):
     src = DEAD.replace("fc(10)\n", "fc(10)  # allow W0801: kept for larger K\n")
     rc, diags = _family_lint(capsys, tmp_path, src)
     assert (rc, diags) == (0, [])
+
+
+def test_the_families_page_shows_what_lint_prints(capsys, tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    from cnndsl.cli import main as cli_main
+    page = (Path(__file__).parents[1] / "docs/families.md").read_text(encoding="utf-8")
+    source = re.search(r"in `lintdoc.cnn`:\n\n```cnn\n(.*?)```", page, re.S).group(1)
+    shown = re.search(r"exits 1 and prints:\n\n```\n(.*?)```", page, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    Path("lintdoc.cnn").write_text(source, encoding="utf-8")
+    assert cli_main(["lint", "lintdoc.cnn"]) == 1
+    out = capsys.readouterr()
+    assert (out.err + "\n" + out.out).strip() == shown.strip()
