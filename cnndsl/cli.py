@@ -29,6 +29,7 @@ COMMANDS = {
                "weights"),
     "enumerate": ("cnndsl.commands.enumerate", "every member of a family with its costs; "
                   "filters, sorting, the Pareto front"),
+    "search": ("cnndsl.commands.search", "train a family's members; the accuracy-cost front"),
     "lint": ("cnndsl.commands.lint", "warnings for suspicious designs (bias before BN, "
              "FC-dominated, a part no family member builds, ...)"),
     "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 from ..diagnostics import UserError
-from ..family.formats import FORMATS, Counts, render
+from ..family.formats import FORMATS, render
 from ..family.members import Family
 from ..family.space import parse_bindings
-from ..family.table import METRICS, Bounds, Row, measure, pareto, parse_amount, sort_rows
+from ..family.table import METRICS, Bounds, Counts, pareto, parse_amount, sort_rows, walk
 from ..limits import Limits
 from . import _refuse_missing, _refuse_trained, add_binding_args, add_force_arg, int_at_least
 
@@ -106,36 +106,12 @@ def metric_list(text: str | None, default: str = "params,macs") -> list[str]:
     return names
 
 
-WALK_LIMIT = 1_000_000  # members walked without --sample (about 15 minutes)
-
-
-def walk(family: Family, args: argparse.Namespace) -> tuple[list[Row], Counts]:
-    """Measure the members (streamed), keep those the filters admit, count the rest."""
-    size = len(family.space)
-    if args.sample is None and size > WALK_LIMIT:
-        dims = " x ".join(f"{d.name} ({len(d):,})" for d in family.space.dims)
-        raise UserError(f"the family has {size:,} members ({dims}), too many to walk "
-                        "them all", exit_code=2, help=f"draw some with --sample N (up to "
-                        f"{WALK_LIMIT:,}), or fix dimensions with --set NAME=VALUE")
-    bounds = bounds_from_args(args)
-    rows: list[Row] = []
-    valid = invalid = 0
-    for member in family.members(args.sample, args.seed, invalid=True):
-        row = measure(member)
-        valid += row.valid
-        invalid += not row.valid
-        if row.valid and bounds.admit(row) or not row.valid and not args.valid_only:
-            rows.append(row)
-    walked = size if args.sample is None else min(args.sample, size)
-    # every binding walked is a new valid member, an invalid one, or a graph seen before
-    return rows, Counts(walked, size, valid, invalid, walked - valid - invalid, len(rows))
-
-
 def run(args) -> int:
     metrics = metric_list(args.pareto) if args.pareto or args.plot else []
     limit = max_rows(args)
     family = family_from_args(args)
-    admitted, counts = walk(family, args)
+    admitted, counts = walk(family, bounds_from_args(args), args.sample, args.seed,
+                            keep_invalid=not args.valid_only)
     rows = admitted
     if args.pareto:
         rows = pareto(rows, metrics) + [r for r in rows if not r.valid]

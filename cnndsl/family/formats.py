@@ -11,36 +11,12 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..report import si
-from .table import Row, _value_text, bindings_text
+from .table import Counts, Row, _value_text, bindings_text
 
 FORMATS = ("table", "json", "csv", "markdown")
-
-
-@dataclass(frozen=True)
-class Counts:
-    """How many bindings were walked, and what became of them."""
-
-    bindings: int  # walked (the whole space, or the sample)
-    space: int  # the size of the whole space
-    valid: int  # distinct valid graphs
-    invalid: int
-    duplicates: int  # bindings that gave a graph already seen
-    shown: int
-
-    def text(self) -> str:
-        walked = (f"{self.bindings:,} bindings" if self.bindings == self.space else
-                  f"{self.bindings:,} sampled of {self.space:,} bindings")
-        dup = f", {self.duplicates:,} duplicate{'s' if self.duplicates != 1 else ''}"
-        return (f"{walked}: {self.valid:,} valid member{'s' if self.valid != 1 else ''}, "
-                f"{self.invalid:,} invalid{dup if self.duplicates else ''}; "
-                f"{self.shown:,} shown")
-
-    def to_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
 
 
 def render(rows: Sequence[Row], dims: Sequence[str], counts: Counts, fmt: str,

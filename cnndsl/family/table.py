@@ -99,6 +99,56 @@ class Bounds:
         return self.min_rf is None or (r.rf is not None and r.rf >= self.min_rf)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """How many bindings were walked, and what became of them."""
+
+    bindings: int  # walked (the whole space, or the sample)
+    space: int  # the size of the whole space
+    valid: int  # distinct valid graphs
+    invalid: int
+    duplicates: int  # bindings that gave a graph already seen
+    shown: int
+
+    def text(self) -> str:
+        walked = (f"{self.bindings:,} bindings" if self.bindings == self.space else
+                  f"{self.bindings:,} sampled of {self.space:,} bindings")
+        dup = f", {self.duplicates:,} duplicate{'s' if self.duplicates != 1 else ''}"
+        return (f"{walked}: {self.valid:,} valid member{'s' if self.valid != 1 else ''}, "
+                f"{self.invalid:,} invalid{dup if self.duplicates else ''}; "
+                f"{self.shown:,} shown")
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+WALK_LIMIT = 1_000_000  # members walked without a sample (about 15 minutes)
+
+
+def walk(family, bounds: Bounds | None = None, sample: int | None = None, seed: int = 0,
+         keep_invalid: bool = False) -> tuple[list[Row], Counts]:
+    """Measure the members (streamed; no network kept), keep the valid ones the bounds
+    admit (and the invalid ones with ``keep_invalid``), count them all."""
+    size = len(family.space)
+    if sample is None and size > WALK_LIMIT:
+        dims = " x ".join(f"{d.name} ({len(d):,})" for d in family.space.dims)
+        raise UserError(f"the family has {size:,} members ({dims}), too many to walk "
+                        "them all", exit_code=2, help=f"draw some with --sample N (up to "
+                        f"{WALK_LIMIT:,}), or fix dimensions with --set NAME=VALUE")
+    bounds = bounds or Bounds()
+    rows: list[Row] = []
+    valid = invalid = 0
+    for member in family.members(sample, seed, invalid=True):
+        row = measure(member)
+        valid += row.valid
+        invalid += not row.valid
+        if row.valid and bounds.admit(row) or not row.valid and keep_invalid:
+            rows.append(row)
+    walked = size if sample is None else min(sample, size)
+    # every binding walked is a new valid member, an invalid one, or a graph seen before
+    return rows, Counts(walked, size, valid, invalid, walked - valid - invalid, len(rows))
+
+
 def dominates(a: Row, b: Row, metrics: Sequence[str]) -> bool:
     """``a`` is at least as good as ``b`` in every metric and better in one."""
     better = False

@@ -1,0 +1,239 @@
+"""Searching a family: train its cheapest (or a sample of its) members for a short
+schedule each, in parallel, and keep the accuracy-cost front.
+
+NOTE: the search in four steps.
+
+1. *Enumerate* (static, fast): every member is compiled and measured
+   (:func:`~cnndsl.family.table.measure`), kept as a row of numbers; the bounds
+   (``max_params``, ...) decide which are eligible.
+2. *Select* (:func:`select`, pure): the ``trials`` cheapest by MACs (then parameters),
+   or ``trials`` drawn with ``seed``. The same command selects the same members, which
+   is what makes resuming simple.
+3. *Train* (:mod:`.trials`): one trial per member not yet in the results file, in
+   ``jobs`` worker processes or as Ray tasks; each record appended as it finishes.
+4. *Report*: the rows of the trained members with ``accuracy`` (best validation
+   accuracy, 0..1) and ``seconds`` (training time) as extra columns, the front of
+   accuracy against MACs marked.
+
+Training one member on several GPUs is ``cnndsl train`` under torchrun; a search runs
+one process per trial (on Ray, one GPU per trial with ``device="cuda"``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import UserError
+from .members import Family
+from .table import Bounds, Counts, Row, pareto, walk
+from .trials import VERSION, Record, Results, Trial, run_local, run_ray, trial_key
+
+STRATEGIES = ("cheapest", "sample")
+FRONT = ("macs", "accuracy")  # the front a search reports
+# train() arguments a search sets itself (each trial trains in memory, quietly)
+NOT_RECIPE = frozenset({"out", "overwrite", "force", "resume", "progress", "plots",
+                        "callback", "tensorboard", "device", "network", "data"})
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a search: what was finished is in the results file."""
+
+    def __init__(self, done: int, total: int, path: Path | None):
+        super().__init__(f"{done} of {total} trials done")
+        self.done, self.total, self.path = done, total, path
+
+
+class SearchResult(list):
+    """The trained members' rows (by MACs), ``extra`` holding ``accuracy``,
+    ``seconds``, ``status`` and ``front`` (``"*"`` on the accuracy-MACs front)."""
+
+    name: str = ""
+    counts: Counts | None = None
+    selected: int = 0  # members chosen to train
+    resumed: int = 0  # of those, found in the results file
+    failed: int = 0
+    unstarted: int = 0  # left when the budget ran out
+    seconds: float = 0.0
+    path: Path | None = None
+    front: list[Row]
+    notes: list[str]
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds in ``90s``, ``30m``, ``2h``, ``1h30m`` or a plain number (seconds).
+
+    >>> parse_duration("90s"), parse_duration("30m"), parse_duration("1h30m"), parse_duration("45")
+    (90.0, 1800.0, 5400.0, 45.0)
+    """
+    if isinstance(text, (int, float)):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d*)?)\s*([hms]?)", text.strip().lower())
+    joined = "".join(f"{n}{u}" for n, u in parts)
+    if not parts or joined != re.sub(r"\s+", "", text.strip().lower()):
+        raise UserError(f"not a duration: {text!r}", help="e.g. 90s, 30m, 2h or 1h30m",
+                        exit_code=2)
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+
+
+def select(rows: Sequence[Row], trials: int, strategy: str = "cheapest",
+           seed: int = 0) -> list[Row]:
+    """The members to train: the ``trials`` cheapest valid rows (MACs, then parameters,
+    then enumeration order), or ``trials`` drawn with ``seed``; cheapest first.
+
+    >>> rows = [Row(i, {"N": i}, True, params=10 * i, macs=m) for i, m in enumerate([5, 3, 9, 3])]
+    >>> [r.index for r in select(rows, 2)], [r.index for r in select(rows, 2, "sample", seed=1)]
+    ([1, 3], [1, 2])
+    """
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {strategy!r}", help="choose " +
+                        " or ".join(STRATEGIES), exit_code=2)
+    valid = [r for r in rows if r.valid]
+    if strategy == "sample":
+        valid = random.Random(seed).sample(valid, min(trials, len(valid)))
+    return sorted(valid, key=_cost)[:trials]
+
+
+def _cost(r: Row) -> tuple[int, int, int]:
+    return (r.macs or 0, r.params or 0, r.index)
+
+
+def header(family: Family, data: str, recipe: dict[str, Any]) -> Record:
+    """The results file's first line: what was searched. A resume must match it."""
+    net = family.program.network
+    head = {"generator": "cnndsl", "kind": "search", "version": VERSION,
+            "family": net.name if net and net.name else family.program.source.name,
+            "source": family.program.source.name,
+            "source_sha256": hashlib.sha256(family.program.source.text.encode()).hexdigest(),
+            "compile": {"fixed": dict(family.space.fixed), "input": family.input,
+                        "preset": family.preset},
+            "data": data, "recipe": recipe}
+    return json.loads(json.dumps(head))  # tuples as lists: compared with the file's
+
+
+def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: int = 8,
+           strategy: str = "cheapest", epochs: int = 2, jobs: int | None = None,
+           threads: int | None = None, results: str | os.PathLike | None = None,
+           budget: str | float | None = None, bounds: Bounds | None = None,
+           sample: int | None = None, seed: int = 0, device: str = "auto",
+           ray_address: str | None = None, retry_failed: bool = False,
+           report: Callable[[Record, int, int], None] | None = None,
+           **recipe: Any) -> SearchResult:
+    """Train ``trials`` members of a family on ``data`` (a data spec, ``"digits"``) for
+    ``epochs`` each and return their rows (:class:`SearchResult`).
+
+    ``jobs`` worker processes (default 1; on Ray, as many as the cluster's CPUs allow)
+    with ``threads`` torch threads each (default: the cores shared out). ``results``:
+    a JSON Lines file; trials already in it are not trained again (failed ones only
+    with ``retry_failed``). ``budget`` (``"30m"``): no trial starts after it. The
+    ``recipe`` is :func:`cnndsl.train`'s (``batch_size``, ``optimizer``, ``lr``, ...).
+    ``report(record, done, total)`` is called as each trial finishes.
+
+    >>> rows = search("network f(N in 1..2):\\n input 1x8x8\\n conv(4)*N - gap - fc(10)",
+    ...               "digits", trials=2, epochs=1)                     # doctest: +SKIP
+    >>> [(r.bindings, r.extra["accuracy"]) for r in rows]               # doctest: +SKIP
+    [({'N': 1}, 0.31...), ({'N': 2}, 0.25...)]
+    """
+    start = time.monotonic()
+    family = family_or_source if isinstance(family_or_source, Family) else \
+        Family(family_or_source)
+    recipe = _recipe(epochs, recipe)
+    deadline = None if budget is None else start + parse_duration(budget)
+    rows, counts = walk(family, bounds, sample, seed)
+    chosen = select(rows, trials, strategy, seed)
+    head = header(family, data, recipe)
+    store, records, notes = (Results.open(results, head) if results is not None
+                             else (None, {}, []))
+    keys = {trial_key(r.bindings) for r in chosen}
+    redo = {"failed"} if retry_failed else set()
+    resumed = sum(1 for k in keys if k in records and records[k].get("status") not in redo)
+    local = ray_address is None
+    jobs = jobs or (1 if local else None)
+    if threads is None:  # locally the cores are shared out; a Ray task asks for one
+        threads = max(1, _cores() // jobs) if local else 1
+    todo = [Trial(family, r.bindings, data, recipe, device, threads) for r in chosen
+            if (rec := records.get(trial_key(r.bindings))) is None or rec.get("status") in redo]
+    done = [resumed]
+
+    def finished(record: Record) -> None:
+        if record.get("status") == "usage":  # the command's mistake, not the member's
+            raise UserError(record.get("error", "the trial could not start"),
+                            help=record.get("help"), exit_code=2)
+        if record.get("status") == "interrupted":
+            return
+        if store is not None:
+            store.append(record)
+        records[record["key"]] = record
+        done[0] += 1
+        if report is not None:
+            report(record, done[0], len(chosen))
+
+    def expired() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    try:
+        if local:
+            run_local(todo, jobs, finished, expired)
+        else:
+            run_ray(todo, ray_address, jobs, threads, 1 if device.startswith("cuda") else 0,
+                    finished, expired)
+    except KeyboardInterrupt:
+        raise Interrupted(done[0], len(chosen), store.path if store else None) from None
+    out = _rows(rows, records)
+    out.name, out.counts, out.selected, out.resumed = head["family"], counts, len(chosen), resumed
+    out.unstarted = sum(1 for k in keys if k not in records)
+    out.failed = sum(1 for r in out if r.extra["status"] != "ok")
+    out.seconds, out.path, out.notes = time.monotonic() - start, store and store.path, notes
+    return out
+
+
+def _recipe(epochs: int, given: dict[str, Any]) -> dict[str, Any]:
+    """The training recipe, checked now (an unknown optimizer is the command's mistake,
+    better said before any member trains)."""
+    from ..train.config import make_recipe
+
+    wrong = sorted(set(given) & NOT_RECIPE)
+    if wrong:
+        raise UserError(f"a search sets {', '.join(wrong)} itself", exit_code=2)
+    recipe = {"epochs": epochs, **{k: v for k, v in given.items() if v is not None}}
+    try:
+        r = make_recipe(None, **recipe)
+    except TypeError as e:
+        raise UserError(f"not a training option: {e}", exit_code=2) from None
+    if len(r.optimizers) > 1:
+        raise UserError("a search trains each member with one optimizer", help="compare "
+                        "optimizers on one member with cnndsl train --optimizer a,b",
+                        exit_code=2)
+    return recipe
+
+
+def _rows(rows: list[Row], records: dict[str, Record]) -> SearchResult:
+    """The admitted members with a record (this search's and earlier ones'), by MACs."""
+    out = SearchResult()
+    for r in sorted(rows, key=_cost):
+        rec = records.get(trial_key(r.bindings))
+        if rec is None:
+            continue
+        r.extra = {"accuracy": rec.get("accuracy"), "seconds": rec.get("seconds"),
+                   "status": rec.get("status"), "error": rec.get("error"), "front": "",
+                   "pid": rec.get("pid"), "started": rec.get("started")}
+        out.append(r)
+    ok = [r for r in out if r.extra["status"] == "ok" and r.extra["accuracy"] is not None]
+    out.front = pareto(ok, list(FRONT))
+    for r in out.front:
+        r.extra["front"] = "*"
+    return out
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,299 @@
+"""A search's trials: one member trained per trial, in worker processes or on Ray, and
+the results file that makes a search resumable.
+
+NOTE: why the pieces are shaped so.
+
+- A :class:`Trial` is data: the :class:`~cnndsl.family.Family` (its parsed program, its
+  bindings and import folders; it pickles in a few kB), the member's values and the
+  recipe. The worker compiles the member itself, so no network or module crosses a
+  process boundary, and a Ray node needs only cnndsl, not the .cnn file.
+- Workers are spawned, not forked (torch and fork do not mix), ignore SIGINT (the
+  search decides what an interruption does) and set their own torch threads, so that
+  ``jobs`` trials share the cores instead of each taking them all.
+- :func:`run_trial` never raises: a member that fails to compile or to train is a
+  record with ``status: failed``; only a mistake in the command (a data spec that
+  names nothing, an unknown optimizer: a UserError) comes back as ``status: usage``,
+  which stops the search instead of being recorded against every member.
+- The results file is JSON Lines, append-only: a header naming what was searched, then
+  one line per finished trial, flushed and synced as it finishes. An interruption
+  loses at most the trials that were running; a line cut short by a kill is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import stat
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import CnnError, UserError
+from .members import Family
+
+Record = dict[str, Any]
+OnDone = Callable[[Record], None]
+VERSION = 1
+
+
+def trial_key(bindings: dict[str, Any]) -> str:
+    """A member's identity in the results file: its bindings as sorted JSON.
+
+    >>> trial_key({"N": 2, "pool?": False, "K": 0})
+    '{"K": 0, "N": 2, "pool?": false}'
+    """
+    return json.dumps(bindings, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What a worker needs to train one member (picklable; no network, no torch)."""
+
+    family: Family
+    bindings: dict[str, Any]
+    data: str
+    recipe: dict[str, Any]
+    device: str = "auto"
+    threads: int = 1
+
+    @property
+    def key(self) -> str:
+        return trial_key(self.bindings)
+
+
+def run_trial(trial: Trial) -> Record:
+    """Compile and train one member for a short schedule; its record (never raises).
+
+    ``started``/``finished`` span the whole trial (the worker's first one includes
+    importing torch, and each one loading the data); ``seconds`` is the epochs alone,
+    comparable between members."""
+    record: Record = {"kind": "trial", "key": trial.key, "bindings": trial.bindings,
+                      "pid": os.getpid(), "host": socket.gethostname(),
+                      "started": time.time()}
+    try:
+        import torch
+
+        from ..train.api import train
+        from ..train.history import clean
+
+        torch.set_num_threads(max(1, trial.threads))
+        net = trial.family.compile(trial.bindings)
+        record.update(params=net.params_count, macs=net.cost.macs)
+        h = train(net, trial.data, device=trial.device, out=None, progress=False,
+                  plots=False, **trial.recipe)
+        record.update(status="interrupted" if h.stopped == "interrupted" else "ok",
+                      accuracy=clean(h.best.get("val_acc")),
+                      loss=clean(h.last.get("train_loss")), epochs=len(h),
+                      seconds=round(sum(r.get("epoch_time") or 0 for r in h.records), 4),
+                      stopped=h.stopped)
+    except UserError as e:
+        record.update(status="usage", error=e.message, help=e.help)
+    except CnnError as e:
+        first = next((d for d in e.diagnostics if d.is_error), None)
+        record.update(status="failed", error=f"{first.code}: {first.message}" if first
+                      else str(e))
+    except Exception as e:  # a member too large for memory, a numerical failure, ...
+        record.update(status="failed", error=f"{type(e).__name__}: {e}")
+    record["finished"] = time.time()
+    return record
+
+
+def _failed(trial: Trial, why: str) -> Record:
+    now = time.time()
+    return {"kind": "trial", "key": trial.key, "bindings": trial.bindings,
+            "status": "failed", "error": why, "started": now, "finished": now}
+
+
+# ---------------------------------------------------------------- local workers
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the search's to handle
+
+
+def run_local(trials: Iterable[Trial], jobs: int, on_done: OnDone,
+              expired: Callable[[], bool]) -> None:
+    """Run ``trials`` in ``jobs`` spawned worker processes, at most ``jobs`` at a time
+    (none started once ``expired()``); ``on_done`` gets each record as it finishes.
+    On any exception (Ctrl-C) the workers are stopped and the exception goes on."""
+    ctx = multiprocessing.get_context("spawn")
+    todo = iter(trials)
+    running: dict[Future, Trial] = {}
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init)
+    try:
+        while True:
+            while len(running) < jobs and not expired():
+                trial = next(todo, None)
+                if trial is None:
+                    break
+                running[pool.submit(run_trial, trial)] = trial
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for f in done:
+                trial = running.pop(f)
+                try:
+                    on_done(f.result())
+                except BrokenProcessPool:  # the worker died (killed, out of memory)
+                    broken = True
+                    on_done(_failed(trial, "the worker process died while training "
+                                    "(out of memory?)"))
+            if broken:  # every trial of a broken pool fails with it: start afresh
+                for trial in running.values():
+                    on_done(_failed(trial, "the worker process died while training "
+                                    "(out of memory?)"))
+                running.clear()
+                _stop(pool)
+                pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what waits and end the workers now (their trials are retrained on resume)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.join(5)
+
+
+# ---------------------------------------------------------------- Ray
+def run_ray(trials: Iterable[Trial], address: str, jobs: int | None, threads: int,
+            gpus: float, on_done: OnDone, expired: Callable[[], bool]) -> None:
+    """The same trials as Ray tasks on the cluster at ``address``: ``threads`` CPUs
+    (and ``gpus`` GPUs) each; at most ``jobs`` at a time, or as many as its CPUs
+    allow."""
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise UserError("--ray needs the ray package, which is not installed",
+                        help="pip install 'cnndsl[ray]' (or pip install ray)",
+                        exit_code=2) from None
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise UserError(f"cannot connect to the Ray cluster at {address}: {e}",
+                        help="start one with `ray start --head` and give the address it "
+                             "prints (HOST:PORT)", exit_code=2) from None
+    try:
+        if jobs is None:
+            jobs = max(1, int(ray.cluster_resources().get("CPU", 1) // max(1, threads)))
+        task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=0)(run_trial)
+        todo = iter(trials)
+        running: dict[Any, Trial] = {}
+        try:
+            while True:
+                while len(running) < jobs and not expired():
+                    trial = next(todo, None)
+                    if trial is None:
+                        break
+                    running[task.remote(trial)] = trial
+                if not running:
+                    break
+                # a timeout, so that Ctrl-C is seen: a signal waits for Python's turn
+                done, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+                for ref in done:
+                    trial = running.pop(ref)
+                    try:
+                        on_done(ray.get(ref))
+                    except ray.exceptions.RayError as e:  # the task's worker died
+                        on_done(_failed(trial, f"the Ray task failed: {e}"))
+        except BaseException:
+            for ref in running:
+                ray.cancel(ref, force=True)
+            raise
+    finally:
+        ray.shutdown()
+
+
+# ---------------------------------------------------------------- the results file
+class Results:
+    """A search's results file: its header line, then one line per finished trial."""
+
+    def __init__(self, path: Path, header: Record | None = None):
+        self.path = path
+        self._header = header  # still to write (a new file)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, header: Record) -> tuple[Results, dict[str, Record],
+                                                                    list[str]]:
+        """The file (created with ``header`` when new), its trials by key, and notes.
+        Refuses (exit 2) anything but a cnndsl search of the same family, compile
+        options, data and recipe."""
+        p = Path(path)
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:  # written with the first trial: a search that
+            return cls(p, header), {}, []  # cannot start leaves no file behind
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{p} is not a regular file; the results go to a file",
+                            help="give another --results FILE.jsonl", exit_code=2)
+        data = p.read_bytes()
+        lines = data.split(b"\n")
+        first = _json(lines[0])
+        if not (isinstance(first, dict) and first.get("generator") == "cnndsl"
+                and first.get("kind") == "search"):
+            raise UserError(f"{p} is not a cnndsl search results file; refusing to "
+                            "append to it", help="give another --results FILE.jsonl",
+                            exit_code=2)
+        differ = [k for k in ("version", "source_sha256", "compile", "data", "recipe")
+                  if first.get(k) != header.get(k)]
+        if differ:
+            what = ", ".join(f"{k} (was {json.dumps(first.get(k))}, now "
+                             f"{json.dumps(header.get(k))})" for k in differ)
+            raise UserError(f"{p} holds a different search: {what}",
+                            help="run the command that wrote it to resume that search, or "
+                                 "start a new one with --results OTHER.jsonl", exit_code=2)
+        records: dict[str, Record] = {}
+        notes: list[str] = []
+        for i, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            record = _json(line)
+            if record is None and i == len(lines):  # cut short by a kill: drop it
+                notes.append(f"{p}: ignored a truncated last line")
+                with open(p, "r+b") as f:
+                    f.truncate(len(data) - len(line))
+            elif not isinstance(record, dict):
+                raise UserError(f"{p}:{i} is not a JSON record; the file is damaged",
+                                help="remove that line, or start a new search with "
+                                     "--results OTHER.jsonl", exit_code=2)
+            elif record.get("kind") == "trial" and "key" in record:
+                records[record["key"]] = record
+        if not data.endswith(b"\n") and _json(lines[-1]) is not None:
+            with open(p, "ab") as f:  # a whole last record without its newline
+                f.write(b"\n")
+        return cls(p), records, notes
+
+    def append(self, record: Record) -> None:
+        """One trial, on disk before this returns."""
+        if self._header is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "x", encoding="utf-8") as f:
+                _write_line(f, self._header)
+            self._header = None
+        with open(self.path, "a", encoding="utf-8") as f:
+            _write_line(f, record)
+
+
+def _write_line(f: Any, record: Record) -> None:
+    f.write(json.dumps(record) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _json(line: bytes) -> Any:
+    try:
+        return json.loads(line.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return None

@@ -1,0 +1,250 @@
+"""cnndsl search: which members it picks, training them in parallel workers, the results
+file (resume, refusals, a cut-short line), and the same on a local Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from cnndsl.cli import main
+from cnndsl.family import Family
+from cnndsl.family.search import header, select
+from cnndsl.family.table import Bounds, walk
+from cnndsl.family.trials import trial_key
+
+ROOT = Path(__file__).resolve().parents[1]
+# The slides' template on the digits' 1x8x8 images: 24 bindings, 22 members.
+SLIDES = """\
+network slides(N in 1..3, M in 1..2, K in 0..1):
+    input 1x8x8
+    [(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K,SOFTMAX
+"""
+FAST = ["--data", "digits", "--epochs", "1", "--batch-size", "64"]
+
+
+@pytest.fixture
+def slides(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = tmp_path / "slides.cnn"
+    p.write_text(SLIDES, encoding="utf-8")
+    return p
+
+
+def _records(path: Path) -> tuple[dict, list[dict]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return lines[0], lines[1:]
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["started"] < b["finished"] and b["started"] < a["finished"]
+
+
+# ---------------------------------------------------------------- which members
+def test_cheapest_picks_the_members_with_fewest_macs():
+    rows, counts = walk(Family(SLIDES))
+    assert counts.valid == 22 and len(rows) == 22
+    brute = sorted(rows, key=lambda r: (r.macs, r.params, r.index))
+    assert select(rows, 5) == brute[:5]
+    assert select(rows, 100) == brute  # more trials than members: all of them
+    bounded, _ = walk(Family(SLIDES), Bounds(max_params=30_000))
+    assert bounded and all(r.params <= 30_000 for r in bounded)
+    assert select(bounded, 3) == [r for r in brute if r.params <= 30_000][:3]
+
+
+def test_sample_is_reproducible_by_seed():
+    rows, _ = walk(Family(SLIDES))
+    first = select(rows, 4, "sample", seed=7)
+    assert first == select(rows, 4, "sample", seed=7) and len(first) == 4
+    assert first == sorted(first, key=lambda r: (r.macs, r.params, r.index))
+    draws = {tuple(r.index for r in select(rows, 4, "sample", seed=s)) for s in range(5)}
+    assert len(draws) > 1
+
+
+# ---------------------------------------------------------------- training
+def test_jobs_2_trains_in_two_workers_at_once(slides, capsys):
+    assert main(["search", str(slides), *FAST, "--trials", "4", "--jobs", "2"]) == 0
+    out = capsys.readouterr()
+    head, trials = _records(slides.parent / "search-slides.jsonl")
+    assert head["generator"] == "cnndsl" and head["kind"] == "search"
+    assert head["data"] == "digits" and head["recipe"] == {"epochs": 1, "batch_size": 64}
+    rows, _ = walk(Family(slides))
+    chosen = {trial_key(r.bindings): r for r in select(rows, 4)}
+    assert sorted(t["key"] for t in trials) == sorted(chosen)
+    for t in trials:
+        assert t["status"] == "ok" and 0 <= t["accuracy"] <= 1 and t["epochs"] == 1
+        assert (t["params"], t["macs"]) == (chosen[t["key"]].params, chosen[t["key"]].macs)
+    assert len({t["pid"] for t in trials}) == 2 and os.getpid() not in {t["pid"] for t in trials}
+    assert any(a["pid"] != b["pid"] and _overlap(a, b) for a in trials for b in trials)
+    assert "front" in out.out and "*" in out.out
+    assert "4 trials (0 resumed from search-slides.jsonl, 0 failed)" in out.out
+    assert out.err.count("[") == 4  # one line per finished trial
+
+
+def test_an_interrupted_search_resumes_without_retraining(slides):
+    results = slides.parent / "r.jsonl"
+    argv = [sys.executable, "-m", "cnndsl", "search", str(slides), "--data", "digits",
+            "--trials", "4", "--jobs", "1", "--epochs", "15", "--results", str(results)]
+    proc = subprocess.Popen(argv, cwd=slides.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if results.exists() and '"trial"' in results.read_text():
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted; run the same command again to resume (" in err
+    before = results.read_bytes()
+    _, done = _records(results)
+    assert 1 <= len(done) < 4 and f"({len(done)} of 4 trials done" in err
+    again = subprocess.run(argv, cwd=slides.parent, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    after = results.read_bytes()
+    assert after.startswith(before)  # the finished trials stand as they were
+    _, trials = _records(results)
+    assert len(trials) == 4 and len({t["key"] for t in trials}) == 4
+    assert f"{len(done)} resumed from" in again.stdout
+
+
+def _fake_results(path: Path, family: Family, recipe: dict, trials: list[dict]) -> None:
+    head = header(family, "digits", recipe)
+    path.write_text("".join(json.dumps(r) + "\n" for r in [head, *trials]))
+
+
+def _fake_trial(bindings: dict, **fields) -> dict:
+    return {"kind": "trial", "key": trial_key(bindings), "bindings": bindings,
+            "status": "ok", "accuracy": 0.5, "seconds": 1.0, "pid": 1, "started": 1.0,
+            "finished": 2.0, **fields}
+
+
+def test_recorded_members_are_not_trained_again_and_a_cut_line_is_dropped(slides, capsys):
+    family = Family(slides)
+    cheapest = select(walk(family)[0], 2)
+    results = slides.parent / "r.jsonl"
+    _fake_results(results, family, {"epochs": 1},
+                  [_fake_trial(cheapest[0].bindings, accuracy=0.25),
+                   _fake_trial(cheapest[1].bindings, status="failed", accuracy=None,
+                               error="boom")])
+    good = results.read_bytes()
+    results.write_bytes(good + b'{"kind": "trial", "key": "{\\"K')  # killed mid-write
+    assert main(["search", str(slides), "--data", "digits", "--epochs", "1", "--trials",
+                 "2", "--results", str(results)]) == 0  # nothing left to train
+    out = capsys.readouterr()
+    assert "ignored a truncated last line" in out.err
+    assert results.read_bytes() == good
+    assert "2 trials (2 resumed from" in out.out and "1 failed" in out.out
+    assert "0.25" in out.out
+
+
+def test_a_different_recipe_or_a_foreign_file_is_refused(slides, capsys):
+    family = Family(slides)
+    results = slides.parent / "r.jsonl"
+    _fake_results(results, family, {"epochs": 1}, [])
+    before = results.read_bytes()
+    assert main(["search", str(slides), *FAST, "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "holds a different search: recipe" in err and "--results OTHER" in err
+    assert results.read_bytes() == before
+    foreign = slides.parent / "notes.jsonl"
+    foreign.write_text("my notes\n")
+    assert main(["search", str(slides), *FAST, "--results", str(foreign)]) == 2
+    assert "not a cnndsl search results file" in capsys.readouterr().err
+    assert foreign.read_text() == "my notes\n"
+
+
+def test_a_spent_budget_starts_nothing_and_writes_nothing(slides, capsys):
+    assert main(["search", str(slides), *FAST, "--budget", "0s"]) == 0
+    assert "8 trials (0 resumed from search-slides.jsonl, 0 failed, 8 not started (budget spent))" in capsys.readouterr().out
+    assert not (slides.parent / "search-slides.jsonl").exists()
+
+
+def test_a_wrong_data_spec_stops_the_search(slides, capsys):
+    assert main(["search", str(slides), "--data", "nothing:x", "--trials", "1"]) == 2
+    assert "unknown data kind" in capsys.readouterr().err
+    assert not (slides.parent / "search-slides.jsonl").exists()
+
+
+def test_the_example_runs(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "search_slides.py")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "[4/4]" in done.stdout and "the front" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- Ray
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_the_trials_run_on_a_local_ray_cluster(slides):
+    """A Ray head of the test's own on the loopback address (its own session and temp
+    folder, stopped by ending that session: other Ray clusters on the machine are left
+    alone), then the search with --ray ADDRESS."""
+    pytest.importorskip("ray")
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit 107 bytes
+    head = subprocess.Popen(
+        [str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+         f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+         "--disable-usage-stats", f"--temp-dir={temp}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for_port(port, head)
+        done = subprocess.run(
+            [sys.executable, "-m", "cnndsl", "search", str(slides), *FAST, "--trials", "3",
+             "--ray", f"127.0.0.1:{port}"], cwd=slides.parent, capture_output=True,
+            text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        _, trials = _records(slides.parent / "search-slides.jsonl")
+        assert len(trials) == 3 and all(t["status"] == "ok" for t in trials)
+        assert "3 trials (0 resumed" in done.stdout
+    finally:
+        _end_session(head)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _wait_for_port(port: int, head: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert head.poll() is None, "ray start exited"
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"no Ray head on port {port} after {timeout} s")
+
+
+def _end_session(head: subprocess.Popen) -> None:
+    """SIGTERM to the head's session (`ray start --block` then stops what it started),
+    SIGKILL to whatever is left of it."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(head.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            head.wait(timeout=wait)
+            time.sleep(1)
+        except subprocess.TimeoutExpired:
+            continue
