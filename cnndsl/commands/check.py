@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from ..diagnostics import CnnError
 from . import add_network_args, compile_from_args
 
 
@@ -39,18 +38,12 @@ def run(args) -> int:
 
 
 def _machine(args) -> int:
-    from ..cli import _version
-    from .diagnostics_formats import to_json, to_sarif
-    try:
+    from .diagnostics_formats import print_machine
+
+    def check() -> tuple[str, list, dict]:
         net = compile_from_args(args)
-        diags, name = net.diagnostics, net.source_name
-        verdict = {"name": net.name, "input": list(net.input_shape),
-                   "output": list(net.output_shape), "layers": len(net.graph) - 1,
-                   "params": net.params_count}
-    except CnnError as e:
-        diags, verdict = list(e.diagnostics), None
-        name = next((d.span.source.name for d in diags if d.span), str(args.file))
-    text = to_json(name, diags, verdict) if args.format == "json" else \
-        to_sarif(name, diags, _version())
-    print(text)
-    return 1 if verdict is None else 0
+        return net.source_name, net.diagnostics, {
+            "name": net.name, "input": list(net.input_shape),
+            "output": list(net.output_shape), "layers": len(net.graph) - 1,
+            "params": net.params_count}
+    return 0 if print_machine(args.format, str(args.file), check) else 1

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import CnnError, Diagnostic
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "note": "note"}
@@ -40,3 +40,17 @@ def to_sarif(name: str, diags: Sequence[Diagnostic], version: str) -> str:
         "rules": [{"id": code} for code in rules]}},
         "results": results}
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)
+
+
+def print_machine(fmt: str, file: str, check: Callable[[], tuple[str, list, dict]]) -> bool:
+    """Print ``check()``'s diagnostics as ``fmt`` (json or sarif); ``check`` returns
+    (source name, diagnostics, verdict) or raises CnnError. Whether it compiled."""
+    from ..cli import _version
+    try:
+        name, diags, verdict = check()
+    except CnnError as e:
+        diags, verdict = list(e.diagnostics), None
+        name = next((d.span.source.name for d in diags if d.span), file)
+    print(to_json(name, diags, verdict) if fmt == "json" else to_sarif(name, diags,
+                                                                      _version()))
+    return verdict is not None

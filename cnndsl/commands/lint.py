@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..diagnostics import CnnError
 from . import add_network_args, compile_from_args
 
 
@@ -65,16 +64,11 @@ def _strict(diags: list, args) -> list:
 
 
 def _machine(args) -> int:
-    from ..cli import _version
-    from .diagnostics_formats import to_json, to_sarif
-    try:
+    from .diagnostics_formats import print_machine
+    found: list = []
+
+    def check() -> tuple[str, list, dict]:
         net, diags = _lint(args)
-        diags, name = _strict(diags, args), net.source_name
-        verdict = {"name": net.name, "warnings": len(diags)}
-    except CnnError as e:
-        diags, verdict = list(e.diagnostics), None
-        name = next((d.span.source.name for d in diags if d.span), str(args.file))
-    text = to_json(name, diags, verdict) if args.format == "json" else \
-        to_sarif(name, diags, _version())
-    print(text)
-    return 1 if diags or verdict is None else 0
+        found.extend(_strict(diags, args))
+        return net.source_name, found, {"name": net.name, "warnings": len(found)}
+    return 0 if print_machine(args.format, str(args.file), check) and not found else 1

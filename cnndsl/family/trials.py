@@ -28,10 +28,11 @@ import signal
 import socket
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,16 @@ def _failed(trial: Trial, why: str) -> Record:
 
 
 # ---------------------------------------------------------------- local workers
+def _fill(running: dict[Any, Trial], todo: Iterator[Trial], jobs: int,
+          expired: Callable[[], bool], submit: Callable[[Trial], Any]) -> None:
+    """Start trials until ``jobs`` run at once (none once ``expired()``)."""
+    while len(running) < jobs and not expired():
+        trial = next(todo, None)
+        if trial is None:
+            return
+        running[submit(trial)] = trial
+
+
 def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the search's to handle
 
@@ -127,11 +138,7 @@ def run_local(trials: Iterable[Trial], jobs: int, on_done: OnDone,
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init)
     try:
         while True:
-            while len(running) < jobs and not expired():
-                trial = next(todo, None)
-                if trial is None:
-                    break
-                running[pool.submit(run_trial, trial)] = trial
+            _fill(running, todo, jobs, expired, partial(pool.submit, run_trial))
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -193,11 +200,7 @@ def run_ray(trials: Iterable[Trial], address: str, jobs: int | None, threads: in
         running: dict[Any, Trial] = {}
         try:
             while True:
-                while len(running) < jobs and not expired():
-                    trial = next(todo, None)
-                    if trial is None:
-                        break
-                    running[task.remote(trial)] = trial
+                _fill(running, todo, jobs, expired, task.remote)
                 if not running:
                     break
                 # a timeout, so that Ctrl-C is seen: a signal waits for Python's turn
