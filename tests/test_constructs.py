@@ -341,3 +341,13 @@ def test_keras_keywords():
     net = cnndsl.compile("input 3x32x32\nConv2D(8, (3,3), strides=2) - "
                          "MaxPooling2D(pool_size=(2,2))")
     assert net.output_shape == (8, 8, 8)
+
+
+@pytest.mark.parametrize("alias, op", [("plus", "add"), ("sum", "add"), ("prod", "mul"),
+                                       ("multiply", "mul"), ("cat", "concat"),
+                                       ("concatenate", "concat"), ("average", "mean"),
+                                       ("join", "mean")])
+def test_every_name_of_a_merge_operator_is_the_merge(alias, op):
+    """The merge built-ins take their names from the operators' one definition."""
+    net = cnndsl.compile(f"input 8x4x4\nconv(8) - {alias}(id | conv(8))")
+    assert [n.op for n in net.graph.nodes][-1] == op

@@ -101,10 +101,11 @@ def _absent(el: Elaborator, branch: ast.Expr, env) -> bool:
     return not el.ev.truth(branch.args[0].value, env)
 
 
-builtin("concat", "cat", "concatenate")(_merge("concat"))
-builtin("add", "sum")(_merge("add"))
-builtin("mul", "multiply")(_merge("mul"))
-builtin("mean", "avg", "average", "join")(_merge("mean"))
+# Each merge operator is a built-in under its names and aliases, taken from its one
+# definition (cnndsl/ops/merge.py): `plus(a | b)` is `add(a | b)`.
+for _op in ops.all_ops():
+    if _op.family == "merge":
+        builtin(_op.name, *_op.aliases)(_merge(_op.name))
 
 
 # ---------------------------------------------------------------- residual
