@@ -247,7 +247,7 @@ class Trainer:
                         if self.board is not None:
                             self.board.epoch(record)
                     self.progress.epoch(record, r.epochs)
-                    self._callback("epoch", epoch, self.steps, record)
+                    self._callback("epoch", epoch + 1, self.steps, record)
                     if self.stop_requested and epoch + 1 < r.epochs:
                         h.stopped = "interrupted"
                         break
@@ -337,7 +337,7 @@ class Trainer:
                 loss_sum += loss.detach()
                 correct += (logits.argmax(dim=1) == batch.y).sum()
             seen += len(batch.y)
-            self._callback("step", epoch, step + 1, None)
+            self._callback("step", epoch + 1, step + 1, None)
             stop = self.stop_requested
             if (step + 1) % check_every == 0 or step + 1 == self.steps:
                 stop = self._check(loss if check_every == 1 else loss_sum, epoch, step)

@@ -48,7 +48,7 @@ class Event:
     """What a callback sees after each step (``kind="step"``) and epoch (``"epoch"``)."""
 
     kind: str
-    epoch: int  # 0-based
+    epoch: int  # from 1, as the records and the progress line count
     step: int  # steps done in this epoch
     record: dict[str, Any] | None
     trainer: Trainer

@@ -128,7 +128,7 @@ def test_policies_train_and_resume_exactly(tmp_path):
     assert all(math.isfinite(r["train_loss"]) for r in full.records)
 
     def stop(ev) -> None:
-        if ev.kind == "epoch" and ev.epoch == 0:
+        if ev.kind == "epoch" and ev.epoch == 1:
             ev.stop()
 
     train(net, data, out=tmp_path / "part", callback=stop, **kw)

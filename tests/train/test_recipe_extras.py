@@ -172,7 +172,7 @@ def test_preset_resumes_exactly_inside_an_epoch(tmp_path: Path):
     full = train(narrow(), SYN, out=tmp_path / "full", **kw).model.state_dict()
 
     def stop(ev) -> None:  # Ctrl-C during step 2 of epoch 2
-        if ev.kind == "step" and ev.epoch == 1 and ev.step == 2:
+        if ev.kind == "step" and ev.epoch == 2 and ev.step == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
     part = tmp_path / "part"
@@ -250,7 +250,7 @@ def test_weight_average_is_validated_kept_and_resumed(tmp_path: Path):
     assert all(torch.equal(run.module.state_dict()[k], v) for k, v in ema.items())
 
     def stop(ev) -> None:
-        if ev.kind == "epoch" and ev.epoch == 0:
+        if ev.kind == "epoch" and ev.epoch == 1:
             ev.stop()
 
     train(net, data, out=tmp_path / "part", callback=stop, **kw)

@@ -74,7 +74,7 @@ def test_resume_after_epochs_is_bitwise_exact(tmp_path: Path) -> None:
     full = uninterrupted(tmp_path)
 
     def stop_after_two(ev) -> None:
-        if ev.kind == "epoch" and ev.epoch == 1:
+        if ev.kind == "epoch" and ev.epoch == 2:
             ev.stop()
 
     part = tmp_path / "part"
@@ -97,7 +97,7 @@ def test_resume_inside_an_epoch_is_bitwise_exact(tmp_path: Path) -> None:
     full = uninterrupted(tmp_path)
 
     def stop_mid_epoch(ev) -> None:  # Ctrl-C during step 3 of epoch 2
-        if ev.kind == "step" and ev.epoch == 1 and ev.step == 3:
+        if ev.kind == "step" and ev.epoch == 2 and ev.step == 3:
             os.kill(os.getpid(), signal.SIGINT)
 
     part = tmp_path / "part"
@@ -127,7 +127,7 @@ def test_resume_refuses_another_network(tmp_path: Path) -> None:
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     def poison(ev) -> None:  # after epoch 1, break the weights
-        if ev.kind == "epoch" and ev.epoch == 0:
+        if ev.kind == "epoch" and ev.epoch == 1:
             with torch.no_grad():
                 next(ev.trainer.base.parameters()).fill_(math.inf)
 
