@@ -351,3 +351,11 @@ def test_every_name_of_a_merge_operator_is_the_merge(alias, op):
     """The merge built-ins take their names from the operators' one definition."""
     net = cnndsl.compile(f"input 8x4x4\nconv(8) - {alias}(id | conv(8))")
     assert [n.op for n in net.graph.nodes][-1] == op
+
+
+@pytest.mark.parametrize("mode", ["valid", "auto", "same"])
+def test_zeropad_takes_pixels_not_a_padding_mode(mode):
+    with pytest.raises(cnndsl.CnnError) as e:
+        cnndsl.compile(f"input 3x8x8\nzeropad({mode}) - conv(4)")
+    d = e.value.diagnostics[0]
+    assert (d.code, d.span.line) == ("E0105", 2) and f"not `{mode}`" in d.message

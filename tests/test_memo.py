@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 import cnndsl
 from cnndsl.api import ZOO_DIR
-from cnndsl.elaborate import elaborator
+from cnndsl.elaborate import calls
 
 from .security.programs import Program, programs
 
@@ -17,14 +17,14 @@ ZOO = sorted(p.stem for p in ZOO_DIR.glob("*.cnn"))
 
 
 def compiled(text_or_name: str, params=None, memo: bool = True, **kw):
-    old = elaborator.MEMOIZE
-    elaborator.MEMOIZE = memo
+    old = calls.MEMOIZE
+    calls.MEMOIZE = memo
     try:
         return cnndsl.compile(text_or_name, params=params, **kw)
     except cnndsl.CnnError as e:
         return [(d.code, d.message, str(d.span)) for d in e.diagnostics]
     finally:
-        elaborator.MEMOIZE = old
+        calls.MEMOIZE = old
 
 
 def facts(net) -> object:

@@ -1,7 +1,8 @@
 """Built-in blocks that need shapes to expand: merges, residual, the softmax classifier.
 
-Each takes the elaborator, the call's arguments, its span, the environment and the
-input port, and returns the output port. Blocks that need no shape logic (SE, dense,
+Each takes a :class:`~.host.Host` (what a built-in may use of the elaborator, see its
+NOTE), the call's arguments, its span, the environment and the input port, and returns
+the output port. Blocks that need no shape logic (SE, dense,
 transition, inception, depthwise separable, ...) are written in the language itself,
 in ``cnndsl/prelude.cnn``.
 """
@@ -18,9 +19,9 @@ from ..syntax import ast
 from .env import POISON, ElabError, Env, Port, err
 
 if TYPE_CHECKING:
-    from .elaborator import Elaborator
+    from .host import Host
 
-Builtin = Callable[["Elaborator", tuple, Span, Env, Port], Port]
+Builtin = Callable[["Host", tuple, Span, Env, Port], Port]
 _BUILTINS: dict[str, Builtin] = {}
 
 
@@ -66,19 +67,19 @@ def _short(text: str, n: int = 40) -> str:
 
 # ---------------------------------------------------------------- merges
 def _merge(kind: str):
-    def expand(el: Elaborator, args, span, env, x):
+    def expand(host: Host, args, span, env, x):
         branches, _ = _split(args, kind, span)
-        branches = [b for b in branches if not _absent(el, b, env)]
+        branches = [b for b in branches if not _absent(host, b, env)]
         if not branches:
             raise err("E0103", f"every branch of this {kind} is absent (their tests are "
                       "false)", span, help="keep one branch unconditional")
-        outs = [el.build(b, env, x) for b in branches]
+        outs = [host.build(b, env, x) for b in branches]
         if len(outs) == 1:
             return outs[0]
         if not all(p.ok for p in outs):
             return POISON
         try:
-            return el.add_node(ops.get(kind), {}, outs, span)
+            return host.add_node(ops.get(kind), {}, outs, span)
         except ElabError as ex:  # name each branch and what it gives
             d = ex.diagnostic
             if d is None:
@@ -90,7 +91,7 @@ def _merge(kind: str):
     return expand
 
 
-def _absent(el: Elaborator, branch: ast.Expr, env) -> bool:
+def _absent(host: Host, branch: ast.Expr, env) -> bool:
     """A branch ``if(test, layers)`` whose test is false: left out of its merge (also in
     brackets, or labelled)."""
     while isinstance(branch, (ast.Group, ast.Label)):
@@ -98,7 +99,7 @@ def _absent(el: Elaborator, branch: ast.Expr, env) -> bool:
     if not (isinstance(branch, ast.Call) and branch.func.id.lower() == "if"
             and len(branch.args) == 2):
         return False
-    return not el.ev.truth(branch.args[0].value, env)
+    return not host.truth(branch.args[0].value, env)
 
 
 # Each merge operator is a built-in under its names and aliases, taken from its one
@@ -110,7 +111,7 @@ for _op in ops.all_ops():
 
 # ---------------------------------------------------------------- residual
 @builtin("residual", "res")
-def residual(el: Elaborator, args, span, env, x):
+def residual(host: Host, args, span, env, x):
     """``residual(body, shortcut=proj|pad|conv|identity|none|LAYERS, pre=layers,
     shortcut_first=false)``.
 
@@ -128,34 +129,34 @@ def residual(el: Elaborator, args, span, env, x):
     if len(branches) != 1:
         raise err("E0103", "residual takes one body; its shortcut is implicit", span,
                   help="for several branches write add(a | b | c)")
-    if _absent(el, branches[0], env):
+    if _absent(host, branches[0], env):
         return x  # residual(if(test, body)) with a false test: no block at all
-    mode, layers = _shortcut_mode(el, options.get("shortcut"), env)
-    first = el.ev.truth(options["shortcut_first"].value, env) \
+    mode, layers = _shortcut_mode(host, options.get("shortcut"), env)
+    first = host.truth(options["shortcut_first"].value, env) \
         if "shortcut_first" in options else False
-    with el.builder.frame("residual", f"residual({branches[0].text})", False, span):
+    with host.frame("residual", f"residual({branches[0].text})", False, span):
         entry = x
         if "pre" in options:
-            entry = el.build(options["pre"].value, env, x)
-        start = len(el.builder.nodes)
-        body = el.build(branches[0], env, entry)
+            entry = host.build(options["pre"].value, env, x)
+        start = host.node_count()
+        body = host.build(branches[0], env, entry)
         if not (body.ok and entry.ok and x.ok):
             return POISON
-        mid = len(el.builder.nodes)
+        mid = host.node_count()
         short = x
         if body.type != x.type:
             if mode == "none":  # MobileNetV2: no shortcut where the shape changes
                 return body
-            short = (_given_shortcut(el, layers, env, entry, body, span) if layers else
-                     _shortcut(el, mode, entry, body, span))
+            short = (_given_shortcut(host, layers, env, entry, body, span) if layers else
+                     _shortcut(host, mode, entry, body, span))
             if not short.ok:
                 return POISON
-        if first and not el.builder.hoist(start, mid):
+        if first and not host.hoist(start, mid):
             raise err("E0105", "shortcut_first: the shortcut reads a tensor the body computes, "
                       "so it cannot come first", options["shortcut_first"].span,
                       help="compute the shared tensor before the residual, or drop "
                       "shortcut_first")
-        return el.add_node(ops.get("add"), {}, [body, short], span)
+        return host.add_node(ops.get("add"), {}, [body, short], span)
 
 
 _MODES = {"proj": "proj", "b": "proj", "projection": "proj", "pad": "pad", "a": "pad",
@@ -163,15 +164,15 @@ _MODES = {"proj": "proj", "b": "proj", "projection": "proj", "pad": "pad", "a": 
           "id": "identity", "none": "none"}
 
 
-def _shortcut_mode(el: Elaborator, arg, env) -> tuple[str, ast.Expr | None]:
+def _shortcut_mode(host: Host, arg, env) -> tuple[str, ast.Expr | None]:
     """(mode, None) for a named shortcut kind, ("layers", expression) for layers."""
     if arg is None:
         return "proj", None
     value = arg.value
     if isinstance(value, ast.Name) and value.id.lower() in _MODES:
         return _MODES[value.id.lower()], None
-    if isinstance(value, ast.Name) and not el.is_layer(value.id):
-        mode = str(el.ev.eval(value, env, want_str=True)).lower()  # a parameter's value
+    if isinstance(value, ast.Name) and not host.is_layer(value.id):
+        mode = str(host.value(value, env, want_str=True)).lower()  # a parameter's value
         if mode in _MODES:
             return _MODES[mode], None
         raise err("E0105", f"shortcut must be proj (B), pad (A), conv, identity, none or "
@@ -183,11 +184,11 @@ def _shortcut_mode(el: Elaborator, arg, env) -> tuple[str, ast.Expr | None]:
     return "layers", value
 
 
-def _given_shortcut(el: Elaborator, layers: ast.Expr, env, x: Port, body: Port,
+def _given_shortcut(host: Host, layers: ast.Expr, env, x: Port, body: Port,
                     span: Span) -> Port:
     """The shortcut the program wrote, where the body changes the shape; it must end
     with the body's shape."""
-    short = el.build(layers, env, x)
+    short = host.build(layers, env, x)
     if short.ok and short.type != body.type:
         raise err("E0307", f"the shortcut gives {short.type} where the body gives "
                   f"{body.type}", span, help="make the shortcut end with the body's "
@@ -195,7 +196,7 @@ def _given_shortcut(el: Elaborator, layers: ast.Expr, env, x: Port, body: Port,
     return short
 
 
-def _shortcut(el: Elaborator, mode: str, x: Port, body: Port, span: Span) -> Port:
+def _shortcut(host: Host, mode: str, x: Port, body: Port, span: Span) -> Port:
     src, dst = x.type, body.type
     if mode == "identity" or not (src.is_map and dst.is_map):
         raise err("E0307", f"the residual body changes the shape from {src} to {dst}, and "
@@ -213,22 +214,22 @@ def _shortcut(el: Elaborator, mode: str, x: Port, body: Port, span: Span) -> Por
         if dst.channels < src.channels:
             raise err("E0307", "a zero-padded shortcut cannot reduce channels "
                       f"({src.channels} -> {dst.channels})", span, help="use shortcut=proj")
-        return el.add_node(ops.get("shortcut_pad"), {"out": dst.channels, "stride": stride},
-                           [x], span, base="shortcut")
+        return host.add_node(ops.get("shortcut_pad"), {"out": dst.channels, "stride": stride},
+                             [x], span, base="shortcut")
     conv = ops.get("conv")
     attrs = {"out": dst.channels, "kernel": (1, 1), "stride": stride, "pad": (0, 0, 0, 0),
              "dilation": (1, 1), "groups": 1, "bias": False}
-    p = el.add_node(conv, attrs, [x], span, base="downsample")
+    p = host.add_node(conv, attrs, [x], span, base="downsample")
     if mode == "proj":
         bn = ops.get("bn")
-        p = el.add_node(bn, {"eps": 1e-5, "momentum": 0.1, "affine": True}, [p], span,
-                        base="downsample_bn")
+        p = host.add_node(bn, {"eps": 1e-5, "momentum": 0.1, "affine": True}, [p], span,
+                          base="downsample_bn")
     return p
 
 
 # ---------------------------------------------------------------- conditional
 @builtin("if")
-def conditional(el: Elaborator, args, span, env, x):
+def conditional(host: Host, args, span, env, x):
     """``if(test, then, otherwise)``: the layers of ``then`` where test is true (or
     non-zero). ``if(test, then)`` is ``then`` or nothing: in a merge, a branch that is
     present only where the test holds; elsewhere, the identity."""
@@ -236,16 +237,16 @@ def conditional(el: Elaborator, args, span, env, x):
     if len(positional) not in (2, 3) or len(args) != len(positional):
         raise err("E0401", "if takes a test and one or two choices: if(test, then, "
                   "otherwise)", span, help="e.g. if(t > 1, pwconv(in_c * t), id)")
-    tail = el.tail
-    test = el.ev.truth(positional[0].value, env)
+    tail = host.tail
+    test = host.truth(positional[0].value, env)
     if not test and len(positional) == 2:
         return x
-    return el.build(positional[1 if test else 2].value, env, x, tail)
+    return host.build(positional[1 if test else 2].value, env, x, tail)
 
 
 # ---------------------------------------------------------------- auxiliary heads
 @builtin("aux")
-def auxiliary(el: Elaborator, args, span, env, x):
+def auxiliary(host: Host, args, span, env, x):
     """``aux(head)``: a side output computed from here (GoogLeNet's auxiliary
     classifiers); the main chain goes on from the same input. The emitted module returns
     the auxiliary outputs after the main one while training, and the main one alone in
@@ -253,18 +254,18 @@ def auxiliary(el: Elaborator, args, span, env, x):
     branches, _ = _split(args, "aux", span)
     if len(branches) != 1:
         raise err("E0103", "aux takes one head", span)
-    with el.builder.frame("aux", f"aux({_short(branches[0].text)})", True, span):
-        head = el.build(branches[0], env, x, tail=True)  # its end is an output
+    with host.frame("aux", f"aux({_short(branches[0].text)})", True, span):
+        head = host.build(branches[0], env, x, tail=True)  # its end is an output
     if head.ok:
         if head.node == x.node:
             raise err("E0113", "an auxiliary head needs at least one layer", span)
-        el.aux.append(head)
+        host.add_aux(head)
     return x
 
 
 # ---------------------------------------------------------------- softmax classifier
 @builtin("softmax", "soft_max", "classifier")
-def softmax(el: Elaborator, args, span, env, x):
+def softmax(host: Host, args, span, env, x):
     """At the end of the network (or of an auxiliary head), the softmax classifier over
     ``classes``: adds the class-score fc where needed, and the module returns the logits.
     Anywhere else, a softmax over the channels that the module computes."""
@@ -273,23 +274,24 @@ def softmax(el: Elaborator, args, span, env, x):
                   "`classes`", span, help="network name(classes=1000): ... or --set classes=N")
     if not x.ok:
         return POISON
-    if not el.tail:
-        return el.add_node(ops.get("softmax"), {"head": False}, [x], span)
+    if not host.tail:
+        return host.add_node(ops.get("softmax"), {"head": False}, [x], span)
     found, _ = env.find("classes")
-    explicit = found or "classes" in el.bindings
-    classes = el.ev.eval(ast.Name(span, "classes"), env)
+    explicit = found or host.is_bound("classes")
+    classes = host.value(ast.Name(span, "classes"), env)
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise err("E0104", f"`classes` must be a positive whole number, got {classes!r:.40}",
                   span, help="bind it: --set classes=10, or network name(classes=10):")
-    node = el.builder.nodes[-1] if el.builder.nodes else None
-    producer = next((n for n in el.builder.nodes if n.name == x.node), node)
+    nodes = host.nodes()
+    node = nodes[-1] if nodes else None
+    producer = next((n for n in nodes if n.name == x.node), node)
     width = x.type.dims[0] if x.type.is_vector else None
     from_fc = producer is not None and producer.op == "fc"
     is_scores = width is not None and ((from_fc and (not explicit or width == classes))
                                        or (explicit and width == classes))
     if not is_scores:
-        el.report(Diagnostic("N0401", f"added fc({classes}) to give the softmax its class "
-                             "scores", span, help="write fc(classes) before softmax to make "
-                             "it explicit; bind `classes` to change the count"))
-        x = el.apply_op(ops.get("fc"), {"out": classes}, span, x, env)
-    return el.add_node(ops.get("softmax"), {"head": True}, [x], span)
+        host.report(Diagnostic("N0401", f"added fc({classes}) to give the softmax its class "
+                               "scores", span, help="write fc(classes) before softmax to make "
+                               "it explicit; bind `classes` to change the count"))
+        x = host.apply_op(ops.get("fc"), {"out": classes}, span, x, env)
+    return host.add_node(ops.get("softmax"), {"head": True}, [x], span)

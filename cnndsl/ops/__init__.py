@@ -1,6 +1,16 @@
 """Operators: one definition each (see schema.OpDef); importing this loads them all."""
 
-from . import channels, layers, merge  # noqa: F401  (registers the operators)
+# Each family module registers its operators on import.
+from . import (  # noqa: F401
+    activation,
+    channels,
+    convolution,
+    linear,
+    merge,
+    normalization,
+    pooling,
+    reshape,
+)
 from .registry import all_ops, did_you_mean, get, lookup, names
 from .schema import REQUIRED, Attr, OpDef, Params, ShapeError, Window
 

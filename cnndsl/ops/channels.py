@@ -9,6 +9,7 @@ definition here, with no parameters beyond what the reference implementations ho
 from __future__ import annotations
 
 from ..ir.graph import TensorType
+from .common import same
 from .registry import register
 from .schema import REQUIRED, Attr, Attrs, OpDef, Params, ShapeError, Types
 
@@ -79,7 +80,7 @@ register(OpDef(
     "over the features of a vector), with a learned scale and shift per channel. "
     "groupnorm(1) normalizes over C, H and W together instead.",
     attrs=(Attr("eps", "float", 1e-5, min=0, doc="added to the variance (ConvNeXt: 1e-6)"),),
-    infer=lambda a, ins: ins[0],
+    infer=same,
     params=lambda a, ins, out: Params(_features(ins[0]), _features(ins[0])),
     macs=lambda a, ins, out: 5 * out.numel, macs_kind="norm",
     label=lambda a, o: "layer norm",
@@ -114,7 +115,7 @@ register(OpDef(
     doc="A learned scale per channel, initialized to `init` (CaiT's and ConvNeXt's layer "
     "scale on a residual branch); `scale` multiplies by a constant instead.",
     attrs=(Attr("init", "float", 1e-6, doc="the initial scale (ConvNeXt: 1e-6)"),),
-    infer=lambda a, ins: ins[0],
+    infer=same,
     params=lambda a, ins, out: Params(_features(ins[0]), 0),
     macs_kind="elementwise",
     label=lambda a, o: "layer scale",

@@ -1,0 +1,75 @@
+"""Activations: the element-wise nonlinearities, PReLU, and softmax over the channels.
+
+None has MACs (element-wise, kind `elementwise`); PReLU alone has parameters.
+"""
+
+from __future__ import annotations
+
+from .common import same
+from .registry import register
+from .schema import Attr, Attrs, OpDef, Params
+
+
+# ---------------------------------------------------------------- fixed nonlinearities
+def _activation_module(module: str, a: Attrs) -> str:
+    """The constructor; ``inplace`` is set by the backend where the IR allows it
+    (:mod:`cnndsl.backends.inplace`), never by a program."""
+    text = module.format(**a)
+    if not a.get("inplace"):
+        return text
+    return text[:-1] + ("inplace=True)" if text.endswith("()") else ", inplace=True)")
+
+
+def _activation(name: str, module: str, aliases: tuple[str, ...] = (), doc: str = "",
+                attrs: tuple[Attr, ...] = (), label: str | None = None) -> None:
+    register(OpDef(
+        name=name, family="act", aliases=aliases, doc=doc or f"{name} activation.",
+        attrs=attrs, infer=same, label=lambda a, o: label or name,
+        macs_kind="elementwise",
+        torch_module=lambda a, ins, out: _activation_module(module, a),
+        cost_note="no MACs (element-wise)",
+    ))
+
+
+_activation("relu", "nn.ReLU()", doc="max(0, x).")
+_activation("relu6", "nn.ReLU6()", doc="min(max(0, x), 6) (MobileNet).")
+_activation("leakyrelu", "nn.LeakyReLU({slope})", aliases=("leaky_relu", "lrelu"),
+            attrs=(Attr("slope", "float", 0.01, min=0, doc="negative slope"),),
+            doc="Leaky ReLU.", label="leaky relu")
+_activation("elu", "nn.ELU()", doc="ELU.")
+_activation("tanh", "nn.Tanh()", doc="tanh.")
+_activation("sigmoid", "nn.Sigmoid()", doc="logistic sigmoid.")
+_activation("gelu", "nn.GELU()", doc="GELU.")
+_activation("silu", "nn.SiLU()", aliases=("swish",), doc="x * sigmoid(x).")
+_activation("hardswish", "nn.Hardswish()", aliases=("hswish", "hard_swish"), doc="MobileNetV3.")
+_activation("hardsigmoid", "nn.Hardsigmoid()", aliases=("hsigmoid",), doc="MobileNetV3.")
+
+
+# ---------------------------------------------------------------- learned
+register(OpDef(
+    name="prelu", family="act", doc="PReLU with one learned slope per channel (He et al. 2015).",
+    infer=same, label=lambda a, o: "prelu",
+    params=lambda a, ins, out: Params(ins[0].channels, 0),
+    torch_module=lambda a, ins, out: f"nn.PReLU({ins[0].channels})",
+    macs_kind="elementwise", cost_note="C slopes; no MACs",
+))
+
+
+# ---------------------------------------------------------------- softmax
+register(OpDef(
+    name="softmax", family="head", aliases=("soft_max", "softmax_classifier", "classifier"),
+    doc="Softmax over the channels. At the end of the network (or of an auxiliary head) it "
+    "is the classifier (`head`): where its input is not already the class scores it adds "
+    "the class-score fc (with a note), and the emitted module returns the logits, softmax "
+    "being applied by prediction helpers and ONNX export. Anywhere else (attention "
+    "weights) the module computes it.",
+    attrs=(Attr("head", "bool", False, positional=False,
+                doc="the classifier at the network's end: the module returns logits"),),
+    infer=same, label=lambda a, o: "softmax",
+    macs_kind="elementwise",
+    cost_note="no parameters, no MACs; as the classifier the module returns logits "
+    "(softmax is applied outside)",
+    torch_module=lambda a, ins, out: None,
+    torch_call=lambda a, xs, m, ins, out: xs[0] if a["head"] else f"torch.softmax({xs[0]}, 1)",
+))
+

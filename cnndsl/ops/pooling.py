@@ -1,0 +1,131 @@
+"""Pooling: max and average windows, global pools, adaptive average pooling.
+
+Conventions (see docs/cost.md): max and average windows cost no MACs; global and
+adaptive average pools count 1 per input element (fvcore's count), kind `pool`. The
+window arithmetic is the convolutions' (:mod:`cnndsl.ops.common`).
+"""
+
+from __future__ import annotations
+
+from ..ir.graph import TensorType
+from .common import need_map, pad_text, pair, resolve_pad, slide, stride_label, window_of
+from .registry import register
+from .schema import REQUIRED, Attr, Attrs, OpDef, ShapeError, Types
+
+
+# ---------------------------------------------------------------- windows
+def _pool_resolve(a: Attrs, ins: Types) -> Attrs:
+    a = dict(a)
+    if a.get("stride") is None:
+        a["stride"] = a["kernel"]
+    a.setdefault("dilation", (1, 1))
+    return resolve_pad(a, ins)
+
+
+def _pool_infer(kind: str):
+    def infer(a: Attrs, ins: Types) -> TensorType:
+        t = ins[0]
+        need_map(f"{kind} pool", t)
+        top, bottom, left, right = a["pad"]
+        kh, kw = a["kernel"]
+        if top != bottom or left != right:
+            raise ShapeError("E0305", "pooling supports symmetric padding only",
+                             help="give pad as an int or HxW")
+        if 2 * top > kh or 2 * left > kw:
+            raise ShapeError("E0305", f"pooling padding {pad_text(a)} is more than half "
+                             f"the {kh}x{kw} window", help="PyTorch allows at most "
+                             "kernel/2 padding in pools")
+        h, w = slide(f"{kind} pool", a, t)
+        return TensorType((t.channels, h, w))
+    return infer
+
+
+def _pool_label(kind: str):
+    def label(a: Attrs, out: TensorType) -> str:
+        k, s = a["kernel"], a["stride"]  # an uneven stride reads /(2, 1) here, /2x1 on convs
+        return f"{k[0]}x{k[1]} {kind} pool{stride_label(s, pair)}"
+    return label
+
+
+def _pool_module(cls: str):
+    def module(a: Attrs, ins: Types, out: TensorType) -> str:
+        args = [f"kernel_size={pair(a['kernel'])}"]
+        if a["stride"] != a["kernel"]:
+            args.append(f"stride={pair(a['stride'])}")
+        t, _, lft, _ = a["pad"]
+        if t or lft:
+            args.append(f"padding={pair((t, lft))}")
+        if a.get("ceil_mode"):
+            args.append("ceil_mode=True")
+        if cls == "AvgPool2d" and not a.get("count_include_pad", True):
+            args.append("count_include_pad=False")
+        return f"nn.{cls}({', '.join(args)})"
+    return module
+
+
+_POOL_ATTRS = (
+    Attr("kernel", "pair", 2, min=1, doc="window size"),
+    Attr("stride", "pair", None, min=1, doc="step (default: the kernel size)"),
+    Attr("pad", "pad", 0, min=0, doc="padding on each side (int or HxW; 'same')"),
+    Attr("ceil_mode", "bool", False, doc="round the output size up, as Caffe did"),
+)
+
+register(OpDef(
+    name="maxpool", family="pool", aliases=("pool", "max_pool", "maxpool2d", "maxpooling2d"),
+    doc="Max pooling. A bare `pool` is 2x2, stride 2 (the slides' common setting).",
+    attrs=_POOL_ATTRS, resolve=_pool_resolve, infer=_pool_infer("max"), window=window_of,
+    label=_pool_label("max"), torch_module=_pool_module("MaxPool2d"), macs_kind="pool",
+    cost_note="no parameters, no MACs (comparisons only)",
+))
+register(OpDef(
+    name="avgpool", family="pool", aliases=("avg_pool", "avgpool2d", "averagepooling2d"),
+    doc="Average pooling; padding counts as zeros unless count_include_pad=false.",
+    attrs=_POOL_ATTRS + (Attr("count_include_pad", "bool", True,
+                              doc="average over the padded window, as PyTorch does"),),
+    resolve=_pool_resolve, infer=_pool_infer("avg"), window=window_of,
+    label=_pool_label("avg"), torch_module=_pool_module("AvgPool2d"), macs_kind="pool",
+    cost_note="no parameters, no MACs (additions only)",
+))
+
+
+# ---------------------------------------------------------------- global and adaptive pooling
+def _global_infer(a: Attrs, ins: Types) -> TensorType:
+    need_map("global pooling", ins[0])
+    return TensorType((ins[0].channels,))
+
+
+register(OpDef(
+    name="gap", family="pool", aliases=("globalavgpool", "global_avg_pool", "avgpool_global", "globalaveragepooling2d",
+                                          "adaptiveavgpool1", "gavgpool"),
+    doc="Global average pooling: CxHxW to a vector of C (GoogLeNet, ResNet).",
+    infer=_global_infer, label=lambda a, o: "global avg pool", macs_kind="pool",
+    macs=lambda a, ins, out: ins[0].numel,
+    torch_module=lambda a, ins, out: "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())",
+    cost_note="no parameters; MACs = input elements (one accumulate each, fvcore's "
+    "count for adaptive average pooling), kind `pool`, outside the conv+linear total",
+))
+register(OpDef(
+    name="gmp", family="pool", aliases=("globalmaxpool", "global_max_pool", "globalmaxpooling2d"),
+    doc="Global max pooling: CxHxW to a vector of C.",
+    infer=_global_infer, label=lambda a, o: "global max pool", macs_kind="pool",
+    cost_note="no parameters, no MACs (comparisons only)",
+    torch_module=lambda a, ins, out: "nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())",
+))
+
+
+def _adaptive_infer(a: Attrs, ins: Types) -> TensorType:
+    need_map("adaptive pooling", ins[0])
+    h, w = a["size"]
+    return TensorType((ins[0].channels, h, w))
+
+
+register(OpDef(
+    name="adaptiveavgpool", family="pool", aliases=("adaptive_avg_pool", "adaptivepool"),
+    doc="Adaptive average pooling to a fixed HxW (torchvision's AlexNet and VGG heads).",
+    attrs=(Attr("size", "pair", REQUIRED, min=1, doc="output HxW"),),
+    infer=_adaptive_infer, label=lambda a, o: f"adaptive avg pool {a['size'][0]}x{a['size'][1]}",
+    macs_kind="pool", macs=lambda a, ins, out: ins[0].numel,
+    cost_note="no parameters; MACs = input elements (fvcore's count), kind `pool`, "
+    "outside the conv+linear total",
+    torch_module=lambda a, ins, out: f"nn.AdaptiveAvgPool2d({pair(a['size'])})",
+))

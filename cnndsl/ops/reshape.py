@@ -1,0 +1,199 @@
+"""Reshaping and regularization: the input, identity, channel shuffle, zero padding,
+upsampling, the zero-padded residual shortcut; dropout, drop path, a constant scale
+and a learned position bias. None has MACs except upsampling (fvcore's count, `resize`).
+"""
+
+from __future__ import annotations
+
+from ..ir.graph import TensorType
+from .common import four_sides, grouped_channels, need_map, same
+from .registry import register
+from .schema import REQUIRED, Attr, Attrs, OpDef, Params, ShapeError, Types, Window
+
+# ---------------------------------------------------------------- input and identity
+register(OpDef(
+    name="identity", family="reshape", aliases=("id", "skip", "noop"),
+    doc="Passes its input through (a branch of a merge, or a placeholder).",
+    infer=same, label=lambda a, o: "identity",
+    cost_note="no parameters, no MACs; returns its input",
+    torch_module=lambda a, ins, out: None, torch_call=lambda a, xs, m, ins, out: xs[0],
+))
+
+register(OpDef(
+    name="input", family="io", doc="The network's input.",
+    attrs=(Attr("shape", "str", REQUIRED),),
+    infer=lambda a, ins: TensorType.parse(a["shape"]), label=lambda a, o: f"input {o}",
+    cost_note="no parameters, no MACs; its elements count in the activation total",
+))
+
+
+# ---------------------------------------------------------------- channels and space
+register(OpDef(
+    name="shuffle", family="reshape", aliases=("channel_shuffle", "channelshuffle"),
+    doc="ShuffleNet's channel shuffle: interleave the channels of `groups` groups.",
+    attrs=(Attr("groups", "int", 2, min=1),),
+    infer=grouped_channels("shuffle"), label=lambda a, o: f"channel shuffle /{a['groups']}",
+    torch_module=lambda a, ins, out: f"nn.ChannelShuffle({a['groups']})",
+    cost_note="no parameters, no MACs (a permutation)",
+))
+
+
+def _zeropad_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    need_map("zeropad", t)
+    top, bottom, left, right = a["pad"]
+    return TensorType((t.channels, t.dims[1] + top + bottom, t.dims[2] + left + right))
+
+
+def _zeropad_resolve(a: Attrs, ins: Types) -> Attrs:
+    if isinstance(a["pad"], str):  # the pad kind's modes belong to windows
+        raise ShapeError("E0105", f"zeropad pads by a number of pixels, not `{a['pad']}`",
+                         help="zeropad(1), zeropad(1x2) (rows x columns) or zeropad(1x1x0x2) "
+                         "(top x bottom x left x right)")
+    return {**a, "pad": four_sides(a["pad"])}
+
+
+register(OpDef(
+    name="zeropad", family="resize", aliases=("zero_pad", "pad2d", "zeropadding2d"),
+    doc="Zero padding around the map: P, PhxPw, or top x bottom x left x right.",
+    attrs=(Attr("pad", "pad", 1, min=0),),
+    resolve=_zeropad_resolve, infer=_zeropad_infer, label=lambda a, o: "zero pad",
+    window=lambda a: Window((1, 1), (1, 1), a["pad"]),
+    torch_module=lambda a, ins, out: (f"nn.ZeroPad2d(({a['pad'][2]}, {a['pad'][3]}, "
+                                      f"{a['pad'][0]}, {a['pad'][1]}))"),
+    cost_note="no parameters, no MACs (a copy)",
+))
+
+
+def _upsample_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    need_map("upsample", t)
+    s = a["scale"]
+    return TensorType((t.channels, t.dims[1] * s, t.dims[2] * s))
+
+
+register(OpDef(
+    name="upsample", family="resize", aliases=("upsampling", "interpolate", "unpool", "upsampling2d"),
+    doc="Upsampling by an integer factor, nearest or bilinear (no parameters).",
+    attrs=(Attr("scale", "int", 2, min=1, doc="the factor on height and width"),
+           Attr("mode", "str", "nearest", choices=("nearest", "bilinear"))),
+    infer=_upsample_infer, label=lambda a, o: f"upsample x{a['scale']}",
+    # fvcore's count: 1 per output element (nearest), 4 (bilinear: four taps)
+    macs=lambda a, ins, out: out.numel * (1 if a["mode"] == "nearest" else 4),
+    macs_kind="resize",
+    # nearest: each input pixel scattered over f x f; bilinear: over 2f x 2f, centred
+    transposed=lambda a: (Window((a["scale"],) * 2, (a["scale"],) * 2, (0, 0, 0, 0))
+                          if a["mode"] == "nearest" else
+                          Window((2 * a["scale"],) * 2, (a["scale"],) * 2,
+                                 (a["scale"] / 2,) * 4)),
+    torch_module=lambda a, ins, out: (
+        f"nn.Upsample(scale_factor={a['scale']}, mode={a['mode']!r}"
+        + (", align_corners=False)" if a["mode"] == "bilinear" else ")")),
+    cost_note="no parameters; MACs apart as `resize`, fvcore's count: 1 per output element "
+    "(nearest) or 4 (bilinear)",
+))
+
+
+def _shortcut_pad_infer(a: Attrs, ins: Types) -> TensorType:
+    t = ins[0]
+    need_map("shortcut_pad", t)
+    sh, sw = a["stride"]
+    return TensorType((a["out"], -(-t.dims[1] // sh), -(-t.dims[2] // sw)))
+
+
+def _shortcut_pad_call(a: Attrs, xs: list[str], m, ins: Types, out: TensorType) -> str:
+    sh, sw = a["stride"]
+    extra = a["out"] - ins[0].channels
+    before, after = extra // 2, extra - extra // 2
+    sub = xs[0] if (sh, sw) == (1, 1) else f"{xs[0]}[:, :, ::{sh}, ::{sw}]"
+    return f"F.pad({sub}, (0, 0, 0, 0, {before}, {after}))"
+
+
+register(OpDef(
+    name="shortcut_pad", family="reshape",
+    doc="He et al.'s option A shortcut: subsample by the stride, zero-pad the new channels "
+    "(half before, half after). No parameters.",
+    attrs=(Attr("out", "int", REQUIRED, min=1), Attr("stride", "pair", 1, min=1)),
+    infer=_shortcut_pad_infer, label=lambda a, o: "zero-pad shortcut",
+    window=lambda a: Window((1, 1), a["stride"], (0, 0, 0, 0)),  # a strided 1x1 subsample
+    cost_note="no parameters, no MACs (a strided copy with zero channels)",
+    torch_module=lambda a, ins, out: None, torch_call=_shortcut_pad_call,
+))
+
+
+# ---------------------------------------------------------------- regularization and scaling
+register(OpDef(
+    name="dropout", family="reg", aliases=("drop",),
+    doc="Dropout with probability p (identity at evaluation).",
+    attrs=(Attr("p", "float", 0.5, min=0, max=1),),
+    infer=same, label=lambda a, o: f"dropout {a['p']}",
+    cost_note="no parameters, no MACs; identity at inference (no new activation memory)",
+    torch_module=lambda a, ins, out: f"nn.Dropout(p={a['p']!r})",
+))
+
+_DROP_PATH = '''
+class DropPath(nn.Module):
+    """Stochastic depth: drop a sample's branch with probability p while training."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.keep = 1.0 - p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        if self.keep == 0.0:
+            return torch.zeros_like(x)
+        mask = x.new_empty([x.shape[0]] + [1] * (x.dim() - 1)).bernoulli_(self.keep)
+        return x * mask / self.keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+'''
+
+
+register(OpDef(
+    name="droppath", family="reg", aliases=("drop_path", "stochasticdepth", "stochastic_depth"),
+    doc="Stochastic depth: drops the whole residual branch of a sample with probability p "
+    "during training (scaling survivors by 1/(1-p)); identity at evaluation.",
+    attrs=(Attr("p", "float", 0.1, min=0, max=1, doc="drop probability"),),
+    infer=same, label=lambda a, o: f"drop path {a['p']}",
+    cost_note="no parameters, no MACs; identity at inference",
+    torch_module=lambda a, ins, out: f"DropPath({a['p']!r})", torch_helper=_DROP_PATH,
+))
+
+register(OpDef(
+    name="scale", family="act", aliases=("constant_scale",),
+    doc="Multiplies by a constant: Inception-ResNet's residual scaling (0.1 to 0.3).",
+    attrs=(Attr("factor", "float", REQUIRED, doc="the constant"),),
+    infer=same, label=lambda a, o: f"x {a['factor']:g}", macs_kind="elementwise",
+    torch_module=lambda a, ins, out: None,
+    torch_call=lambda a, xs, m, ins, out: f"{xs[0]} * {a['factor']!r}",
+    cost_note="no parameters, no MACs (element-wise)",
+))
+
+
+_POSITION_BIAS = '''
+class PositionBias(nn.Module):
+    """A learned bias for every position of a feature map (AlphaGo's policy head)."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x):
+        return x + self.bias
+'''
+
+register(OpDef(
+    name="posbias", family="norm", aliases=("position_bias", "positionbias"),
+    doc="A learned bias per position (and channel) of a feature map, as AlphaGo's policy "
+    "network adds after its last 1x1 convolution.",
+    infer=lambda a, ins: (need_map("posbias", ins[0]), ins[0])[1],
+    params=lambda a, ins, out: Params(0, ins[0].numel),
+    label=lambda a, o: "position bias",
+    torch_module=lambda a, ins, out: f"PositionBias({', '.join(map(str, ins[0].dims))})",
+    torch_helper=_POSITION_BIAS,
+    cost_note="C*H*W bias parameters; no MACs",
+))
