@@ -88,6 +88,11 @@ SECTIONS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
         'W0807': ('the map discarded before the network has looked at it: a layer that brings it to 1/16 of the input\'s area or less before any convolution of 3 or more pixels (a learned stem whose kernel covers its stride, AlexNet\'s 11x11/4 or a 4x4/4 patchify, is exempt), or a pooling that shrinks the area 16x or more in one step while the map is still at least a quarter of the input\'s area', 'a 3x3 convolution first; shrink by 2 at a time'),
         'W0808': ('a residual branch with no batch, group or layer norm where most of the residual branches of the network (at least two) have one', 'add the norm its siblings have, or `# allow W0808` for a deliberate norm-free block'),
     }),
+    'passes': (('meaning', 'typical fix'), {
+        'E0901': ('a pass given with `--pass` (or to `cnndsl.passes.run`/`analyze`) raised an exception, or returned the wrong kind of value: a rewrite something other than a `Graph`, an analysis something other than a mapping of node names (the message names the pass; the help, where it failed)', 'fix the pass: the error is in its code, not in the network'),
+        'E0902': ("a rewrite returned a malformed graph: a node used before it is defined, a duplicate name, an output that is not a node, an unknown operator, the wrong number of inputs, a missing, unknown or wrongly typed attribute", "rewire the readers of a node you remove (and the graph's output) to its input; keep nodes in topological order"),
+        'E0903': ("a rewrite broke the shapes: a layer's shape rule refuses the inputs it gets after the pass (a residual add of 16 and 8 channels after a conv was widened); reported at that layer, naming the pass", 'change the layers after it too, or keep the widths'),
+    }),
     'notes': (('meaning',), {
         'N0001': ('no input shape given: 3x32x32 is assumed',),
         'N0402': ('a bare `FC` that ends the network (or an `aux()` head) is the classifier: it has `classes` units',),

@@ -2,7 +2,8 @@
 
 The backend builds its text only from escaped names and checked numbers
 (:mod:`cnndsl.backends.pynames`); this check is the second wall. A generated file may
-import ``torch``, ``torch.nn``, ``torch.nn.functional``, ``math`` and ``typing.Any``,
+import ``torch``, ``torch.nn``, ``torch.nn.functional``, ``math`` and ``typing.Any``
+(and the module classes registered plugin operators declare: :func:`plugin_imports`),
 define classes derived from ``nn.Module`` with methods, a ``build`` function and
 constants, and use ``nn`` constructors, a fixed set of ``torch``/``F`` functions, tensor
 methods and arithmetic. Anything else (another import, a call of ``eval``/``open``/
@@ -40,6 +41,21 @@ _EXPRESSIONS = (ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.Tuple, ast.
                 ast.cmpop, ast.expr_context)
 _STATEMENTS = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.If,
                ast.With, ast.withitem, ast.Pass)
+
+
+def plugin_imports() -> set[tuple[str, str, str]]:
+    """``from MODULE import NAME`` lines the registered plugin operators declare
+    (:attr:`cnndsl.ops.OpDef.torch_imports`).
+
+    NOTE: why a plugin may widen the allow-list. The allow-list keeps text derived from
+    a .cnn input (untrusted) inside what the backend means to write. A plugin is code
+    the user installed and Python already imported: its own module classes are as
+    trusted as torch. Only the exact (module, name) pairs registered operators declare
+    are allowed, only as ``from MODULE import NAME`` at the top level, never renamed;
+    nothing a .cnn file says can add one.
+    """
+    from ..ops.registry import declared_imports
+    return {(module, name, name) for module, name in declared_imports()}
 
 
 class UnsafeCode(Exception):
@@ -81,7 +97,8 @@ def _top(stmt: ast.stmt, defined: set[str]) -> None:
                 raise _fail(stmt, f"import of {a.name}")
     elif isinstance(stmt, ast.ImportFrom):
         for a in stmt.names:
-            if stmt.level or (stmt.module, a.name, a.asname or a.name) not in IMPORTS:
+            key = (stmt.module, a.name, a.asname or a.name)
+            if stmt.level or (key not in IMPORTS and key not in plugin_imports()):
                 raise _fail(stmt, f"import from {stmt.module}")
     elif isinstance(stmt, ast.ClassDef):
         if stmt.decorator_list or stmt.keywords or len(stmt.bases) != 1 or \

@@ -1,6 +1,7 @@
 """IR to a standalone, readable PyTorch source file.
 
-The file imports torch only (and ``typing.Any``, below). One ``nn.Module`` class per distinct block instantiation
+The file imports torch only (and ``typing.Any``, below; and the module classes of plugin
+operators, :attr:`cnndsl.ops.OpDef.torch_imports`). One ``nn.Module`` class per distinct block instantiation
 (identical instantiations share a class), attribute names from the source's scopes, a
 straight-line forward with one statement per node and a shape comment on each line.
 Building a module executes this very text (:func:`build`), after checking it against
@@ -122,6 +123,7 @@ class _Emitter:
     def __init__(self, graph: Graph, inplace: bool = True):
         self.graph = graph
         self.helpers: list[str] = []  # helper classes the operators need
+        self.imports: list[tuple[str, str]] = []  # plugin module classes (OpDef.torch_imports)
         self.modules: dict[str, str] = {}  # node name -> module path in the built model
         self.uses = graph.consumers()
         self.uses[graph.output].append("<output>")  # results are read from outside every
@@ -233,6 +235,7 @@ class _Emitter:
         module = op.torch_module(values, in_types, node.type) if op.torch_module else None
         if op.torch_helper and op.torch_helper not in self.helpers:
             self.helpers.append(op.torch_helper)
+        self.imports += [imp for imp in op.torch_imports if imp not in self.imports]
         ref = None
         if module is not None:
             inst.init.append((attr, module, None))
@@ -268,7 +271,9 @@ def emit(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None,
     root = em.instance(_tree(graph), None, 0, "")
     helper_names = [m.group(1) for h in em.helpers
                     for m in re.finditer(r"^class (\w+)", h, re.M)]
-    maker = ClassMaker(Namespace(RESERVED | frozenset(helper_names)),
+    imported = sorted(em.imports)  # never a class name of ours (a block `coord_conv`)
+    maker = ClassMaker(Namespace(RESERVED | frozenset(helper_names)
+                                 | frozenset(name for _, name in imported)),
                        graph_name=camel(graph.name), graph_doc=docstring(
                            f"{graph.name}: {graph.input_type} -> {graph.output_type}"))
     main = maker.build(root)
@@ -286,6 +291,8 @@ def emit(graph: Graph, source_name: str = "<cnndsl>", params: int | None = None,
         header += ["from typing import Any", ""]
     header += ["import torch", "from torch import nn",
                "from torch.nn import functional as F  # noqa: F401", ""]
+    if imported:  # plugin operators' modules: the file runs where the plugin is installed
+        header += [f"from {module} import {name}" for module, name in imported] + [""]
     parts = ["\n".join(header)]
     parts.extend(h.strip("\n") + "\n" for h in em.helpers)
     parts.extend(maker.classes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..passes.loading import add_pass_arg, apply_pass_args
 from . import add_network_args, compile_from_args
 
 
@@ -12,6 +13,7 @@ def add_parser(sub) -> None:
                        "diagnostics and, when there are no errors, a one-line verdict (exit 1 on "
                        "errors).")
     add_network_args(p)
+    add_pass_arg(p)
     p.add_argument("--dump-ir", action="store_true", help="print the IR, one line per node")
     p.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
@@ -24,7 +26,7 @@ def run(args) -> int:
     from ..cli import print_diagnostics
     if args.format != "text":
         return _machine(args)
-    net = compile_from_args(args)
+    net, _ = apply_pass_args(args, compile_from_args(args))
     print_diagnostics(net.diagnostics)
     if args.dump_ir:
         print(net.dump_ir())
@@ -41,7 +43,7 @@ def _machine(args) -> int:
     from .diagnostics_formats import print_machine
 
     def check() -> tuple[str, list, dict]:
-        net = compile_from_args(args)
+        net, _ = apply_pass_args(args, compile_from_args(args))
         return net.source_name, net.diagnostics, {
             "name": net.name, "input": list(net.input_shape),
             "output": list(net.output_shape), "layers": len(net.graph) - 1,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..diagnostics import UserError
 from ..outputs import check_target, one_line, write_output
+from ..passes.loading import add_pass_arg, apply_pass_args
 from . import add_force_arg, add_network_args, compile_from_args
 
 EMIT_BY_SUFFIX = {".py": "torch", ".onnx": "onnx", ".json": "ir-json", ".ir": "ir"}
@@ -16,6 +17,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("compile", description="Emit the network as a standalone PyTorch source "
                        "file (imports torch only), ONNX, or the IR as JSON or text.")
     add_network_args(p)
+    add_pass_arg(p)
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout): a "
                    "new file or one cnndsl wrote, unless --force")
     p.add_argument("--emit", choices=("torch", "onnx", "ir-json", "ir"),
@@ -40,7 +42,7 @@ def run(args) -> int:
                                            "torch")
     if args.output:  # refuse a path it may not write before any work
         check_target(args.output, args.force)
-    net = compile_from_args(args)
+    net, _ = apply_pass_args(args, compile_from_args(args))
     print_diagnostics(net.diagnostics)
     if emit == "onnx":
         if not args.output:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..passes.loading import add_pass_arg, apply_pass_args
 from . import add_force_arg, add_network_args, compile_from_args, int_at_least
 
 MERMAID_MAX_EDGES = 500  # mermaid's default maxEdges
@@ -15,6 +16,7 @@ def add_parser(sub) -> None:
                        "extension of OUT: .svg, .png, .pdf (rendered by Graphviz's `dot`), .dot "
                        "or .mmd (Mermaid). Without -o the DOT source is printed.")
     add_network_args(p)
+    add_pass_arg(p)
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: DOT on "
                    "stdout): a new file or one cnndsl wrote, unless --force")
     add_force_arg(p)
@@ -37,7 +39,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..cli import print_diagnostics
     from ..draw import draw, to_dot
-    net = compile_from_args(args)
+    net, _ = apply_pass_args(args, compile_from_args(args))
     print_diagnostics(net.diagnostics)
     options = dict(depth=args.depth, unroll=args.unroll, annotate=args.annotate,
                    rankdir=args.rankdir, legend=args.legend, shapes=args.shapes)

@@ -5,7 +5,10 @@ With two or more files it compares their totals side by side, with ratios to the
 
 from __future__ import annotations
 
-from ..diagnostics import CnnError
+from ..diagnostics import CnnError, UserError
+from ..passes.columns import format_summary
+from ..passes.custom import analyze
+from ..passes.loading import add_pass_arg, apply_pass_args
 from ..passes.memory import OPTIMIZER_STATE
 from ..report import FORMATS, format_compare
 from . import add_binding_args, compile_from_args, int_at_least
@@ -18,6 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("file", metavar="FILE", nargs="+",
                    help="a .cnn file, a zoo name, or source text (two or more: compare)")
     add_binding_args(p)
+    add_pass_arg(p)
     p.add_argument("--format", choices=tuple(FORMATS), default="table",
                    help="table (default), json (the CLI contract), markdown or csv")
     p.add_argument("--batch", type=int_at_least(1), default=1, metavar="N",
@@ -35,9 +39,13 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..cli import print_diagnostics
-    sums = []
+    sums, columns = [], {}
     for f in args.file:
-        net = compile_from_args(args, f)
+        net, analyses = apply_pass_args(args, compile_from_args(args, f), allow_analyses=True)
+        if analyses and len(args.file) > 1:
+            raise UserError("--pass: analyses add columns to one network's summary, not to "
+                            "a comparison of totals", help="give one FILE", exit_code=2)
+        columns = analyze(net, analyses)
         s = net.summary(depth=args.depth, dtype=args.dtype, batch=args.batch,
                         optimizer=args.optimizer)
         late = [d.as_error() for d in s.diagnostics if d.code == "W0601"]
@@ -47,7 +55,7 @@ def run(args) -> int:
             print_diagnostics(list(s.diagnostics))
         sums.append(s)
     if len(sums) == 1:
-        print(FORMATS[args.format](sums[0]))
+        print(format_summary(sums[0], columns, args.format))
     else:
         print(format_compare(sums, args.format))
     return 0

@@ -117,6 +117,10 @@ class OpDef:
     torch_module: Callable[[Attrs, Types, TensorType], str | None] | None = None
     torch_call: Callable[[Attrs, list[str], str | None, Types, TensorType], str] | None = None
     torch_helper: str = ""  # source of a helper nn.Module class the emission uses
+    # (module, name) pairs the emission imports (``("cnndsl_coordconv.torch",
+    # "CoordConv")``): a plugin's own module classes, which the generated file imports
+    # instead of holding their code (see cnndsl.plugins; codecheck allows exactly these).
+    torch_imports: tuple[tuple[str, str], ...] = ()
     cost_note: str = ""
 
     def attr(self, name: str) -> Attr | None:
