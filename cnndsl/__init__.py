@@ -4,20 +4,35 @@
 >>> net = cnndsl.compile("input 3x32x32\\n[(CONV-RELU)*2-POOL]*3 - FC - RELU - SOFTMAX")
 >>> net.output_shape
 (10,)
+
+The public API is ``__all__`` below, typed (``py.typed``) and documented in docs/api.md
+(generated: ``python -m cnndsl.apidoc docs/api.md``); its signatures are pinned by
+tests/data/api_snapshot.json. Importing cnndsl never imports torch.
 """
 
-from .api import Network, compile, load, loads, parse_params
+from .api import Network, compile, from_json, load, loads, parse_params
 from .diagnostics import CnnError, Diagnostic, UserError, render, render_all
 from .family.members import enumerate_family as enumerate  # noqa: A001 (cnndsl.enumerate)
+from .plugins import register_op
 from .syntax.parser import parse
 
 __version__ = "0.1.0"
 
 
 def port_weights(reference, compiled, **options):
-    """Copy a reference model's parameters and buffers into a compiled one by structure.
+    """Copy a reference model's parameters and buffers into a compiled one by structure;
+    the (reference key, compiled key) pairs copied.
 
     See :func:`cnndsl.port.port_weights` for the options (imports torch).
+
+    >>> import torch
+    >>> reference = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+    ...                                 torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 10))
+    >>> model = compile("input 1x8x8\\nconv(4) - relu - fc(10)").to_torch()
+    >>> port_weights(reference, model)[:2]
+    [('0.weight', 'conv1.weight'), ('0.bias', 'conv1.bias')]
+    >>> bool(torch.equal(model.fc1.weight, reference[3].weight))
+    True
     """
     from .port import port_weights as _port
     return _port(reference, compiled, **options)
@@ -33,7 +48,19 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CnnError", "Diagnostic", "Network", "UserError", "compile", "enumerate", "export",
-           "load",
-           "load_run", "loads", "parse", "parse_params", "port_weights", "render",
-           "render_all", "train"]
+# The public API, pinned by tests/data/api_snapshot.json (tests/test_api_surface.py): a
+# name added here needs a docstring with an example, and a new snapshot and docs/api.md
+# (python -m cnndsl.apidoc --snapshot tests/data/api_snapshot.json; ... docs/api.md).
+__all__ = [
+    "CnnError", "Diagnostic", "Network", "UserError",
+    # compile
+    "compile", "from_json", "load", "loads", "parse", "parse_params",
+    # operators and passes (cnndsl.passes.run for rewrites and analyses)
+    "register_op",
+    # families
+    "enumerate",
+    # diagnostics
+    "render", "render_all",
+    # torch (loaded on first use)
+    "export", "load_run", "port_weights", "train",
+]

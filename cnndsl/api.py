@@ -120,7 +120,11 @@ def check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """``["N=2", "act=relu", "pool?=off"]`` to ``{"N": 2, "act": "relu", "pool?": False}``."""
+    """``--set`` bindings as the compiler takes them: numbers, booleans, else text.
+
+    >>> parse_params(["N=2", "act=relu", "pool?=off", "p=0.5"])
+    {'N': 2, 'act': 'relu', 'pool?': False, 'p': 0.5}
+    """
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
@@ -158,7 +162,22 @@ def _without_gc(method):
 
 
 class Network:
-    """A compiled network: its IR graph plus everything derived from it."""
+    """A compiled network: its IR graph plus everything derived from it.
+
+    Attributes: ``graph`` (the IR), ``source`` and ``program`` (the text and its parse),
+    ``source_name``, ``path`` (the file, if it came from one), ``params`` (the bindings
+    it was compiled with), ``preset``, ``diagnostics`` (warnings and notes), ``blocks``
+    and ``imported`` (the blocks it could call and the imported texts). A network read
+    back with :func:`from_json` has no source program (see there).
+
+    >>> net = compile("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)")
+    >>> net.name, net.input_shape, net.output_shape, net.num_classes
+    ('network', (1, 28, 28), (10,), 10)
+    >>> net.params_count, net.cost.macs, [n.op for n in net.graph][:3]
+    (15770, 72128, ['input', 'conv', 'relu'])
+    >>> print(net.dump_ir().splitlines()[-1])
+      return %fc1
+    """
 
     def __init__(self, graph: Graph, program: ast.Program, source_name: str,
                  params: dict[str, Any], diagnostics: list[Diagnostic], path: str | None,
@@ -222,12 +241,22 @@ class Network:
 
     # ------------------------------------------------------------ outputs
     def dump_ir(self) -> str:
+        """The IR, one deterministic line per node (what ``check --dump-ir`` shows)."""
         return self.graph.dump()
 
     @_without_gc
     def to_json(self) -> str:
-        """The IR as JSON text: the graph's fields, then one node per line."""
+        """The IR as JSON text: the graph's fields, then one node per line; versioned
+        (``"format": "cnndsl-ir", "version": 1``, the schema in docs/ir-schema.json) and
+        read back by :func:`from_json`.
+
+        >>> data = json.loads(compile("input 1x28x28\\nconv(8, 3) - relu - fc(10)").to_json())
+        >>> data["format"], data["version"], [n["op"] for n in data["nodes"]]
+        ('cnndsl-ir', 1, ['input', 'conv', 'relu', 'flatten', 'fc'])
+        """
         data = self.graph.to_json()
+        head = {k: data.pop(k) for k in ("format", "version", "name")}
+        data = {**head, "source_name": self.source_name, "preset": self.preset, **data}
         nodes = ",\n    ".join(json.dumps(n) for n in data.pop("nodes"))
         head = json.dumps(data, indent=2)[:-2]  # the fields, without the closing brace
         return f'{head},\n  "nodes": [\n    {nodes}\n  ]\n}}'
@@ -257,9 +286,20 @@ class Network:
 
     def to_torch(self, inplace: bool = True):
         """A fresh ``torch.nn.Module``, built by executing :meth:`to_python`'s text
-        once it has passed the generated-code allow-list."""
+        once it has passed the generated-code allow-list (needs torch: without it,
+        ``ModuleNotFoundError`` naming torch and how to install it)."""
         from .backends.torch_source import build
-        return build(self.to_python(inplace), self.name)
+        source = self.to_python(inplace)
+        try:
+            import torch  # noqa: F401
+        except ImportError as e:
+            if (e.name or "").split(".")[0] != "torch":
+                raise
+            raise ModuleNotFoundError(
+                "Network.to_torch needs torch, which is not installed: install the "
+                "PyTorch build for your machine (see the README), e.g. pip install torch",
+                name="torch") from None
+        return build(source, self.name)
 
     @_without_gc
     def summary(self, **options):
@@ -340,6 +380,14 @@ def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None 
     imports may read (besides the file's own folder tree and the zoo). Raises
     :class:`CnnError` carrying every diagnostic when the input has errors (and for
     warnings under ``strict``).
+
+    >>> compile("resnet18").params_count
+    11689512
+    >>> src = "network n(N=2, classes=10):\\n  input 3x32x32\\n  conv(16)*N - gap - fc(classes)"
+    >>> compile(src, params={"N": 3}, input="3x64x64").graph.input_type.dims
+    (3, 64, 64)
+    >>> compile("efficientnet_b3").preset
+    'efficientnet_b3'
     """
     limits = Limits.of(limits)
     _check_preset(preset)
@@ -437,7 +485,14 @@ def _input_type(value) -> TensorType | None:
 
 
 def load(path: str | os.PathLike, **kwargs) -> Network:
-    """Compile the file at ``path`` (see :func:`compile` for the options)."""
+    """Compile the file at ``path`` (see :func:`compile` for the options).
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.cnn"
+    >>> _ = path.write_text("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)\\n")
+    >>> load(path).params_count, load(path).path == str(path)
+    (15770, True)
+    """
     return compile(Path(path), **kwargs)
 
 
@@ -449,7 +504,16 @@ def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
     """Compile source text (never looked up as a path or zoo name). Its imports are
     read relative to the current folder (and the zoo, and ``include``), or, given
     ``imports`` (what :attr:`Network.imported` recorded, as a checkpoint keeps it), from
-    those texts alone, without reading any file. ``preset`` picks a ``preset`` line."""
+    those texts alone, without reading any file. ``preset`` picks a ``preset`` line.
+
+    >>> loads("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)", name="tiny.cnn").source_name
+    'tiny.cnn'
+    >>> try:
+    ...     loads("resnet18")  # text, not the zoo's network
+    ... except CnnError as e:
+    ...     print([d.code for d in e.diagnostics])
+    ['N0001', 'E0101']
+    """
     if not isinstance(text, str):
         raise UserError(f"source text must be a str, got {type(text).__name__}", exit_code=2)
     limits = Limits.of(limits)
@@ -468,4 +532,58 @@ def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
                          preset)
 
 
-__all__ = ["CnnError", "Network", "compile", "load", "loads", "parse_params", "render_all"]
+def from_json(data: str | bytes | Mapping[str, Any]) -> Network:
+    """A :class:`Network` from the IR as JSON (text, or its dict): what
+    :meth:`Network.to_json` or ``cnndsl compile --emit ir-json`` wrote.
+
+    The document is checked first (its format and version, the schema of
+    docs/ir-schema.json, each node's operator and that its output type follows from its
+    inputs); anything else raises :class:`UserError` naming the problem. The network has
+    the graph, so costs, receptive fields, :meth:`~Network.summary`, drawing,
+    :meth:`~Network.to_python` and :meth:`~Network.to_torch` work as for a compiled one.
+    It has no source program: ``source`` is ``""``, ``program`` is an empty program (no
+    blocks, ``program.network`` is None), ``blocks`` and ``imported`` are empty,
+    ``diagnostics`` is ``[]`` and ``path`` is None; ``params`` are the bindings the
+    network was compiled with, ``source_name`` and ``preset`` what the document says.
+
+    >>> net = compile("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)")
+    >>> again = from_json(net.to_json())
+    >>> again.dump_ir() == net.dump_ir(), again.params_count, again.source
+    (True, 15770, '')
+    >>> from_json('{"format": "onnx"}')
+    Traceback (most recent call last):
+    ...
+    cnndsl.diagnostics.UserError: not a cnndsl IR document ("format" is "onnx", not "cnndsl-ir")
+      help: give what Network.to_json() or `cnndsl compile --emit ir-json` wrote
+    """
+    from . import ops
+    from .diagnostics import Source, Span
+    from .ir.graph import check_document
+
+    doc = check_document(dict(data) if isinstance(data, Mapping) else data)
+    graph = Graph.from_document(doc)
+    for node in graph:
+        op = ops.lookup(node.op)
+        if op is None:
+            hint = ops.did_you_mean(node.op)
+            raise UserError(f"the IR's node {node.name} has an unknown operator "
+                            f"`{node.op:.40}`", help=f"did you mean `{hint}`?" if hint else
+                            "`cnndsl ops` lists the operators")
+        types = [graph[i].type for i in node.inputs]
+        try:
+            out = op.infer(dict(node.attrs), types)
+        except Exception:  # any failure of a rule on foreign data is the data's fault
+            out = None
+        if out != node.type:
+            raise UserError(f"the IR's node {node.name} ({node.op}) does not give its "
+                            f"type {node.type} from {', '.join(map(str, types)) or 'its attributes'}",
+                            help="emit the IR again with cnndsl; do not edit types by hand")
+    name = doc.get("source_name", "<ir>")
+    src = Source(name, "")
+    program = ast.Program(Span(src, 1, 1, 1, 1), src, (), (), None)
+    return Network(graph, program, name, dict(graph.params), [], None,
+                   preset=doc.get("preset"))
+
+
+__all__ = ["CnnError", "Network", "compile", "from_json", "load", "loads", "parse_params",
+           "render_all"]

@@ -69,6 +69,19 @@ class Span:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding about the input: a code (``E`` error, ``W`` warning, ``N`` note; see
+    docs/errors.md), a message, the source span it points at, a help line, a label after
+    the caret and notes. ``strict`` marks a warning promoted to an error.
+
+    >>> import cnndsl
+    >>> net = cnndsl.compile("input 3x224x224\\nconv(96, 11, stride=4, pad=0) - gap - fc(10)")
+    >>> w = net.warnings[0]
+    >>> w.code, w.severity, w.span.line, w.is_error
+    ('W0301', 'warning', 2, False)
+    >>> w.as_error().severity
+    'error'
+    """
+
     code: str
     message: str
     span: Span | None = None
@@ -105,7 +118,16 @@ class Diagnostic:
 
 
 class CnnError(Exception):
-    """Raised by the API when the input has errors; carries every diagnostic."""
+    """Raised by the API when the input has errors; carries every diagnostic
+    (``.diagnostics``, errors and warnings, in source order); its text is them rendered.
+
+    >>> import cnndsl
+    >>> try:
+    ...     cnndsl.compile("input 1x28x28\\nconv(8, 3) - relu - fc(2.5)")
+    ... except cnndsl.CnnError as e:
+    ...     print([d.code for d in e.diagnostics], e.diagnostics[0].span.col)
+    ['E0104'] 24
+    """
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = tuple(diagnostics)
@@ -117,6 +139,13 @@ class UserError(Exception):
 
     The CLI prints it as ``error: message`` plus the help line, and exits with
     ``exit_code`` (2 = usage, 1 = bad input).
+
+    >>> import cnndsl
+    >>> try:
+    ...     cnndsl.compile("input 1x28x28\\nfc(10)", input="28x28x1x1")
+    ... except cnndsl.UserError as e:
+    ...     print(e.message, "|", e.help, "|", e.exit_code)
+    bad input shape '28x28x1x1' | write CxHxW, e.g. 3x224x224, or F for a vector | 2
     """
 
     def __init__(self, message: str, help: str | None = None, exit_code: int = 1):
@@ -170,7 +199,19 @@ def render(d: Diagnostic, color: bool = False) -> str:
     """Render one diagnostic with its source excerpt, rustc style.
 
     Everything that comes from the input (the message's quoted parts, the source line,
-    the file name) is passed through :func:`visible` first.
+    the file name) is passed through :func:`visible` first. ``color`` adds ANSI colors.
+
+    >>> import cnndsl
+    >>> try:
+    ...     cnndsl.compile("input 1x28x28\\nconv(8, 3) - relu - fc(2.5)")
+    ... except cnndsl.CnnError as e:
+    ...     print(cnndsl.render(e.diagnostics[0]))
+    error[E0104]: `out` of fc must be a whole number, `2.5` is 2.5
+     --> <input>:2:24
+      |
+    2 | conv(8, 3) - relu - fc(2.5)
+      |                        ^^^
+       = help: round it: floor(...), round(...) or //
     """
     message = visible(d.message)
     head = f"{d.severity}[{d.code}]: {message}"
@@ -223,4 +264,14 @@ def _excerpt(text: str, start: int, end: int) -> tuple[str, int, int]:
 
 
 def render_all(diags: Iterable[Diagnostic], color: bool = False) -> str:
+    """Every diagnostic rendered (:func:`render`), a blank line between two.
+
+    >>> import cnndsl
+    >>> net = cnndsl.compile("input 3x32x32\\nconv(8, 3) - relu - pool - fc(10)")
+    >>> print(cnndsl.render_all(net.diagnostics) or "(none)")
+    (none)
+    >>> net = cnndsl.compile("input 3x224x224\\nconv(96, 11, stride=4, pad=0) - gap - fc(10)")
+    >>> print(cnndsl.render_all(net.diagnostics).splitlines()[0])
+    warning[W0301]: 11x11 window at stride 4 does not fit a 224x224 input
+    """
     return "\n\n".join(render(d, color) for d in diags)

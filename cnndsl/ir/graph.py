@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ..diagnostics import Source, Span
+from ..diagnostics import Source, Span, UserError
+from .schema import FORMAT, VERSION, problems
 
 AttrValue = int | float | bool | str | tuple | None
 
@@ -182,7 +183,11 @@ class Graph:
 
     # ------------------------------------------------------------ JSON
     def to_json(self) -> dict:
+        """The graph as JSON data, versioned (the schema: cnndsl/ir/schema.py,
+        docs/ir-schema.json)."""
         return {
+            "format": FORMAT,
+            "version": VERSION,
             "name": self.name,
             "output": self.output,
             "aux": list(self.aux),
@@ -199,7 +204,8 @@ class Graph:
                     "span": n.span.to_json() if n.span else None,
                     "scope": [
                         {"name": f.name, "block": f.block, "call": f.call, "named": f.named,
-                         "args": [list(a) for a in f.args]}
+                         "args": [list(a) for a in f.args],
+                         "span": f.span.to_json() if f.span else None}
                         for f in n.scope
                     ],
                 }
@@ -209,25 +215,82 @@ class Graph:
 
     @classmethod
     def from_json(cls, data: dict | str) -> Graph:
-        if isinstance(data, str):
-            data = json.loads(data)
+        """The graph of :meth:`to_json`'s data (or its text), checked first: a document
+        of another format, a newer version, or one that breaks the schema or the
+        graph's own rules (inputs defined before use, the output a node) raises
+        :class:`~cnndsl.diagnostics.UserError` naming each problem. Sources are names
+        only: their text is not part of the IR."""
+        return cls.from_document(check_document(data))
+
+    @classmethod
+    def from_document(cls, data: dict) -> Graph:
+        """The graph of a document :func:`check_document` has passed."""
         sources: dict[str, Source] = {}
+
+        def span_of(s: dict | None) -> Span | None:
+            if not s:
+                return None
+            src = sources.setdefault(s["file"], Source(s["file"], ""))
+            return Span(src, s["line"], s["column"], s["end_line"], s["end_column"])
+
         nodes = []
         for d in data["nodes"]:
-            span = None
-            if d.get("span"):
-                s = d["span"]
-                src = sources.setdefault(s["file"], Source(s["file"], ""))
-                span = Span(src, s["line"], s["column"], s["end_line"], s["end_column"])
-            scope = tuple(Frame(f["name"], f["block"], f["call"], f["named"], None,
+            span = span_of(d.get("span"))
+            scope = tuple(Frame(f["name"], f["block"], f["call"], f["named"],
+                                span_of(f.get("span")),
                                 tuple((k, v) for k, v in f.get("args", ())))
                           for f in d.get("scope", ()))
             attrs = tuple((k, tuple(v) if isinstance(v, list) else v)
                           for k, v in d["attrs"].items())
             nodes.append(Node(d["name"], d["path"], d["op"], attrs, tuple(d["inputs"]),
                               TensorType(tuple(d["type"])), span, scope))
-        return cls(data["name"], tuple(nodes), data["output"], data.get("params", {}),
-                   data.get("num_classes"), tuple(data.get("aux", ())))
+        graph = cls(data["name"], tuple(nodes), data["output"], data.get("params", {}),
+                    data.get("num_classes"), tuple(data.get("aux", ())))
+        broken = graph.lint()
+        if nodes[0].op != "input":
+            broken.append("the first node is not the `input` node")
+        if broken:
+            raise _not_ir(broken)
+        return graph
+
+
+def check_document(data: Any) -> dict:
+    """``data`` (JSON text or its dict) if it is a cnndsl IR document this version
+    reads, else :class:`~cnndsl.diagnostics.UserError` saying why.
+
+    >>> try:
+    ...     check_document('{"format": "cnndsl-ir", "version": 99}')
+    ... except UserError as e:
+    ...     print(e.message)
+    the IR is format version 99, newer than this cnndsl reads (1)
+    """
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except ValueError as e:
+            raise UserError(f"the IR is not JSON: {e}", help=_HELP) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        got = data.get("format") if isinstance(data, dict) else None
+        raise UserError(f'not a cnndsl IR document ("format" is {json.dumps(got)[:40]}, '
+                        f'not "{FORMAT}")', help=_HELP)
+    version = data.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        raise UserError(f"the IR is format version {version}, newer than this cnndsl reads "
+                        f"({VERSION})", help="upgrade cnndsl, or emit the IR with the "
+                        "version that reads it")
+    found = problems(data)
+    if found:
+        raise _not_ir(found)
+    return data
+
+
+_HELP = "give what Network.to_json() or `cnndsl compile --emit ir-json` wrote"
+
+
+def _not_ir(found: list[str]) -> UserError:
+    shown = "; ".join(found[:5]) + ("; ..." if len(found) > 5 else "")
+    return UserError(f"not a valid cnndsl IR document: {shown}",
+                     help="see docs/ir-schema.json for the fields; " + _HELP)
 
 
 def ancestors(nodes: Mapping[str, Node], names) -> set[str]:

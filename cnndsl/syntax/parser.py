@@ -280,7 +280,15 @@ def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
 
 # ---------------------------------------------------------------- public
 def parse(text: str, name: str = "<input>", limits: Limits | None = None) -> ast.Program:
-    """Parse .cnn source text into an :class:`ast.Program`; raise CnnError on errors."""
+    """Parse .cnn source text into an :class:`ast.Program` (its blocks, network and
+    presets, every node with its span), without elaborating it; raise CnnError on
+    syntax errors.
+
+    >>> import cnndsl
+    >>> program = cnndsl.parse("block pair(c) = conv(c) - relu\\ninput 1x28x28\\npair(8) - fc(10)")
+    >>> [b.name for b in program.blocks], program.network is not None
+    (['pair'], True)
+    """
     limits = limits or Limits()
     source = Source(name, text)
     if len(text) > limits.source_bytes:

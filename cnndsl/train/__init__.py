@@ -7,6 +7,10 @@ package is itself callable, so ``cnndsl.train(network, data, ...)`` and
 >>> import cnndsl.train
 >>> sorted(cnndsl.train.__all__)[:3]
 ['Comparison', 'History', 'NetworkLike']
+>>> net = cnndsl.compile("input 1x8x8\\nconv(4) - relu - gap - fc(10)")
+>>> history = cnndsl.train(net, "synthetic:N=64", epochs=1, progress=False, device="cpu")
+>>> len(history.records), history.records[0]["epoch"], type(history.model).__name__
+(1, 1, 'Network')
 """
 
 from __future__ import annotations

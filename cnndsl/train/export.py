@@ -73,9 +73,15 @@ def load_run(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
     """The trained model of a run folder or checkpoint, with its classes and input
     normalisation.
 
-    >>> m = cnndsl.load_run("runs/lenet5")                       # doctest: +SKIP
-    >>> m.classes[m.module(m.normalize(x)).argmax(1)[0]]        # doctest: +SKIP
-    '7'
+    >>> import cnndsl, os, tempfile, torch
+    >>> run = os.path.join(tempfile.mkdtemp(), "run")
+    >>> net = cnndsl.compile("input 1x8x8\\nconv(4) - relu - gap - fc(10)")
+    >>> _ = cnndsl.train(net, "synthetic:N=64", epochs=1, progress=False, device="cpu", out=run)
+    >>> m = cnndsl.load_run(run)
+    >>> m.input_shape, m.classes[:3]
+    ((1, 8, 8), ['0', '1', '2'])
+    >>> m.module(m.normalize(torch.rand(2, 1, 8, 8))).shape
+    torch.Size([2, 10])
     """
     loaded = load_model(checkpoint_of(path), device)
     c = loaded.ckpt
@@ -87,7 +93,16 @@ def load_run(path: str | os.PathLike, device: str = "cpu") -> TrainedModel:
 
 def export(path: str | os.PathLike, output: str | os.PathLike, force: bool = False) -> list[Path]:
     """Write the trained model of ``path`` to ``output`` (see the module doc); the paths
-    written."""
+    written.
+
+    >>> import cnndsl, os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> net = cnndsl.compile("input 1x8x8\\nconv(4) - relu - gap - fc(10)")
+    >>> _ = cnndsl.train(net, "synthetic:N=64", epochs=1, progress=False, device="cpu",
+    ...                  out=os.path.join(folder, "run"))
+    >>> [p.name for p in cnndsl.export(os.path.join(folder, "run"), os.path.join(folder, "tiny.py"))]
+    ['tiny.py', 'tiny_weights.pt']
+    """
     out = Path(output)
     kind = FORMATS.get(out.suffix.lower())
     if kind is None:
