@@ -166,7 +166,7 @@ def main(argv: list[str]) -> int:
         with open(argv[1], "w", encoding="utf-8") as f:
             f.write(text)
         return 0
-    if len(argv) == 1:
+    if len(argv) == 1 and not argv[0].startswith("-"):
         with open(argv[0], "w", encoding="utf-8") as f:
             f.write(render())
         return 0
