@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cnndsl"
 MAX_LINES = 400
 # Modules over MAX_LINES: this set must only shrink; take a module off once it is short.
-TOO_LONG = {
-    "cnndsl/api.py", "cnndsl/draw/view.py", "cnndsl/report.py", "cnndsl/train/loop.py"}
+TOO_LONG = {"cnndsl/draw/view.py", "cnndsl/report.py", "cnndsl/train/loop.py"}
 # Deferred (function-level) imports that close a cycle, each with its reason.
 DEFERRED_CYCLES: dict[tuple[str, str], str] = {
     ("cnndsl.views", "cnndsl.report"): "report's Summary is built on views.SummaryViews "
@@ -170,7 +169,7 @@ def test_deferred_imports_close_no_cycle_but_the_listed_ones():
 def test_the_graph_reader_sees_the_known_edges():
     top, deferred = import_graph()
     assert "cnndsl.diagnostics" in top["cnndsl.ir.graph"]
-    assert "cnndsl.report" in deferred["cnndsl.api"]  # Network.summary
+    assert "cnndsl.report" in deferred["cnndsl.network"]  # Network.summary
     assert "cnndsl.api" not in top["cnndsl.draw.calls"]  # under TYPE_CHECKING only
 
 

@@ -24,11 +24,9 @@ from typing import Protocol
 
 from ..diagnostics import CnnError, Diagnostic, Span, UserError
 from ..limits import Limits, how_to_raise
-from ..sources import read_source_file
+from ..sources import ZOO_DIR, read_source_file
 from ..syntax import ast
 from ..syntax.parser import parse
-
-ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
 
 
 class ImportProblem(Exception):
