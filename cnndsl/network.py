@@ -16,6 +16,7 @@ from .diagnostics import Diagnostic
 from .elaborate.imports import Imported
 from .ir.graph import Graph
 from .passes.cost import Cost, cost
+from .passes.pipeline import Analysis, analyze
 from .passes.receptive_field import receptive_field
 from .pause import paused_gc
 from .syntax import ast
@@ -64,6 +65,7 @@ class Network:
         self.diagnostics = list(diagnostics)
         self.path = path
         self._cost: Cost | None = None
+        self._analysis: Analysis | None = None
         self._fields: dict | None = None
         self._emit: dict[bool, object] = {}  # inplace -> Emitted
 
@@ -89,6 +91,15 @@ class Network:
         if self._cost is None:
             self._cost = cost(self.graph)
         return self._cost
+
+    @property
+    def analysis(self) -> Analysis:
+        """Costs, receptive fields and activation memory, computed once
+        (:mod:`cnndsl.passes.pipeline`); what the summary and the diagram read."""
+        if self._analysis is None:
+            self._analysis = analyze(self.graph, tuple(self.diagnostics), cost_of=self.cost,
+                                     fields=self.receptive_fields)
+        return self._analysis
 
     @property
     def receptive_fields(self) -> dict:
@@ -176,7 +187,8 @@ class Network:
     def summary(self, **options):
         """Per-layer and total costs as Python objects (see cnndsl.report)."""
         from .report import summarize
-        return summarize(self, **options)
+        return summarize(self.graph, self.analysis, name=self.name,
+                         source=self.source_name, **options)
 
     @_without_gc
     def to_dot(self, **options) -> str:

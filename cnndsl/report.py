@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 from . import ops
 from .diagnostics import Diagnostic
 from .ir.graph import Frame, Graph, Node
-from .passes.cost import Cost, NodeCost, fvcore_macs, head_macs
+from .passes.cost import HEAD_KINDS, NodeCost, fvcore_macs, head_macs
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
 from .passes.receptive_field import RF
 from .views import SummaryViews, md_cell, md_table
 
 if TYPE_CHECKING:
-    from .api import Network
+    from .passes.pipeline import Analysis
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class Summary(SummaryViews):
 # ---------------------------------------------------------------- building
 def node_row(node: Node, nc: NodeCost, rf: RF | None) -> LayerRow:
     kinds = {nc.macs_kind: nc.macs} if nc.macs else {}
-    head = nc.macs if nc.macs_kind in ("conv", "linear") else 0
+    head = nc.macs if nc.macs_kind in HEAD_KINDS else 0
     return LayerRow(
         node.name, node.op, ops.get(node.op).describe(node.a, node.type), node.type.dims,
         nc.params.total, head, nc.activations, node.span.to_json() if node.span else None,
@@ -210,22 +210,22 @@ def collapse(graph: Graph, rows: list[LayerRow], depth: int | None) -> list[Laye
             for k, (ns, r) in groups.items()]
 
 
-def summarize(net: Network, depth: int | None = None, dtype: str = "fp32", batch: int = 1,
-              optimizer: str = "adam") -> Summary:
-    """The summary of a :class:`cnndsl.Network` (what ``cnndsl summary`` prints)."""
+def summarize(graph: Graph, analysis: Analysis, *, name: str | None = None,
+              source: str = "", depth: int | None = None, dtype: str = "fp32",
+              batch: int = 1, optimizer: str = "adam") -> Summary:
+    """The summary of a graph from its analysis (what ``cnndsl summary`` prints;
+    :meth:`cnndsl.Network.summary` passes its own)."""
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be 0 or more, got {depth}")
-    graph: Graph = net.graph
-    c: Cost = net.cost
-    rfs = net.receptive_fields
+    c, rfs = analysis.cost, analysis.fields
     rows = [node_row(n, c.nodes[n.name], rfs[n.name]) for n in graph.nodes]
-    mem = activation_memory(graph, dtype, c)
+    mem = analysis.memory if dtype.lower() == analysis.memory.dtype else \
+        activation_memory(graph, dtype, c)
     train = training_memory(graph, batch, optimizer, dtype, c=c)
-    diags = tuple(net.diagnostics)
-    return Summary(net.name, net.input_shape, net.output_shape, collapse(graph, rows, depth),
-                   c.params.total, c.params.weights, c.params.bias, c.params.buffers,
-                   dict(c.macs_by_kind), c.activations, c.activations_all, mem, train, depth,
-                   diags, net.source_name)
+    return Summary(name or graph.name, graph.input_type.dims, graph.output_type.dims,
+                   collapse(graph, rows, depth), c.params.total, c.params.weights,
+                   c.params.bias, c.params.buffers, dict(c.macs_by_kind), c.activations,
+                   c.activations_all, mem, train, depth, analysis.diagnostics, source)
 
 
 # ---------------------------------------------------------------- numbers
@@ -253,7 +253,7 @@ def _cells(r: LayerRow) -> tuple[str, ...]:
         act = f"({r.activations:,})"
     else:
         act = f"{(r.created if r.nodes > 1 else r.activations):,}"
-    other = sum(v for k, v in r.macs_by_kind.items() if k not in ("conv", "linear"))
+    other = sum(v for k, v in r.macs_by_kind.items() if k not in HEAD_KINDS)
     macs = f"{r.macs:,}" if r.macs or not other else f"({other:,})"
     rf = str(r.receptive_field) if r.receptive_field else ""
     return (r.name, r.label, _shape(r.output), act, f"{r.params:,}", macs, rf)

@@ -182,3 +182,21 @@ def test_cost_doc_examples_run_and_every_operator_has_a_convention():
     table = text[text.index("## Per operator"):text.index("### Against other counters")]
     missing = [op.name for op in ops.all_ops() if f"`{op.name}`" not in table]
     assert not missing
+
+
+def test_the_summary_reads_the_cached_analysis_and_runs_no_pass_again(monkeypatch):
+    import cnndsl.passes.cost as cost_mod
+    import cnndsl.passes.pipeline as pipeline
+
+    net = cnndsl.compile("input 3x32x32\nconv(16, 3) - relu - pool - fc(10)")
+    first = net.summary()
+    assert net.analysis is net.analysis  # made once
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a pass ran again")
+
+    for module, name in ((pipeline, "receptive_field"), (pipeline, "cost"),
+                         (cost_mod, "cost")):
+        monkeypatch.setattr(module, name, refuse)
+    again = net.summary(depth=0)
+    assert (again.params, again.macs) == (first.params, first.macs) == (41418, 483328)
