@@ -5,12 +5,13 @@ With two or more files it compares their totals side by side, with ratios to the
 
 from __future__ import annotations
 
+from ..compare import format_compare
 from ..diagnostics import CnnError, UserError
 from ..passes.columns import format_summary
 from ..passes.custom import analyze
 from ..passes.loading import add_pass_arg, apply_pass_args
 from ..passes.memory import OPTIMIZER_STATE
-from ..report import FORMATS, format_compare
+from ..report import FORMATS
 from . import add_binding_args, compile_from_args, int_at_least
 
 
