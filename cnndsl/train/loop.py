@@ -36,8 +36,9 @@ from .optim import NORMS, make_optimizer, set_lr
 from .precision import Precision, choose_precision
 from .progress import Progress
 from .protocol import NetworkLike
-from .run_types import Diverged, Event, Options, imports_of, seed_all, stop_on_sigint  # noqa: F401 (Options, Event: the API's)
+from .run_types import Diverged, Event, Options, seed_all, stop_on_sigint  # noqa: F401 (Options, Event: the API's)
 from .schedule import Schedule
+from .snapshot import restore_run, save_run
 from .whitening import SAMPLES, whiten, whitening_layer
 
 AUX_WEIGHT = 0.3  # weight of an auxiliary head's loss (Szegedy et al. 2014)
@@ -166,57 +167,16 @@ class Trainer:
         """What this run does, one line per topic (``data=False``: recipe and device)."""
         return describe(self, data)
 
-    # -- checkpoints ---------------------------------------------------------------
-
-    def payload(self, epoch: int, step: int, partial: dict[str, float]) -> dict[str, Any]:
-        n, d = self.net, self.data
-        meta = ck.plain({
-            "format": ck.FORMAT, "version": ck.VERSION, "torch": str(torch.__version__),
-            "network": n.name, "source": n.source, "path": n.path,
-            "imports": imports_of(n),
-            "params": dict(n.params), "preset": getattr(n, "preset", None),
-            "input_shape": [int(v) for v in n.input_shape],
-            "num_classes": self.num_classes, "classes": list(d.classes),
-            "data": d.source.spec, "transform": d.transform.to_json(),
-            "recipe": self.r.to_json(), "schedule": self.schedule.state_dict(),
-            "epoch": epoch, "step": step, "partial": partial,
-            "metrics": list(self.history.records), "world_size": self.world.size,
-        })
-        return {**meta, "state_dict": self.base.state_dict(),
-                "lookahead": self.lookahead.state_dict() if self.lookahead else None,
-                "ema": self.ema.state_dict() if self.ema else None,
-                "optimizer": self.optimizer.state_dict(),
-                "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
-                "rng": ck.rng_state()}
+    # -- checkpoints (cnndsl.train.snapshot) -----------------------------------------
 
     def save(self, epoch: int, step: int, partial: dict[str, float], best: bool) -> None:
-        if self.out is None:
-            return
-        last = self.out / ck.LAST
-        ck.save_atomic(self.payload(epoch, step, partial), last)
-        if best:
-            ck.copy_atomic(last, self.out / ck.BEST)
-
-    def _restore(self) -> tuple[int, int, dict[str, float]]:
-        """Optimizer, schedule, scaler, metrics from the checkpoint being resumed."""
-        c = self.resume
-        if c is None:
-            return 0, 0, {}
-        self.optimizer.load_state_dict(c["optimizer"])
-        self.schedule.load_state_dict(c["schedule"])
-        if self.precision.scaler is not None and c.get("scaler"):
-            self.precision.scaler.load_state_dict(c["scaler"])
-        self.history.records = list(c["metrics"])
-        step = int(c.get("step", 0))
-        if step:
-            ck.set_rng_state(c["rng"])
-        return int(c["epoch"]), step, dict(c.get("partial") or {})
+        save_run(self, epoch, step, partial, best)
 
     # -- the loop ------------------------------------------------------------------
 
     def run(self) -> History:
         r, h = self.r, self.history
-        start_epoch, start_step, partial = self._restore()
+        start_epoch, start_step, partial = restore_run(self)
         if self.out is not None:  # a folder train() checked (cnndsl.outputs.check_run_dir)
             mark_run_dir(self.out, "run", self.net.name)
             write_output(self.out / "network.cnn", self.net.source, force=True)
