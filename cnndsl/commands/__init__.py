@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from .. import api
 from ..diagnostics import UserError
 from ..limits import Limits
+from ..suggest import suggestions
 
 
 def int_at_least(minimum: int):
@@ -86,7 +86,7 @@ def _refuse_missing(name: str) -> None:
     from .zoo import entries
     if ops.lookup(name) or builtins.lookup(name) or name.lower() in _prelude_names():
         return  # `cnndsl check conv`: a one-layer program
-    hints = sorted(difflib.get_close_matches(name.lower(), [n for n, _ in entries()], n=3))
+    hints = sorted(suggestions(name.lower(), [n for n, _ in entries()]))
     raise UserError(f"no such file or zoo network: {name}",
                     help="did you mean " + " or ".join(f"`{h}`" for h in hints) + "?" if hints else
                     "give a .cnn file, a zoo name (see `cnndsl zoo list`) or source text",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from .. import ops
 from ..diagnostics import UserError
 from ..elaborate import builtins
+from ..suggest import suggestions
 
 
 def add_parser(sub) -> None:
@@ -90,6 +90,6 @@ def _show(name: str, blocks: dict[str, tuple[str, str]]) -> int:
         print(f"{name}  (built in)\n  {_builtin_doc(name)}")
         return 0
     pool = ops.names() + list(blocks) + builtins.names()
-    hint = difflib.get_close_matches(name.lower(), pool, n=1)
+    hint = suggestions(name.lower(), pool, 1)
     raise UserError(f"no operator or block {name!r}", exit_code=2,
                     help=f"did you mean {hint[0]!r}?" if hint else "see `cnndsl ops`")

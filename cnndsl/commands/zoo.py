@@ -7,6 +7,7 @@ import sys
 
 from ..api import ZOO_DIR, zoo_entry
 from ..diagnostics import UserError
+from ..suggest import suggestions
 
 
 def add_parser(sub) -> None:
@@ -70,9 +71,8 @@ def run(args) -> int:
     if args.zoo_command == "show":
         entry = zoo_entry(args.name)
         if entry is None:
-            import difflib
             names = [n for n, _ in entries()]
-            hint = difflib.get_close_matches(args.name.lower(), names, n=1)
+            hint = suggestions(args.name.lower(), names, 1)
             raise UserError(f"no zoo network named {args.name!r}",
                             help=f"did you mean {hint[0]!r}?" if hint else
                             "see `cnndsl zoo list`", exit_code=2)

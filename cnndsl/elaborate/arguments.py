@@ -8,13 +8,13 @@ Part of :class:`~cnndsl.elaborate.elaborator.Elaborator` (a mixin).
 
 from __future__ import annotations
 
-import difflib
 import functools
 from typing import TYPE_CHECKING, Any
 
 from .. import ops
 from ..diagnostics import Span
 from ..ops.schema import REQUIRED, Attr, OpDef
+from ..suggest import closest
 from ..syntax import ast
 from .attrs import check_attr, fmt_value
 from .env import BUILTIN_DEFAULTS, POISON, ElabError, Env, Port, Thunk, err
@@ -52,7 +52,7 @@ class OperatorArgs:
                 attr = op.attr(name) or op.attr(ATTR_ALIASES.get(name, ""))
                 if attr is None:
                     names = [t.name for t in op.attrs]
-                    hint = _closest(name, names)
+                    hint = closest(name, names, cutoff=0.5)  # short keyword names
                     problems.append(err("E0102", f"`{op.name}` has no argument `{a.name}`",
                                         a.span, help=(f"did you mean `{hint}`? " if hint else "")
                                         + _signature(op)))
@@ -107,11 +107,6 @@ def _signature(op: OpDef) -> str:
         else:
             parts.append(f"{a.name}={fmt_value(a.default) if a.default is not None else '...'}")
     return f"{op.name}({', '.join(parts)})"
-
-
-def _closest(name: str, names: list[str]) -> str | None:
-    m = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-    return m[0] if m else None
 
 
 def _normalize(attr: Attr, v: Any) -> Any:

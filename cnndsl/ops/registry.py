@@ -11,10 +11,10 @@ plugins: it is what they call.
 
 from __future__ import annotations
 
-import difflib
 import sys
 import threading
 
+from ..suggest import closest
 from .schema import OpDef
 
 _OPS: dict[str, OpDef] = {}
@@ -116,6 +116,4 @@ def declared_imports() -> set[tuple[str, str]]:
 
 def did_you_mean(name: str, extra: list[str] = ()) -> str | None:
     _ensure_plugins()
-    pool = list(_ALIASES) + [x.lower() for x in extra]
-    match = difflib.get_close_matches(_key(name), pool, n=1, cutoff=0.6)
-    return match[0] if match else None
+    return closest(_key(name), [*_ALIASES, *(x.lower() for x in extra)])

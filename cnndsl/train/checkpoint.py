@@ -14,7 +14,6 @@ import pickle
 import random
 import re
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from cnndsl.diagnostics import UserError
+from cnndsl.outputs import open_atomic
 
 FORMAT = "cnndsl-checkpoint"
 VERSION = 1
@@ -79,29 +79,15 @@ def plain(value: Any) -> Any:
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` to ``path`` atomically (cnndsl.outputs.open_atomic)."""
+    with open_atomic(path) as f:
+        torch.save(obj, f)
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``src`` copied to ``dst`` atomically."""
+    with open_atomic(dst) as f, open(src, "rb") as g:
+        shutil.copyfileobj(g, f)
 
 
 def find(path: str | os.PathLike) -> Path:

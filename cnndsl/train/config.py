@@ -8,11 +8,11 @@ continues with the same one.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 
 from cnndsl.diagnostics import UserError
+from cnndsl.suggest import closest
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta", "rmsprop")
 SCHEDULES = ("none", "step", "multistep", "cosine", "onecycle", "plateau", "linear")
@@ -150,8 +150,8 @@ def choose(name: str, value: str, allowed: tuple[str, ...], flag: str) -> str:
     v = value.strip().lower()
     if v in allowed:
         return v
-    close = difflib.get_close_matches(v, allowed, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    close = closest(v, allowed)
+    hint = f"did you mean '{close}'? " if close else ""
     raise UserError(f"{flag} {value}: unknown {name}",
                     help=f"{hint}choose one of {', '.join(allowed)}", exit_code=2)
 

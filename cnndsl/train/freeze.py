@@ -10,12 +10,11 @@ mode while training), as fine-tuning a pretrained backbone expects.
 
 from __future__ import annotations
 
-import difflib
-
 import torch
 from torch import nn
 
 from cnndsl.diagnostics import UserError
+from cnndsl.suggest import suggestions
 
 from .optim import NORMS
 
@@ -34,7 +33,7 @@ def frozen_paths(network: object, name: str) -> list[str]:
                if name in (node, path) or path.startswith(name + ".")]
     if not covered:
         names = [node for node, _ in layers] + sorted({p.split(".")[0] for _, p in layers})
-        close = difflib.get_close_matches(name, names, n=3)
+        close = suggestions(name, names)
         raise UserError(f"--freeze {name}: no layer or block of that name",
                         help=(f"did you mean {', '.join(close)}? " if close else "")
                         + "names are those of `cnndsl summary` (layer2_basic1_conv1) or "

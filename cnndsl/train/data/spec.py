@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from pathlib import Path
 
 from cnndsl.diagnostics import UserError
+from cnndsl.suggest import closest
 
 from .types import DataSource
 
@@ -79,8 +79,8 @@ def split_spec(spec: str) -> tuple[str, str]:
     guessed = guess_kind(path)
     if guessed is not None:
         return guessed, spec
-    close = difflib.get_close_matches(kind, KINDS, n=1)
-    hint = f"did you mean '{close[0]}:{arg}'? " if close and sep else ""
+    close = closest(kind, KINDS)
+    hint = f"did you mean '{close}:{arg}'? " if close and sep else ""
     what = f"unknown data kind '{kind}'" if sep else f"'{spec}' is no data spec"
     raise UserError(f"--data {spec}: {what}", help=hint + SPEC_HELP, exit_code=2)
 
