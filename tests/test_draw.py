@@ -6,6 +6,7 @@ is 672x28x28, the slides' 28x28x672).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from cnndsl.api import zoo_entry
 from cnndsl.cli import main
 from cnndsl.diagnostics import UserError
 from cnndsl.draw import rendering
+from cnndsl.ir.graph import Argument
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="needs the Graphviz dot program")
@@ -263,6 +265,62 @@ def test_parallel_identical_blocks_do_not_fold():
            "    concat(b(8) | b(8)) - b(8) - b(8)")
     dot = cnndsl.compile(src).to_dot(depth=0)
     assert labels(dot).count("b(8)") == 2 and "b(8) x 2" in labels(dot)
+
+
+# ---------------------------------------------------------------- what draw reads
+def test_frames_carry_the_kind_and_the_arguments():
+    src = RESNET18.replace("gap - fc(classes)", "aux(gap - fc(10)) - gap - fc(classes)")
+    frames = {f for n in cnndsl.compile(src).graph.nodes for f in n.scope}
+    basic = next(f for f in frames if f.call == "basic(128, 2)")
+    assert basic.kind == "block" and basic.arguments == (
+        Argument("c", "128", "positional", None), Argument("stride", "2", "positional", "1"))
+    stage = next(f for f in frames if f.call == "stage(128, 2)")
+    assert stage.arguments[2] == Argument("stride", "2", "default", "2")
+    residual = next(f for f in frames if f.block == "residual")
+    assert residual.kind == "builtin" and not residual.named
+    aux = next(f for f in frames if f.block == "aux")
+    assert aux.kind == "builtin" and aux.named and aux.arguments is None
+    assert aux.call == "aux(gap - fc(10))"
+
+
+def test_draw_reads_the_ir_only():
+    """One-way layering: the diagrams never import the compiler, and calls are not
+    parsed from their text (the frames carry the arguments)."""
+    import ast as pyast
+    for path in Path(cdraw.__file__).parent.glob("*.py"):
+        tree = pyast.parse(path.read_text(encoding="utf-8"))
+        imported = [f"{n.module or ''}.{a.name}".split(".") for n in pyast.walk(tree)
+                    if isinstance(n, pyast.ImportFrom) for a in n.names]
+        imported += [a.name.split(".") for n in pyast.walk(tree) if isinstance(n, pyast.Import)
+                     for a in n.names]
+        assert not [m for m in imported if {"elaborate", "syntax"} & set(m)], path.name
+        if path.name in ("calls.py", "view.py"):
+            assert ["re"] not in imported, path.name
+
+
+def _strip(dot: str) -> str:
+    return "\n".join(line for line in dot.splitlines() if "drawn by cnndsl" not in line)
+
+
+@pytest.mark.parametrize("depth", [0, 2, None])
+def test_a_graph_and_its_json_draw_as_the_network(depth):
+    net = cnndsl.compile(RESNET18)
+    want = _strip(net.to_dot(depth=depth))
+    assert _strip(cdraw.to_dot(net.graph, depth=depth)) == want
+    assert _strip(cnndsl.from_json(net.to_json()).to_dot(depth=depth)) == want
+
+
+def test_an_ir_without_call_arguments_draws_the_calls_as_written():
+    data = json.loads(cnndsl.compile(RESNET18).to_json())
+    for node in data["nodes"]:
+        for frame in node["scope"]:
+            del frame["kind"]
+            frame.pop("arguments", None)
+    net = cnndsl.from_json(data)
+    scope = net.graph.nodes[-3].scope
+    assert [(f.kind, f.arguments) for f in scope] == [("block", None), ("block", None)]
+    assert {f.kind for n in net.graph.nodes for f in n.scope if not f.named} == {"builtin"}
+    assert "basic(128, 2)" in labels(net.to_dot(depth=1))
 
 
 # ---------------------------------------------------------------- merges and labels

@@ -58,7 +58,9 @@ def test_every_field_is_documented():
     node = schema.SCHEMA["$defs"]["node"]["properties"]
     assert set(node) == {"name", "path", "op", "attrs", "inputs", "type", "span", "scope"}
     frame = schema.SCHEMA["$defs"]["frame"]["properties"]
-    assert set(frame) == {"name", "block", "call", "named", "args", "span"}
+    assert set(frame) == {"name", "block", "call", "named", "kind", "args", "arguments", "span"}
+    argument = schema.SCHEMA["$defs"]["argument"]["properties"]
+    assert set(argument) == {"name", "value", "given", "default"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -146,12 +148,15 @@ def test_a_network_from_json_builds_the_same_torch_module():
     assert torch.equal(a.eval()(x), b.eval()(x))
 
 
-def _doc() -> dict:
-    return json.loads(cnndsl.compile(TINY).to_json())
+def _doc(src: str = TINY) -> dict:
+    return json.loads(cnndsl.compile(src).to_json())
 
 
-def _edit(path, value):
-    data = _doc()
+BLOCK = "block b(c, k=3) = conv(c, k) - relu\ninput 1x8x8\nb(4)"
+
+
+def _edit(path, value, src: str = TINY):
+    data = _doc(src)
     *head, last = path
     target = data
     for key in head:
@@ -181,7 +186,26 @@ BROKEN = [  # (document, words of the message)
     (_edit(["nodes", 1, "op"], "convv"), "unknown operator `convv`"),
     (_edit(["nodes", 1, "type"], [9, 28, 28]), "does not give its type 9x28x28 from 1x28x28"),
     (_edit(["nodes", 0, "op"], "relu"), "the first node is not the `input` node"),
+    (_edit(["nodes", 1, "scope", 0, "kind"], "macro", BLOCK),
+     'nodes[1].scope[0].kind: expected one of "block", "builtin", got "macro"'),
+    (_edit(["nodes", 1, "scope", 0, "arguments", 1, "given"], "named", BLOCK),
+     'nodes[1].scope[0].arguments[1].given: expected one of "positional", "keyword", '
+     '"default", got "named"'),
 ]
+
+
+def test_a_frame_keeps_its_kind_and_arguments_and_older_frames_still_read():
+    frame = _doc(BLOCK)["nodes"][1]["scope"][0]
+    assert (frame["kind"], frame["call"], frame["arguments"]) == ("block", "b(4)", [
+        {"name": "c", "value": "4", "given": "positional", "default": None},
+        {"name": "k", "value": "3", "given": "default", "default": "3"}])
+    older = _doc(BLOCK)
+    for node in older["nodes"]:
+        for f in node["scope"]:
+            del f["kind"]
+            f.pop("arguments", None)
+    (read,) = cnndsl.from_json(older).graph.nodes[1].scope
+    assert (read.kind, read.arguments, read.call) == ("block", None, "b(4)")
 
 
 @pytest.mark.parametrize("data, words", BROKEN, ids=[w[:30] for _, w in BROKEN])

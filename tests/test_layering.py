@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cnndsl"
 MAX_LINES = 400
 # Modules over MAX_LINES: this set must only shrink; take a module off once it is short.
-TOO_LONG = {"cnndsl/draw/view.py"}
+TOO_LONG: set[str] = set()
 # Deferred (function-level) imports that close a cycle, each with its reason.
 DEFERRED_CYCLES: dict[tuple[str, str], str] = {
     ("cnndsl.views", "cnndsl.report"): "report's Summary is built on views.SummaryViews "

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..ir.graph import Graph
-from .calls import CallNames
 from .dot import to_dot_text
 from .mermaid import to_mermaid_text
 from .rendering import FORMATS, draw_file, render, which_dot
@@ -34,8 +33,7 @@ def view(net: Network | Graph, depth: int | None = None, unroll: bool = False,
     if shapes not in SHAPES:
         raise UserError(f"unknown shapes option {shapes!r}",
                         help=f"choose from {', '.join(SHAPES)}", exit_code=2)
-    names = CallNames() if isinstance(net, Graph) else CallNames.of_network(net)
-    return build_view(graph, names, depth, unroll, _annotations(annotate), shapes)
+    return build_view(graph, depth, unroll, _annotations(annotate), shapes)
 
 
 def to_dot(net: Network | Graph, depth: int | None = None, unroll: bool = False,

@@ -1,12 +1,13 @@
 """What a diagram shows: boxes, arrows and frames around blocks, computed from the IR.
 
 NOTE: levels of detail and folding.
-Every block call leaves a :class:`Frame` on the nodes it makes. The frame of a user or
+Every block call leaves a :class:`Frame` on the nodes it makes, and
+:func:`~cnndsl.ir.scopes.scope_tree` nests the nodes by them. The call of a user or
 prelude block (``stage``, ``bottleneck``, ``se``) is a *level*: top-level calls are at
 level 0, the calls inside them at level 1, and so on. Built-in combinators (``residual``)
 are transparent: they are drawn as skip arcs, never as boxes. With ``depth=N`` a call at
-level >= N becomes one box labelled with its call; shallower calls become clusters
-(dashed frames) around their insides.
+level >= N becomes one box labelled with its call (:func:`~cnndsl.draw.calls.label`);
+shallower calls become clusters (dashed frames) around their insides.
 
 Consecutive calls of one block, each fed only by the previous one, *fold* into one
 element marked "x N" (``unroll`` turns this off):
@@ -27,12 +28,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import ops
-from ..elaborate import builtins
-from ..ir.graph import Graph
-from .calls import CallNames, extends
+from ..ir.graph import Frame, Graph, Node
+from ..ir.scopes import Scope, scope_tree
+from . import calls
 from .notes import ANNOTATIONS, Notes
 
 AUTO_NODES = 25
@@ -95,62 +96,26 @@ def _walk(items: tuple[Item, ...]) -> Iterator[Box]:
             yield from _walk(it.items)
 
 
-# ---------------------------------------------------------------- the frame tree
-@dataclass(eq=False)
-class _Group:
-    """One block call: its frame, its level, its items in order (node names, groups)."""
-
-    key: tuple[str, ...]  # frame names from the outermost
-    block: str
-    call: str  # as the reader sees it
-    level: int
-    transparent: bool
-    items: list[str | _Group] = field(default_factory=list)
-    nodes: list[str] = field(default_factory=list)
-
-
+# ---------------------------------------------------------------- runs
 @dataclass(eq=False)
 class _Run:
-    members: list[_Group]
+    members: list[Scope]
     first_differs: bool
 
 
-def _shown(run: _Run) -> _Group:
+def _shown(run: _Run) -> Scope:
     """The member whose call names a run: the second where the first differs."""
     return run.members[1] if run.first_differs else run.members[0]
 
 
-def _tree(graph: Graph, names: CallNames) -> _Group:
-    root = _Group((), "", "", -1, False)
-    groups: dict[tuple[str, ...], _Group] = {(): root}
-    for n in graph.nodes:
-        parent = root
-        for k, f in enumerate(n.scope):
-            key = tuple(x.name for x in n.scope[: k + 1])
-            g = groups.get(key)
-            if g is None:
-                transparent = not f.named and builtins.lookup(f.block) is not None
-                level = parent.level if transparent else parent.level + 1
-                g = _Group(key, f.block, names(f.call), level, transparent)
-                groups[key] = g
-                parent.items.append(g)
-            g.nodes.append(n.name)
-            parent = g
-        parent.items.append(n.name)
-    root.nodes = [n.name for n in graph.nodes]
-    return root
-
-
-def _max_level(g: _Group) -> int:
-    return max([g.level] + [_max_level(c) for c in g.items if isinstance(c, _Group)])
+def _names(nodes: list[Node]) -> list[str]:
+    return [n.name for n in nodes]
 
 
 # ---------------------------------------------------------------- building a view
 class _Builder:
-    def __init__(self, graph: Graph, names: CallNames, depth: int, unroll: bool,
-                 notes: Notes):
+    def __init__(self, graph: Graph, depth: int, unroll: bool, notes: Notes):
         self.graph = graph
-        self.names = names
         self.depth = depth
         self.unroll = unroll
         self.notes = notes
@@ -160,12 +125,22 @@ class _Builder:
         self.member: dict[str, list[tuple[int, int]]] = {}  # node -> (run, copy index)
         self.runs = 0
         self._sigs: dict[tuple[int, bool], tuple] = {}
+        self._calls: dict[int, str] = {}  # id of a frame (the graph keeps it) -> its label
+
+    def call(self, f: Frame | None) -> str:
+        """A frame's call as the diagram shows it (made once per frame)."""
+        if f is None:
+            return ""
+        done = self._calls.get(id(f))
+        if done is None:
+            done = self._calls[id(f)] = calls.label(f)
+        return done
 
     # ------------------------------------------------------------ items
-    def emit(self, items: list[str | _Group]) -> list[Item]:
+    def emit(self, items: list[Node | Scope]) -> list[Item]:
         out: list[Item] = []
         for it in self._fold(items):
-            if isinstance(it, str):
+            if isinstance(it, Node):
                 out.append(self._node_box(it))
             elif isinstance(it, _Run):
                 collapsed = it.members[0].level >= self.depth
@@ -175,37 +150,37 @@ class _Builder:
             elif it.level >= self.depth:
                 out.append(self._group_box(it))
             else:
-                out.append(Cluster("cluster_" + "/".join(it.key), it.call,
+                out.append(Cluster("cluster_" + "/".join(it.key), self.call(it.frame),
                                    tuple(self.emit(it.items))))
         return out
 
-    def _node_box(self, name: str) -> Box:
-        n = self.graph[name]
-        self.owner[name] = name
+    def _node_box(self, n: Node) -> Box:
+        self.owner[n.name] = n.name
         title = ops.get(n.op).describe(n.a, n.type)
-        return Box(name, title, ops.get(n.op).family, self.notes.lines([name]),
+        return Box(n.name, title, ops.get(n.op).family, self.notes.lines([n.name]),
                    f"{n.path} ({n.op})")
 
-    def _group_box(self, g: _Group) -> Box:
+    def _group_box(self, g: Scope) -> Box:
         bid = "/".join(g.key)
-        for n in g.nodes:
+        names = _names(g.nodes)
+        for n in names:
             self.owner[n] = bid
         inner = self._fold(g.items)  # a block that is one run shows it: "basic(64) x 3"
-        lines = ((f"{_shown(inner[0]).call} x {len(inner[0].members)}",)
+        lines = ((f"{self.call(_shown(inner[0]).frame)} x {len(inner[0].members)}",)
                  if len(inner) == 1 and isinstance(inner[0], _Run) else ())
-        return Box(bid, g.call, "block", lines + self.notes.lines(g.nodes),
+        return Box(bid, self.call(g.frame), "block", lines + self.notes.lines(names),
                    f"{'.'.join(g.key)}: {len(g.nodes)} layers")
 
     def _run_box(self, run: _Run) -> Box:
         first, rest = run.members[0], run.members[1:]
         n = len(run.members)
         bid = "/".join(first.key) + f"*{n}"
-        nodes = [x for m in run.members for x in m.nodes]
+        nodes = [x.name for m in run.members for x in m.nodes]
         for x in nodes:
             self.owner[x] = bid
-        shown = _shown(run)
+        shown = self.call(_shown(run).frame)
         lines = [self._first_note(first, rest[0])] if run.first_differs else []
-        return Box(bid, f"{shown.call} x {n}", "block", tuple(lines) + self.notes.lines(nodes),
+        return Box(bid, f"{shown} x {n}", "block", tuple(lines) + self.notes.lines(nodes),
                    f"{'.'.join(first.key)} .. {'.'.join(run.members[-1].key)}: "
                    f"{len(nodes)} layers")
 
@@ -214,33 +189,29 @@ class _Builder:
         self.runs += 1
         for i, m in enumerate(run.members):
             for x in m.nodes:
-                self.member.setdefault(x, []).append((self.runs, i))
+                self.member.setdefault(x.name, []).append((self.runs, i))
             if i:
-                self.alias.update(zip(m.nodes, rep.nodes))
+                self.alias.update(zip(_names(m.nodes), _names(rep.nodes)))
         cid = "cluster_" + "/".join(rep.key) + f"*{len(run.members)}"
-        return Cluster(cid, f"{rep.call} x {len(run.members)}", tuple(self.emit(rep.items)))
+        return Cluster(cid, f"{self.call(rep.frame)} x {len(run.members)}",
+                       tuple(self.emit(rep.items)))
 
-    def _first_note(self, first: _Group, other: _Group) -> str:
-        if first.call != other.call:
-            return f"first: {first.call}"
-        seen = Counter(self._key(x) for x in other.nodes)
+    def _first_note(self, first: Scope, other: Scope) -> str:
+        if self.call(first.frame) != self.call(other.frame):
+            return f"first: {self.call(first.frame)}"
+        seen = Counter((x.op, x.attrs) for x in other.nodes)
         extra = []
-        for x in first.nodes:
-            k = self._key(x)
+        for n in first.nodes:
+            k = (n.op, n.attrs)
             if seen[k]:
                 seen[k] -= 1
-            elif ops.get(self.graph[x].op).family not in ("norm", "act"):
-                n = self.graph[x]
+            elif ops.get(n.op).family not in ("norm", "act"):
                 extra.append(ops.get(n.op).describe(n.a, n.type))
         return "first: + " + ", ".join(extra) if extra else "first differs"
 
-    def _key(self, name: str) -> tuple:
-        n = self.graph[name]
-        return (n.op, n.attrs)
-
     # ------------------------------------------------------------ folding
-    def _fold(self, items: list[str | _Group]) -> list[str | _Group | _Run]:
-        out: list[str | _Group | _Run] = []
+    def _fold(self, items: list[Node | Scope]) -> list[Node | Scope | _Run]:
+        out: list[Node | Scope | _Run] = []
         i = 0
         while i < len(items):
             it = items[i]
@@ -264,17 +235,17 @@ class _Builder:
             i += 1
         return out
 
-    def _first_may_differ(self, first: _Group, nxt) -> bool:
+    def _first_may_differ(self, first: Scope, nxt) -> bool:
         """ResNet's first block: the same block, its arguments the next one's plus more
         (``bottleneck(128, stride=2)`` or ``bottleneck(128, 2)`` before
         ``bottleneck(128)``), and the same output shape."""
-        return (self._foldable(nxt) and nxt.block == first.block
-                and extends(first.call, nxt.call)
+        return (self._foldable(nxt) and nxt.frame.block == first.frame.block
+                and calls.extends(first.frame, nxt.frame)
                 and self._out_type(first) == self._out_type(nxt) and self._chained(first, nxt))
 
     @staticmethod
     def _foldable(it) -> bool:
-        return isinstance(it, _Group) and not it.transparent
+        return isinstance(it, Scope) and not it.transparent
 
     def _extend(self, items: list, start: int, collapsed: bool) -> int:
         """End of the run of calls equal to ``items[start]``, each fed by the previous."""
@@ -286,36 +257,37 @@ class _Builder:
             j += 1
         return j
 
-    def _signature(self, g: _Group, with_types: bool) -> tuple:
+    def _signature(self, g: Scope, with_types: bool) -> tuple:
         """The call, its layers, attributes and wiring (and shapes), position-relative."""
         cache_key = (id(g), with_types)
         if cache_key in self._sigs:
             return self._sigs[cache_key]
-        index = {x: i for i, x in enumerate(g.nodes)}
+        index = {x.name: i for i, x in enumerate(g.nodes)}
         ext: dict[str, int] = {}
-        sig: list = [g.block, g.call]
-        for x in g.nodes:
-            n = self.graph[x]
+        sig: list = [g.frame.block, self.call(g.frame)]
+        for n in g.nodes:
             ins = tuple(index[i] if i in index else -1 - ext.setdefault(i, len(ext))
                         for i in n.inputs)
-            inner = tuple((f.block, self.names(f.call)) for f in n.scope[len(g.key):])
+            inner = tuple((f.block, self.call(f)) for f in n.scope[len(g.key):])
             sig.append((n.op, n.attrs, ins, inner, n.type.dims if with_types else None))
         self._sigs[cache_key] = result = tuple(sig)
         return result
 
-    def _chained(self, a: _Group, b: _Group) -> bool:
+    def _chained(self, a: Scope, b: Scope) -> bool:
         """``b`` reads ``a``'s one output and nothing else from outside; only ``b`` reads it."""
-        inside_a, inside_b = set(a.nodes), set(b.nodes)
-        outs = [x for x in a.nodes if any(c not in inside_a for c in self.consumers[x])]
+        names_a = _names(a.nodes)
+        inside_a, inside_b = set(names_a), set(_names(b.nodes))
+        outs = [x for x in names_a if any(c not in inside_a for c in self.consumers[x])]
         if len(outs) != 1 or outs[0] == self.graph.output:
             return False
         if any(c not in inside_b for c in self.consumers[outs[0]]):
             return False
-        ext = {i for x in b.nodes for i in self.graph[x].inputs if i not in inside_b}
+        ext = {i for x in b.nodes for i in x.inputs if i not in inside_b}
         return ext == {outs[0]}
 
-    def _out_type(self, g: _Group):
-        return self.graph[g.nodes[-1]].type
+    @staticmethod
+    def _out_type(g: Scope):
+        return g.nodes[-1].type
 
     # ------------------------------------------------------------ edges
     def edges(self) -> list[Edge]:
@@ -358,9 +330,8 @@ class _Builder:
 
 
 # ---------------------------------------------------------------- the entry point
-def build_view(graph: Graph, names: CallNames | None = None, depth: int | None = None,
-               unroll: bool = False, annotate: tuple[str, ...] = (),
-               shapes: str = "changes") -> View:
+def build_view(graph: Graph, depth: int | None = None, unroll: bool = False,
+               annotate: tuple[str, ...] = (), shapes: str = "changes") -> View:
     """The view of ``graph`` at ``depth`` (None: automatic), with annotations.
 
     ``shapes``: label edges with tensor shapes where they change, on ``all`` edges, or
@@ -373,14 +344,13 @@ def build_view(graph: Graph, names: CallNames | None = None, depth: int | None =
     >>> [b.title for b in build_view(g, depth=1).boxes()][1:3]
     ['3x3 conv, 4', 'relu']
     """
-    names = names or CallNames()
     notes = Notes(graph, annotate)
-    root = _tree(graph, names)
+    root = scope_tree(graph)
     auto = depth is None
     if depth is None:
-        depth = _auto_depth(graph, names, root, unroll)
+        depth = _auto_depth(graph, root, unroll)
 
-    b = _Builder(graph, names, depth, unroll, notes)
+    b = _Builder(graph, depth, unroll, notes)
     items = b.emit(root.items)
     items.append(Box("output", "output", "io", (), f"{graph.name} output"))
     edges = b.label(b.edges(), shapes)
@@ -395,10 +365,9 @@ def _follow(b: _Builder, name: str) -> str:
     return name
 
 
-def _auto_depth(graph: Graph, names: CallNames, root: _Group, unroll: bool) -> int:
-    top = _max_level(root)
-    for d in range(top + 1, 0, -1):  # no blocks: top = -1, depth 0
-        b = _Builder(graph, names, d, unroll, Notes(graph, ()))
+def _auto_depth(graph: Graph, root: Scope, unroll: bool) -> int:
+    for d in range(root.max_level() + 1, 0, -1):  # no blocks: max level -1, depth 0
+        b = _Builder(graph, d, unroll, Notes(graph, ()))
         if sum(1 for _ in _walk(tuple(b.emit(root.items)))) + 1 <= AUTO_NODES:
             return d
     return 0

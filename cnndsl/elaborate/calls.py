@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ops
 from ..diagnostics import Diagnostic, Span
+from ..ir.graph import Argument
 from ..syntax import ast
 from . import builtins
 from .attrs import fmt_value
@@ -101,7 +102,8 @@ class Calls:
                       help="a block cannot use itself; repeat it with `*N` instead")
         export, self.export_next = self.export_next, False
         bound = self._bind_block_args(b, args, env, span, x)
-        call_text = self._call_text(b.name, args, env)
+        texts = [self._arg_text(a.value, env) for a in args]
+        call_text = self._call_text(b.name, args, texts)
         body_env = Env(bound, self._global_env(env), x, f"block {b.name}")
         self.call_stack.append((b.name.lower(), span))
         self.context.append(f"in `{call_text}`, called at line {span.line}:{span.col}")
@@ -112,7 +114,8 @@ class Calls:
             key = None
             if MEMOIZE and x.ok and len(numeric) == len(b.params) and not export:
                 key = (id(b), tuple((k, type(v), v) for k, v in numeric), x.type, tail)
-            with self.builder.frame(b.name, call_text, True, span, numeric):
+            with self.builder.frame(b.name, call_text, True, span, numeric, "block",
+                                    _arguments(b, args, texts, numeric)):
                 done = self.memo.done.get(key) if key is not None else None
                 if done is not None:
                     self._admit(done, span)
@@ -213,14 +216,37 @@ class Calls:
     def _param_sig(p: ast.Param) -> str:
         return p.name if p.default is None else f"{p.name}={p.default.text}"
 
-    def _call_text(self: Elaborator, name: str, args: tuple[ast.Arg, ...], env: Env) -> str:
-        parts = []
-        for a in args:
-            text = a.value.text
-            if self.ev.kind(a.value, env) in ("num", "unknown"):
-                try:
-                    text = fmt_value(self.ev.eval(a.value, env, want_str=True))
-                except ElabError:
-                    pass
-            parts.append(text if a.name is None else f"{a.name}={text}")
+    def _arg_text(self: Elaborator, e: ast.Expr, env: Env) -> str:
+        """An argument as a call's text shows it: numbers evaluated, the rest as written."""
+        if self.ev.kind(e, env) in ("num", "unknown"):
+            try:
+                return fmt_value(self.ev.eval(e, env, want_str=True))
+            except ElabError:
+                pass
+        return e.text
+
+    @staticmethod
+    def _call_text(name: str, args: tuple[ast.Arg, ...], texts: list[str]) -> str:
+        parts = [t if a.name is None else f"{a.name}={t}" for a, t in zip(args, texts)]
         return f"{name}({', '.join(parts)})" if parts else name
+
+
+def _arguments(b: ast.BlockDef, args: tuple[ast.Arg, ...], texts: list[str],
+               numeric: tuple) -> tuple[Argument, ...]:
+    """Each parameter of a bound call as a reader sees it (see :class:`Argument`): a
+    parameter not passed holds its default, evaluated where :meth:`Calls._numeric` did."""
+    given: dict[str, tuple[str, str]] = {}
+    positional = iter(b.params)
+    for a, text in zip(args, texts):
+        if a.name is None:
+            given[next(positional).name] = (text.strip(), "positional")
+        else:
+            given[a.name] = (text.strip(), "keyword")
+    values = dict(numeric)
+    out = []
+    for p in b.params:
+        default = None if p.default is None else p.default.text.strip()
+        value, how = given.get(p.name) or (
+            fmt_value(values[p.name]) if p.name in values else default or "", "default")
+        out.append(Argument(p.name, value, how, default))
+    return tuple(out)

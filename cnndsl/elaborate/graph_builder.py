@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from ..diagnostics import Span
-from ..ir.graph import Frame, Node, TensorType
+from ..ir.graph import Argument, Frame, Node, TensorType
 from .env import Port
 
 # Short local names for some operators (the rest use the operator's name).
@@ -79,12 +79,13 @@ class GraphBuilder:
 
     @contextmanager
     def frame(self, block: str, call: str, named: bool, span: Span | None,
-              args: tuple = ()):
+              args: tuple = (), kind: str = "block",
+              arguments: tuple[Argument, ...] | None = None):
         """Enter a block call: ``stage2`` for the second call of ``stage`` in this scope."""
         key = ("frame", self._named_path() if named else tuple(f.name for f in self.scope), block)
         sep = "_" if block[-1:].isdigit() else ""
         name = f"{block}{sep}{self._next(key)}"
-        self.scope.append(Frame(name, block, call, named, span, args))
+        self.scope.append(Frame(name, block, call, named, span, args, kind, arguments))
         outer = self._path
         if named:
             self._path = outer + (name,)

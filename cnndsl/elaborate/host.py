@@ -53,8 +53,9 @@ class Host:
 
     def frame(self, block: str, call: str, named: bool,
               span: Span | None) -> AbstractContextManager[None]:
-        """The scope the built-in's nodes are made in (named: part of their names)."""
-        return self._el.builder.frame(block, call, named, span)
+        """The scope the built-in's nodes are made in (named: part of their names); its
+        frame's kind is ``builtin``, its call the text ``call``."""
+        return self._el.builder.frame(block, call, named, span, kind="builtin")
 
     def hoist(self, start: int, mid: int) -> bool:
         """Move the nodes made since ``mid`` before those made since ``start`` (a

@@ -62,13 +62,35 @@ class TensorType:
 
 
 @dataclass(frozen=True)
+class Argument:
+    """One parameter of a block call, as a reader of the call sees it.
+
+    ``value`` is the argument's text with numbers evaluated (``128``, ``relu``); ``given``
+    says how the call passed it: ``positional``, ``keyword``, or ``default`` (not passed:
+    ``value`` is then the default, evaluated where it is a number); ``default`` is the
+    parameter's default as the block's signature writes it, None for a required one.
+    """
+
+    name: str
+    value: str
+    given: str = "positional"
+    default: str | None = None
+
+
+@dataclass(frozen=True)
 class Frame:
     """One block call on the way from the network to a node.
 
     ``name`` is the instance name (``stage2``); ``block`` the block called (``stage``);
     ``call`` the call as written with its arguments evaluated (``stage(128, 4)``);
     ``named`` frames contribute to node names and become submodules in the emitted code
-    (user blocks); builtin blocks (residual, se, ...) are unnamed and only group nodes.
+    (user blocks, ``aux`` heads); a ``residual`` is unnamed and only groups nodes.
+    ``kind`` is ``block`` for a call of a ``block`` definition (the program's, an
+    import's, the prelude's) and ``builtin`` for a block the compiler expands itself
+    (``residual``, ``aux``). ``args`` holds the numeric arguments by name (for the
+    emitted classes); ``arguments`` every parameter of a block's call in the signature's
+    order (for a reader: :mod:`cnndsl.draw.calls`). It is None for a built-in, which has
+    no signature (``call`` says it all), and in an IR written before it was recorded.
     """
 
     name: str
@@ -77,6 +99,8 @@ class Frame:
     named: bool = True
     span: Span | None = field(default=None, compare=False)
     args: tuple[tuple[str, int | float], ...] = ()  # the numeric arguments, by name
+    kind: str = "block"
+    arguments: tuple[Argument, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,12 +226,7 @@ class Graph:
                     "inputs": list(n.inputs),
                     "type": list(n.type.dims),
                     "span": n.span.to_json() if n.span else None,
-                    "scope": [
-                        {"name": f.name, "block": f.block, "call": f.call, "named": f.named,
-                         "args": [list(a) for a in f.args],
-                         "span": f.span.to_json() if f.span else None}
-                        for f in n.scope
-                    ],
+                    "scope": [_frame_json(f) for f in n.scope],
                 }
                 for n in self.nodes
             ],
@@ -236,10 +255,7 @@ class Graph:
         nodes = []
         for d in data["nodes"]:
             span = span_of(d.get("span"))
-            scope = tuple(Frame(f["name"], f["block"], f["call"], f["named"],
-                                span_of(f.get("span")),
-                                tuple((k, v) for k, v in f.get("args", ())))
-                          for f in d.get("scope", ()))
+            scope = tuple(_frame(f, span_of(f.get("span"))) for f in d.get("scope", ()))
             attrs = tuple((k, tuple(v) if isinstance(v, list) else v)
                           for k, v in d["attrs"].items())
             nodes.append(Node(d["name"], d["path"], d["op"], attrs, tuple(d["inputs"]),
@@ -252,6 +268,28 @@ class Graph:
         if broken:
             raise _not_ir(broken)
         return graph
+
+
+def _frame_json(f: Frame) -> dict:
+    out = {"name": f.name, "block": f.block, "call": f.call, "named": f.named, "kind": f.kind,
+           "args": [list(a) for a in f.args]}
+    if f.arguments is not None:
+        out["arguments"] = [{"name": a.name, "value": a.value, "given": a.given,
+                             "default": a.default} for a in f.arguments]
+    out["span"] = f.span.to_json() if f.span else None
+    return out
+
+
+def _frame(f: dict, span: Span | None) -> Frame:
+    """A frame of a document; one written before frames had a kind and arguments reads
+    as a named frame being a block's (an unnamed one a built-in's), arguments unknown."""
+    arguments = f.get("arguments")
+    return Frame(f["name"], f["block"], f["call"], f["named"], span,
+                 tuple((k, v) for k, v in f.get("args", ())),
+                 f.get("kind", "block" if f["named"] else "builtin"),
+                 None if arguments is None else tuple(
+                     Argument(a["name"], a["value"], a["given"], a.get("default"))
+                     for a in arguments))
 
 
 def check_document(data: Any) -> dict:

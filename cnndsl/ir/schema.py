@@ -129,14 +129,41 @@ SCHEMA: dict[str, Any] = {
                 "call": {"type": "string", "description": (
                     "The call as written, its arguments evaluated (`stage(128, 4)`).")},
                 "named": {"type": "boolean", "description": (
-                    "True for a user block (it names nodes and becomes a submodule); false "
-                    "for a built-in one (residual, se, ...) that only groups nodes.")},
+                    "True for a block's call and an `aux` head (it names nodes and becomes a "
+                    "submodule); false for a `residual`, which only groups nodes.")},
+                "kind": {"enum": ["block", "builtin"], "description": (
+                    "`block` for a call of a `block` definition (the program's, an import's, "
+                    "the prelude's); `builtin` for a block the compiler expands itself "
+                    "(residual, aux). Optional: missing, `block` for a named frame and "
+                    "`builtin` for another.")},
                 "args": {"type": "array", "description": "The numeric arguments by name.",
                          "items": {"type": "array", "minItems": 2, "maxItems": 2,
                                    "prefixItems": [{"type": "string"},
                                                    {"type": ["integer", "number"]}]}},
+                "arguments": {"type": "array", "items": {"$ref": "#/$defs/argument"},
+                              "description": "Every parameter of a block's call, in the "
+                              "signature's order, as a reader sees it. Optional: missing for "
+                              "a built-in (`call` says it all) and in an IR written before "
+                              "they were recorded (a diagram then shows `call`)."},
                 "span": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/span"}],
                          "description": "The call's source text."},
+            },
+        },
+        "argument": {
+            "description": "One parameter of a block call.",
+            "type": "object",
+            "required": ["name", "value", "given"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "description": "The parameter (`stride`)."},
+                "value": {"type": "string", "description": (
+                    "Its value as text, numbers evaluated (`2`, `relu`, `conv(c, 3) - bn`).")},
+                "given": {"enum": ["positional", "keyword", "default"], "description": (
+                    "How the call passed it; `default`: not passed, the value is the "
+                    "parameter's default (evaluated where it is a number).")},
+                "default": {"type": ["string", "null"], "description": (
+                    "The parameter's default as the signature writes it; null for a "
+                    "required parameter.")},
             },
         },
     },
@@ -166,6 +193,9 @@ def _predicate(s: dict):
     if "const" in s:
         const = s["const"]
         tests.append(lambda v: v == const)
+    if "enum" in s:
+        allowed = [(type(a), a) for a in s["enum"]]
+        tests.append(lambda v: (type(v), v) in allowed)
     if "minimum" in s:
         low = s["minimum"]
         tests.append(lambda v: not isinstance(v, (int, float)) or v >= low)
@@ -269,6 +299,9 @@ def _check(v: Any, s: dict, where: str, found: list[str], limit: int) -> None:
             return
     if "const" in s and v != s["const"]:
         bad(f"expected {json.dumps(s['const'])}, got {json.dumps(v)[:40]}")
+    if "enum" in s and (type(v), v) not in [(type(a), a) for a in s["enum"]]:
+        bad(f"expected one of {', '.join(json.dumps(a) for a in s['enum'])}, "
+            f"got {json.dumps(v)[:40]}")
     if "minimum" in s and isinstance(v, (int, float)) and v < s["minimum"]:
         bad(f"{v} is less than {s['minimum']}")
     if "minLength" in s and isinstance(v, str) and len(v) < s["minLength"]:
