@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 from . import ops
 from .diagnostics import Diagnostic
-from .ir.graph import Frame, Graph, Node
+from .ir.graph import Graph, Node
+from .ir.scopes import Scope, cut, is_level, scope_tree
 from .passes.cost import HEAD_KINDS, NodeCost, fvcore_macs, head_macs
 from .passes.memory import ActivationMemory, TrainingMemory, activation_memory, training_memory
 from .passes.receptive_field import RF
@@ -172,14 +173,9 @@ def node_row(node: Node, nc: NodeCost, rf: RF | None) -> LayerRow:
         nc.activations if nc.new_tensor else 0, rf, node.path, node.scope_str())
 
 
-def _calls(node: Node) -> tuple[Frame, ...]:
-    """The block calls a node sits in (built-in groupings like residual() are not levels)."""
-    return tuple(f for f in node.scope if f.named)
-
-
-def block_row(nodes: list[Node], rows: list[LayerRow], level: int) -> LayerRow:
-    """One row for the nodes of one block call (``nodes[i]`` made ``rows[i]``)."""
-    frames = _calls(nodes[0])[: level + 1]
+def block_row(scope: Scope, rows: list[LayerRow]) -> LayerRow:
+    """One row for the nodes of one block call (``scope.nodes[i]`` made ``rows[i]``)."""
+    frames = [f for f in scope.frames if is_level(f)]
     last, out = frames[-1], rows[-1]
     kinds: dict[str, int] = {}
     for r in rows:
@@ -195,19 +191,14 @@ def block_row(nodes: list[Node], rows: list[LayerRow], level: int) -> LayerRow:
 
 
 def collapse(graph: Graph, rows: list[LayerRow], depth: int | None) -> list[LayerRow]:
-    """One row per block call at level ``depth`` (0: the top-level calls), as `draw` does."""
+    """One row per block call at level ``depth`` (0: the top-level calls), as `draw`
+    does: the calls of :func:`cnndsl.ir.scopes.cut`, the nodes around them."""
     if depth is None:
         return rows
-    groups: dict[object, tuple[list[Node], list[LayerRow]]] = {}
-    for node, row in zip(graph.nodes, rows):
-        calls = _calls(node)
-        key: object = (tuple(f.name for f in calls[: depth + 1])
-                       if len(calls) > depth else node.name)
-        groups.setdefault(key, ([], []))
-        groups[key][0].append(node)
-        groups[key][1].append(row)
-    return [r[0] if isinstance(k, str) else block_row(ns, r, depth)
-            for k, (ns, r) in groups.items()]
+    by_name = {n.name: r for n, r in zip(graph.nodes, rows)}
+    return [by_name[it.name] if isinstance(it, Node) else
+            block_row(it, [by_name[n.name] for n in it.nodes])
+            for it in cut(scope_tree(graph), depth)]
 
 
 def summarize(graph: Graph, analysis: Analysis, *, name: str | None = None,
