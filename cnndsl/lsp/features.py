@@ -108,7 +108,7 @@ def _innermost(doc: Doc, a: Analysis, pos: Pos) -> Hover | None:
         groups = hits[key]
         if key[1] == "0":
             f = frames[key]
-            head = _block_head(a, f.block) if f.named else f"**{f.block}** (built in)"
+            head = _block_head(a, f.block) if f.kind == "block" else f"**{f.block}** (built in)"
         else:
             node = list(groups.values())[-1][0]  # fc, not the flatten it brings
             op = ops.get(node.op)
@@ -175,7 +175,7 @@ def _name_hover(doc: Doc, a: Analysis | None, pos: Pos) -> Hover | None:
         calls: dict[str, list[Node]] = {}
         for node in a.net.graph.nodes[1:]:
             for k, f in enumerate(node.scope):
-                if f.named and f.block.lower() == name.lower():
+                if f.kind == "block" and f.block.lower() == name.lower():
                     calls.setdefault(_path(node.scope[: k + 1]), []).append(node)
         return Hover(_block_head(a, name) + ("\n\n" + _table(a, calls) if calls else ""), rng)
     h = next((h for h in headers(doc.text) if h.kind == "block"
