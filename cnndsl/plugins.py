@@ -19,10 +19,12 @@ on the first lookup (see :mod:`cnndsl.ops.registry`).
 True
 
 NOTE: what a plugin may put into generated code. A generated file must pass the
-allow-list (:mod:`cnndsl.backends.codecheck`) before it runs. A plugin's emission
-(``torch_module``/``torch_call``) is text it writes from the attribute values the
-backend has already checked to be plain numbers and short words, so "nothing from the
-input but escaped names and numbers" still holds. Code of its own reaches the file in
+allow-list (:mod:`cnndsl.backends.codecheck`) before it runs. A plugin's emission is
+made from the attribute values the backend has already checked to be plain numbers and
+short words: ``torch_module`` returns a :class:`~cnndsl.ops.ctor.Ctor`, a constructor
+call that can hold nothing else (text is still read into one, deprecated; see
+docs/plugins.md), and ``torch_call`` the forward expression's text, so "nothing from
+the input but escaped names and numbers" still holds. Code of its own reaches the file in
 one of two ways: ``torch_helper``, an ``nn.Module`` class copied into the file (it must
 pass the allow-list itself: checked here, at registration), or ``torch_imports``,
 ``(module, name)`` pairs the file imports (``from cnndsl_coordconv.torch import
@@ -161,7 +163,7 @@ def _validate(op: OpDef, plugin: str) -> None:
         raise PluginError(f"{who}: infer must be a function (attrs, input types) -> type")
     if op.torch_module is None and op.torch_call is None:
         raise PluginError(f"{who}: it has no PyTorch emission; give torch_module (a "
-                          "constructor expression) and/or torch_call (a forward expression)")
+                          "cnndsl.ops.Ctor) and/or torch_call (a forward expression)")
     for pair in op.torch_imports:
         _check_import(who, pair)
     if op.torch_helper:

@@ -1,74 +1,83 @@
 """Classes for the emitted PyTorch source: instances of one block with the same structure
 share a class whose constructor takes what differs between them.
 
-The numbers in the instances' constructor lines are compared slot by slot; a slot that
-varies becomes a constructor parameter named after the block's own parameter where the
-values match it (``Bottleneck(in_channels, c)`` with ``nn.Conv2d(c, 4 * c, ...)``).
+The numbers in the instances' constructors (:class:`~cnndsl.ops.ctor.Ctor` values) are
+compared slot by slot; a slot that varies becomes a constructor parameter named after
+the block's own parameter where the values match it (``Bottleneck(in_channels, c)``
+with ``nn.Conv2d(c, 4 * c, ...)``). What is decided here is written out by
+:mod:`cnndsl.backends.torch_render`.
+
+NOTE: slots and their roles. A constructor's numbers are its slots, in the order of its
+text; the rest of it (callee, keywords, words, booleans, the sign of a number) is its
+structure, which instances must share. A slot no block argument explains gets a
+parameter named after its role: the keyword its number is the value of
+(``conv1_stride``; both numbers of ``padding=(1, 2)``), or else its place among the
+constructor's numbers (``conv1_in``, ``conv1_out``, ``conv1_arg2``). A number inside a
+nested tuple or constructor, or after a minus sign, takes its place, not the keyword.
+
+>>> from cnndsl.ops.ctor import Ctor
+>>> _numbers(Ctor("nn.Conv2d", (8, 16), (("kernel_size", 3), ("padding", (1, 0)))))
+([8, 16, 3, 1, 0], ['in', 'out', 'kernel_size', 'padding', 'padding'])
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..ir.graph import Frame
-from .pynames import RESERVED, Namespace, camel, comment, docstring, identifier
+from ..ops.ctor import Ctor, Value, is_number, render
+from .pynames import RESERVED, Namespace, camel
+from .torch_tree import Instance
 
-_DIGITS = r"\d+\.\d+(?:e[-+]?\d+)?|\d+e[-+]?\d+|\d+"
-_NUMBER = re.compile(rf"(?<![\w.])({_DIGITS})(?![\w.])")
-# A constructor's text as keywords (``stride=``), numbers, and what ends a keyword's value
-# (a word, any other symbol); spaces, commas and an opening bracket keep it.
-_TOKEN = re.compile(rf"(?P<kw>\w+)=(?!=)|(?<![\w.])(?P<num>{_DIGITS})(?![\w.])"
-                    r"|(?P<word>[A-Za-z_][\w.]*)|(?P<other>[^\d, (])")
 _MULTIPLES = (2, 3, 4, 6, 8)
 
 
-def _number(text: str) -> int | float:
-    return float(text) if any(c in text for c in ".e") else int(text)
+def _numbers(ctor: Ctor) -> tuple[list, list[str]]:
+    """The numbers of ``ctor`` in the order of its text (their magnitudes) and the role
+    of each (see the NOTE above)."""
+    values: list = []
+    roles: list[str] = []
+    keyword: list = [None]  # the keyword whose value is being read, until something ends it
+
+    def walk(v: Value) -> None:
+        if is_number(v):
+            if render(v).startswith("-"):
+                keyword[0] = None  # a minus sign ends a keyword's value
+            k = len(values)
+            roles.append(keyword[0] or ("in" if k == 0 else "out" if k == 1 else f"arg{k}"))
+            values.append(abs(v))
+        elif isinstance(v, tuple):
+            for x in v:
+                walk(x)
+            keyword[0] = None  # its closing bracket
+        elif isinstance(v, Ctor):
+            keyword[0] = None  # the callee
+            for x in v.args:
+                walk(x)
+            for name, x in v.kwargs:
+                keyword[0] = name
+                walk(x)
+            keyword[0] = None  # its closing bracket
+        else:  # a word, a boolean, None
+            keyword[0] = None
+
+    walk(ctor)
+    return values, roles
 
 
-def _fmt_num(v) -> str:
-    return repr(v) if isinstance(v, float) else str(v)
-
-
-@dataclass
-class Instance:
-    """One scope (a block call, or the network) on its way to a class.
-
-    ``init`` holds ``(attr, rhs, child)``: a module constructor text, or the child
-    instance whose class builds the submodule. ``fwd`` holds ``(code, shape, where)``.
-    """
-
-    frame: Frame | None
-    in_channels: int | None
-    init: list = field(default_factory=list)
-    fwd: list = field(default_factory=list)
-    children: list = field(default_factory=list)
-    cls: str = ""
-    params: tuple[str, ...] = ()  # the class's constructor parameters
-    call_values: dict = field(default_factory=dict)  # this instance's value of each
-    shared: bool = False  # its class serves several instances
-    returns: str = ""  # the forward's return annotation, if any
-
-    @property
-    def height(self) -> int:
-        return 1 + max((c.height for c in self.children), default=-1)
-
-    def candidates(self) -> dict[str, int | float]:
-        """Names a number can be written with: the block's arguments, then its input width."""
-        out = {identifier(k): v for k, v in self.frame.args} if self.frame else {}
-        if self.in_channels is not None:
-            out.setdefault("in_channels", self.in_channels)
-        return out
-
-
-def _child_call(child: Instance) -> str:
-    args = ", ".join(f"{p}={_fmt_num(child.call_values[p])}" for p in child.params)
-    return f"{child.cls}({args})"
+def _shape(v: Value):
+    """The structure of a value: its numbers taken out, their signs kept."""
+    if is_number(v):
+        return ("-" if render(v).startswith("-") else "+", 0)
+    if isinstance(v, tuple):
+        return ("()", tuple(_shape(x) for x in v))
+    if isinstance(v, Ctor):
+        return (v.callee, tuple(_shape(x) for x in v.args),
+                tuple((k, _shape(x)) for k, x in v.kwargs))
+    return ("=", type(v).__name__, v)
 
 
 @dataclass(frozen=True)
-class _Slot:
+class Slot:
     """How a varying number is written: ``factor * name``, ``name // divisor`` or a
     parameter of its own (``name`` is then the role, e.g. ``conv1_out``)."""
 
@@ -76,20 +85,26 @@ class _Slot:
     factor: int = 1
     divisor: int = 1
 
-    def text(self, names: dict[str, str]) -> str:
-        n = names[self.name]
-        return f"{self.factor} * {n}" if self.factor > 1 else (
-            f"{n} // {self.divisor}" if self.divisor > 1 else n)
+
+@dataclass(frozen=True)
+class ClassPlan:
+    """One class: its first instance (whose constructors and forward it writes), how
+    each number of the constructors is written (None: as it is), the parameter names
+    (a slot's name -> the Python name) and how many instances it serves."""
+
+    inst: Instance
+    slots: tuple[Slot | None, ...]
+    names: dict[str, str]
+    count: int
 
 
 class ClassMaker:
-    """Assigns classes to instances, children first, and writes their text."""
+    """Assigns classes to instances, children first; :attr:`plans` lists them in order."""
 
-    def __init__(self, class_names: Namespace, graph_name: str, graph_doc: str):
+    def __init__(self, class_names: Namespace, graph_name: str):
         self.class_names = class_names
         self.graph_name = graph_name
-        self.graph_doc = graph_doc
-        self.classes: list[str] = []
+        self.plans: list[ClassPlan] = []
 
     def build(self, root: Instance) -> str:
         levels: dict[int, list[Instance]] = {}
@@ -108,29 +123,19 @@ class ClassMaker:
         """The instance's structure with its numbers taken out, the numbers, and where
         each number stands (attribute, keyword or position) to name it if it varies."""
         lines, values, roles = [], [], []
-        for attr, rhs, child in inst.init:
+        for attr, ctor, child in inst.init:
             if child is not None:
-                rhs = _child_call(child)
-            pieces, pos, k, keyword = [], 0, 0, None
-            for m in _TOKEN.finditer(rhs):
-                if m.lastgroup == "kw":
-                    keyword = m.group("kw")
-                elif m.lastgroup == "num":  # named by the keyword it follows, or its place
-                    pieces.append(rhs[pos:m.start()])
-                    role = keyword or ("in" if k == 0 else "out" if k == 1 else f"arg{k}")
-                    values.append(_number(m.group("num")))
-                    roles.append(f"{attr}_{role}")
-                    pos, k = m.end(), k + 1
-                else:
-                    keyword = None  # a word or a closing bracket ends a keyword's value
-            pieces.append(rhs[pos:])
-            lines.append((attr, tuple(pieces)))
+                ctor = child.call()
+            nums, rs = _numbers(ctor)
+            values += nums
+            roles += [f"{attr}_{r}" for r in rs]
+            lines.append((attr, _shape(ctor)))
         key = (inst.frame.block if inst.frame else None, tuple(lines),
                tuple(code for code, _, _ in inst.fwd))
         return key, values, roles
 
     @staticmethod
-    def _name_slot(column: list, insts: list[Instance], role: str) -> _Slot:
+    def _name_slot(column: list, insts: list[Instance], role: str) -> Slot:
         """The block's parameter equal to the slot in every instance (or a small multiple
         or fraction of one), then the input width; else a parameter of its own."""
         cands = [i.candidates() for i in insts]
@@ -140,15 +145,15 @@ class ClassMaker:
             group = [n for n in group if n in names]
             for n in group:
                 if all(c[n] == v for c, v in zip(cands, column)):
-                    return _Slot(n)
+                    return Slot(n)
             for m in _MULTIPLES:
                 for n in group:
                     if all(c[n] * m == v for c, v in zip(cands, column)):
-                        return _Slot(n, factor=m)
+                        return Slot(n, factor=m)
                     if all(isinstance(c[n], int) and c[n] % m == 0 and c[n] // m == v
                            for c, v in zip(cands, column)):
-                        return _Slot(n, divisor=m)
-        return _Slot(role)
+                        return Slot(n, divisor=m)
+        return Slot(role)
 
     def assign(self, insts: list[Instance]) -> None:
         """Give one class to every group of same-structure instances."""
@@ -160,7 +165,7 @@ class ClassMaker:
         suffixes = _variant_suffixes(list(by_key))
         for key, group in by_key.items():
             members = [g[0] for g in group]
-            slots: list[_Slot | None] = []
+            slots: list[Slot | None] = []
             used: list[str] = []
             fresh: dict[str, list] = {}  # roles made up for slots no argument explains
             for k in range(len(group[0][1])):
@@ -195,41 +200,16 @@ class ClassMaker:
                 cands = inst.candidates()
                 inst.call_values = {names[p]: cands[p] if p in cands else values[roles.index(p)]
                                     for p in raw}
-            self.classes.append(self._class_text(group[0][0], slots, names, len(group)))
+            self.plans.append(ClassPlan(first, tuple(slots), names, len(group)))
 
-    def _class_text(self, inst: Instance, slots: list, names: dict[str, str],
-                    count: int) -> str:
-        shared = count > 1
-        init, k = [], 0
-        for attr, rhs, child in inst.init:
-            if child is not None:
-                rhs = _child_call(child)
-            out, pos = [], 0
-            for m in _NUMBER.finditer(rhs):
-                out.append(rhs[pos:m.start()])
-                out.append(m.group(1) if slots[k] is None else slots[k].text(names))
-                pos = m.end()
-                k += 1
-            out.append(rhs[pos:])
-            note = f"  # {comment(child.frame.call)}" if child is not None and not shared else ""
-            init.append(f"self.{attr} = {''.join(out)}{note}")
-        fwd = []
-        for code, shape, where in inst.fwd:
-            note = "  ".join(x for x in ((shape if not shared else ""), where) if x)
-            fwd.append(code + (f"  # {note}" if note else ""))
-        sig = "".join(f", {p}" for p in inst.params)
-        lines = [f"    def __init__(self{sig}):", "        super().__init__()"]
-        lines += [f"        {ln}" for ln in init]
-        returns = f" -> {inst.returns}" if inst.returns else ""
-        lines += ["", f"    def forward(self, x){returns}:"] + [f"        {ln}" for ln in fwd]
-        if inst.frame is None:
-            doc = self.graph_doc
-        elif shared:
-            doc = docstring(f"The `{inst.frame.block}` block ({count} calls, e.g. "
-                            f"{inst.frame.call}).")
-        else:
-            doc = docstring(inst.frame.call)
-        return f'class {inst.cls}(nn.Module):\n    """{doc}"""\n\n' + "\n".join(lines) + "\n"
+
+def _kind(attr: str) -> str:
+    """A module attribute's name without its number: ``conv`` for ``conv2``,
+    ``b1_conv`` for ``b1_conv1``, ``downsample`` for ``downsample_1``."""
+    base = attr.rstrip("0123456789")
+    if base != attr and base.endswith("_"):
+        base = base[:-1]
+    return base
 
 
 def _variant_suffixes(keys: list[tuple]) -> dict[tuple, str]:
@@ -245,7 +225,7 @@ def _variant_suffixes(keys: list[tuple]) -> dict[tuple, str]:
     for variants in by_block.values():
         if len(variants) < 2:
             continue
-        kinds = {key: list(dict.fromkeys(re.sub(r"_?\d+$", "", attr) for attr, _ in key[1]))
+        kinds = {key: list(dict.fromkeys(_kind(attr) for attr, _ in key[1]))
                  for key in variants}
         common = set.intersection(*(set(v) for v in kinds.values()))
         for key in variants:
@@ -257,39 +237,33 @@ def _variant_suffixes(keys: list[tuple]) -> dict[tuple, str]:
     return out
 
 
-# Keywords a convolution's text leaves out at their default value; spelled out where
-# another call of the same block needs another value, so that the calls share a class.
-_CONV_DEFAULTS = {"stride": "1", "padding": "0", "dilation": "1", "groups": "1"}
-_KEYWORD = re.compile(r"(\w+)=[^,()]*(?:\([^()]*\))?")
-
-
 def _spell_defaults(insts: list[Instance]) -> None:
     """``nn.Conv2d(64, 64, kernel_size=3)`` beside ``nn.Conv2d(64, 64, kernel_size=3,
-    stride=2)`` in another call of the block: the first gains ``stride=1``."""
+    stride=2)`` in another call of the block: the first gains ``stride=1``, a keyword its
+    constructor leaves out at its default (:attr:`Ctor.defaults <cnndsl.ops.ctor.Ctor>`),
+    so that the calls share a class."""
     lines: dict[tuple, list[tuple[Instance, int]]] = {}
     for inst in insts:
         if inst.frame is None:
             continue
-        for i, (attr, rhs, child) in enumerate(inst.init):
-            if child is None and rhs.startswith(("nn.Conv2d(", "nn.ConvTranspose2d(")):
+        for i, (attr, ctor, child) in enumerate(inst.init):
+            if child is None and ctor.defaults:
                 lines.setdefault((inst.frame.block, attr), []).append((inst, i))
     for members in lines.values():
-        keys = [[m.group(1) for m in _KEYWORD.finditer(inst.init[i][1])] for inst, i in members]
-        wanted = [k for k in _CONV_DEFAULTS if any(k in ks for ks in keys)
+        defaults = dict(members[0][0].init[members[0][1]][1].defaults)
+        keys = [[k for k, _ in inst.init[i][1].kwargs] for inst, i in members]
+        wanted = [k for k in defaults if any(k in ks for ks in keys)
                   and not all(k in ks for ks in keys)]
         if not wanted:
             continue
         order = max(keys, key=len)
         for (inst, i), ks in zip(members, keys):
-            attr, rhs, child = inst.init[i]
+            attr, ctor, child = inst.init[i]
             for k in wanted:
                 if k in ks:
                     continue
                 before = [b for b in order[:order.index(k)] if b in ks] if k in order else []
-                m = next((m for m in _KEYWORD.finditer(rhs) if before and
-                          m.group(1) == before[-1]), None)
-                if m is not None:
-                    rhs = f"{rhs[:m.end()]}, {k}={_CONV_DEFAULTS[k]}{rhs[m.end():]}"
+                if before:  # after the keyword that comes before it where it is written
+                    ctor = ctor.with_kwarg(k, defaults[k], after=before[-1])
                     ks.insert(ks.index(before[-1]) + 1, k)
-            inst.init[i] = (attr, rhs, child)
-
+            inst.init[i] = (attr, ctor, child)

@@ -11,8 +11,9 @@ from . import (  # noqa: F401
     pooling,
     reshape,
 )
+from .ctor import Ctor
 from .registry import all_ops, did_you_mean, get, lookup, names
 from .schema import REQUIRED, Attr, OpDef, Params, ShapeError, Window
 
-__all__ = ["Attr", "OpDef", "Params", "REQUIRED", "ShapeError", "Window", "all_ops",
+__all__ = ["Attr", "Ctor", "OpDef", "Params", "REQUIRED", "ShapeError", "Window", "all_ops",
            "did_you_mean", "get", "lookup", "names"]

@@ -6,43 +6,44 @@ None has MACs (element-wise, kind `elementwise`); PReLU alone has parameters.
 from __future__ import annotations
 
 from .common import same
+from .ctor import Ctor
 from .registry import register
 from .schema import Attr, Attrs, OpDef, Params
 
 
 # ---------------------------------------------------------------- fixed nonlinearities
-def _activation_module(module: str, a: Attrs) -> str:
-    """The constructor; ``inplace`` is set by the backend where the IR allows it
-    (:mod:`cnndsl.backends.inplace`), never by a program."""
-    text = module.format(**a)
-    if not a.get("inplace"):
-        return text
-    return text[:-1] + ("inplace=True)" if text.endswith("()") else ", inplace=True)")
+def _activation_module(callee: str, args: tuple[str, ...], a: Attrs) -> Ctor:
+    """The constructor, with the attributes ``args`` as its arguments; ``inplace`` is set
+    by the backend where the IR allows it (:mod:`cnndsl.backends.inplace`), never by a
+    program."""
+    ctor = Ctor(callee, tuple(a[k] for k in args))
+    return ctor.with_kwarg("inplace", True) if a.get("inplace") else ctor
 
 
-def _activation(name: str, module: str, aliases: tuple[str, ...] = (), doc: str = "",
+def _activation(name: str, callee: str, aliases: tuple[str, ...] = (), doc: str = "",
                 attrs: tuple[Attr, ...] = (), label: str | None = None) -> None:
+    args = tuple(x.name for x in attrs)
     register(OpDef(
         name=name, family="act", aliases=aliases, doc=doc or f"{name} activation.",
         attrs=attrs, infer=same, label=lambda a, o: label or name,
         macs_kind="elementwise",
-        torch_module=lambda a, ins, out: _activation_module(module, a),
+        torch_module=lambda a, ins, out: _activation_module(callee, args, a),
         cost_note="no MACs (element-wise)",
     ))
 
 
-_activation("relu", "nn.ReLU()", doc="max(0, x).")
-_activation("relu6", "nn.ReLU6()", doc="min(max(0, x), 6) (MobileNet).")
-_activation("leakyrelu", "nn.LeakyReLU({slope})", aliases=("leaky_relu", "lrelu"),
+_activation("relu", "nn.ReLU", doc="max(0, x).")
+_activation("relu6", "nn.ReLU6", doc="min(max(0, x), 6) (MobileNet).")
+_activation("leakyrelu", "nn.LeakyReLU", aliases=("leaky_relu", "lrelu"),
             attrs=(Attr("slope", "float", 0.01, min=0, doc="negative slope"),),
             doc="Leaky ReLU.", label="leaky relu")
-_activation("elu", "nn.ELU()", doc="ELU.")
-_activation("tanh", "nn.Tanh()", doc="tanh.")
-_activation("sigmoid", "nn.Sigmoid()", doc="logistic sigmoid.")
-_activation("gelu", "nn.GELU()", doc="GELU.")
-_activation("silu", "nn.SiLU()", aliases=("swish",), doc="x * sigmoid(x).")
-_activation("hardswish", "nn.Hardswish()", aliases=("hswish", "hard_swish"), doc="MobileNetV3.")
-_activation("hardsigmoid", "nn.Hardsigmoid()", aliases=("hsigmoid",), doc="MobileNetV3.")
+_activation("elu", "nn.ELU", doc="ELU.")
+_activation("tanh", "nn.Tanh", doc="tanh.")
+_activation("sigmoid", "nn.Sigmoid", doc="logistic sigmoid.")
+_activation("gelu", "nn.GELU", doc="GELU.")
+_activation("silu", "nn.SiLU", aliases=("swish",), doc="x * sigmoid(x).")
+_activation("hardswish", "nn.Hardswish", aliases=("hswish", "hard_swish"), doc="MobileNetV3.")
+_activation("hardsigmoid", "nn.Hardsigmoid", aliases=("hsigmoid",), doc="MobileNetV3.")
 
 
 # ---------------------------------------------------------------- learned
@@ -50,7 +51,7 @@ register(OpDef(
     name="prelu", family="act", doc="PReLU with one learned slope per channel (He et al. 2015).",
     infer=same, label=lambda a, o: "prelu",
     params=lambda a, ins, out: Params(ins[0].channels, 0),
-    torch_module=lambda a, ins, out: f"nn.PReLU({ins[0].channels})",
+    torch_module=lambda a, ins, out: Ctor("nn.PReLU", (ins[0].channels,)),
     macs_kind="elementwise", cost_note="C slopes; no MACs",
 ))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..ir.graph import TensorType
 from .common import same
+from .ctor import Ctor
 from .registry import register
 from .schema import REQUIRED, Attr, Attrs, OpDef, Params, ShapeError, Types
 
@@ -68,10 +69,9 @@ class LayerNorm2d(nn.Module):
 '''
 
 
-def _layernorm_module(a: Attrs, ins: Types, out: TensorType) -> str:
+def _layernorm_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
     cls = "LayerNorm2d" if ins[0].is_map else "nn.LayerNorm"
-    eps = f", eps={a['eps']!r}" if a["eps"] != 1e-5 else ""
-    return f"{cls}({_features(ins[0])}{eps})"
+    return Ctor(cls, (_features(ins[0]),), (("eps", a["eps"]),) if a["eps"] != 1e-5 else ())
 
 
 register(OpDef(
@@ -104,10 +104,9 @@ class LayerScale(nn.Module):
 '''
 
 
-def _layerscale_module(a: Attrs, ins: Types, out: TensorType) -> str:
+def _layerscale_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
     c = _features(ins[0])
-    shape = f"{c}, 1, 1" if ins[0].is_map else f"{c}"
-    return f"LayerScale({a['init']!r}, {shape})"
+    return Ctor("LayerScale", (a["init"], c, 1, 1) if ins[0].is_map else (a["init"], c))
 
 
 register(OpDef(

@@ -1,6 +1,6 @@
 """What the operator families share: the feature-map check, the padding resolver, the
 window geometry of convolutions and pools, the attribute declarations they have in
-common, and the text of labels and PyTorch arguments.
+common, the text of labels and the values of PyTorch arguments.
 
 The arithmetic itself (output size, fit, 'same' padding) is :mod:`cnndsl.ops.window`;
 this module turns an operator's attributes into it, and its failures into ShapeErrors.
@@ -9,6 +9,8 @@ this module turns an operator's attributes into it, and its failures into ShapeE
 (1, 1, 1, 1)
 >>> pair((2, 2)), pair((2, 1)), stride_label((2, 2)), stride_label((2, 1))
 ('2', '(2, 1)', ', /2', ', /2x1')
+>>> pair_value((2, 2)), pair_value((2, 1))
+(2, (2, 1))
 """
 
 from __future__ import annotations
@@ -117,6 +119,11 @@ def slide(op: str, a: Attrs, t: TensorType) -> tuple[int, int]:
 def pair(v) -> str:
     """An HxW value as PyTorch takes it: ``2`` for (2, 2), ``(2, 1)`` otherwise."""
     return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+
+
+def pair_value(v: tuple[int, int]) -> int | tuple[int, int]:
+    """An HxW value as a PyTorch argument: ``2`` for (2, 2), ``(2, 1)`` otherwise."""
+    return v[0] if v[0] == v[1] else (v[0], v[1])
 
 
 def pad_text(a: Attrs) -> str:

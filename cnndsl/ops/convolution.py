@@ -2,7 +2,8 @@
 
 Conventions (see docs/language.md and docs/cost.md): MACs count multiply-accumulates,
 bias adds excluded (fvcore's and the slides' convention). Both emit through one helper,
-which writes only the arguments that differ from PyTorch's defaults.
+which writes only the arguments that differ from PyTorch's defaults and declares the
+ones it leaves out (``Ctor.defaults``: spelled out where a block's calls differ).
 """
 
 from __future__ import annotations
@@ -15,33 +16,37 @@ from .common import (
     STRIDE,
     four_sides,
     need_map,
-    pair,
+    pair_value,
     resolve_pad,
     slide,
     stride_label,
     window_of,
 )
+from .ctor import Ctor, Value
 from .registry import register
 from .schema import Attr, Attrs, OpDef, Params, ShapeError, Types, Window
 
+# Keywords the constructor leaves out at PyTorch's default (Ctor.defaults).
+_CONV_DEFAULTS = (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1))
+
 
 def _torch_conv(cls: str, a: Attrs, ins: Types, pad: tuple[int, int],
-                extra: tuple[str, ...] = ()) -> str:
+                extra: tuple[tuple[str, Value], ...] = ()) -> Ctor:
     """``nn.Conv2d(...)`` or ``nn.ConvTranspose2d(...)``; ``pad`` is HxW, ``extra`` the
-    arguments that follow the padding (a transpose's ``output_padding``)."""
-    args = [str(ins[0].channels), str(a["out"]), f"kernel_size={pair(a['kernel'])}"]
+    keywords that follow the padding (a transpose's ``output_padding``)."""
+    kw: list[tuple[str, Value]] = [("kernel_size", pair_value(a["kernel"]))]
     if a["stride"] != (1, 1):
-        args.append(f"stride={pair(a['stride'])}")
+        kw.append(("stride", pair_value(a["stride"])))
     if pad != (0, 0):
-        args.append(f"padding={pair(pad)}")
-    args.extend(extra)
+        kw.append(("padding", pair_value(pad)))
+    kw.extend(extra)
     if a["dilation"] != (1, 1):
-        args.append(f"dilation={pair(a['dilation'])}")
+        kw.append(("dilation", pair_value(a["dilation"])))
     if a["groups"] != 1:
-        args.append(f"groups={a['groups']}")
+        kw.append(("groups", a["groups"]))
     if not a["bias"]:
-        args.append("bias=False")
-    return f"nn.{cls}({', '.join(args)})"
+        kw.append(("bias", False))
+    return Ctor(f"nn.{cls}", (ins[0].channels, a["out"]), tuple(kw), _CONV_DEFAULTS)
 
 
 # ---------------------------------------------------------------- convolution
@@ -80,7 +85,7 @@ def _conv_label(a: Attrs, out: TensorType) -> str:
     return f"{kh}x{kw} {kind}, {a['out']}{stride_label(a['stride'])}"
 
 
-def _conv_module(a: Attrs, ins: Types, out: TensorType) -> str:
+def _conv_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
     """Uneven padding ('same' with an even kernel) is left to :func:`_conv_call`."""
     t, b, lft, r = a["pad"]
     return _torch_conv("Conv2d", a, ins, (t, lft) if t == b and lft == r else (0, 0))
@@ -135,8 +140,9 @@ def _deconv_infer(a: Attrs, ins: Types) -> TensorType:
     return TensorType((a["out"], size[0], size[1]))
 
 
-def _deconv_module(a: Attrs, ins: Types, out: TensorType) -> str:
-    extra = (f"output_padding={pair(a['output_pad'])}",) if a["output_pad"] != (0, 0) else ()
+def _deconv_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
+    extra = (("output_padding", pair_value(a["output_pad"])),) if a["output_pad"] != (0, 0) \
+        else ()
     return _torch_conv("ConvTranspose2d", a, ins, a["pad"], extra)
 
 

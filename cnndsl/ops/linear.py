@@ -6,6 +6,7 @@ MACs = in x out, bias adds excluded (fvcore's and the slides' convention).
 from __future__ import annotations
 
 from ..ir.graph import TensorType
+from .ctor import Ctor
 from .registry import register
 from .schema import Attr, Attrs, OpDef, Params, ShapeError, Types
 
@@ -27,8 +28,8 @@ register(OpDef(
     params=lambda a, ins, out: Params(ins[0].dims[0] * a["out"], a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: ins[0].dims[0] * a["out"], macs_kind="linear",
     label=lambda a, o: f"FC {a['out']}",
-    torch_module=lambda a, ins, out: (f"nn.Linear({ins[0].dims[0]}, {a['out']}"
-                                      + (", bias=False)" if not a["bias"] else ")")),
+    torch_module=lambda a, ins, out: Ctor("nn.Linear", (ins[0].dims[0], a["out"]),
+                                          () if a["bias"] else (("bias", False),)),
     cost_note="MACs = in x out; params = in x out + out",
 ))
 
@@ -42,5 +43,5 @@ register(OpDef(
     name="flatten", family="reshape", doc="CxHxW to a vector of C*H*W (the slides' Flatten).",
     infer=_flatten_infer, label=lambda a, o: "flatten",
     cost_note="no parameters, no MACs; a view of its input (no new activation memory)",
-    torch_module=lambda a, ins, out: "nn.Flatten()",
+    torch_module=lambda a, ins, out: Ctor("nn.Flatten"),
 ))

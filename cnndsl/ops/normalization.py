@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from ..ir.graph import TensorType
 from .common import grouped_channels, need_map, same
+from .ctor import Ctor, Value
 from .registry import register
 from .schema import Attr, Attrs, OpDef, Params, Types
 
 
 # ---------------------------------------------------------------- batch norm
-def _bn_module(a: Attrs, ins: Types, out: TensorType) -> str:
+def _bn_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
     cls = "BatchNorm2d" if ins[0].is_map else "BatchNorm1d"
-    extra = ""
+    kw: list[tuple[str, Value]] = []
     if a["eps"] != 1e-5:
-        extra += f", eps={a['eps']!r}"
+        kw.append(("eps", a["eps"]))
     if a["momentum"] != 0.1:
-        extra += f", momentum={a['momentum']!r}"
+        kw.append(("momentum", a["momentum"]))
     if not a["affine"]:
-        extra += ", affine=False"
-    return f"nn.{cls}({ins[0].channels}{extra})"
+        kw.append(("affine", False))
+    return Ctor(f"nn.{cls}", (ins[0].channels,), tuple(kw))
 
 
 register(OpDef(
@@ -49,8 +50,8 @@ register(OpDef(
            Attr("beta", "float", 0.75, min=0), Attr("k", "float", 2.0, min=0)),
     infer=lambda a, ins: (need_map("lrn", ins[0]), ins[0])[1],
     label=lambda a, o: "LRN",
-    torch_module=lambda a, ins, out: (f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}"
-                                      f", beta={a['beta']!r}, k={a['k']!r})"),
+    torch_module=lambda a, ins, out: Ctor("nn.LocalResponseNorm", (a["size"],), (
+        ("alpha", a["alpha"]), ("beta", a["beta"]), ("k", a["k"]))),
     cost_note="no parameters; not counted in MACs (no multiply-accumulate with learned "
     "weights; fvcore skips it too)",
 ))
@@ -66,8 +67,8 @@ register(OpDef(
     params=lambda a, ins, out: Params(ins[0].channels, ins[0].channels),
     macs=lambda a, ins, out: 5 * out.numel, macs_kind="norm",
     label=lambda a, o: f"group norm /{a['groups']}",
-    torch_module=lambda a, ins, out: (f"nn.GroupNorm({a['groups']}, {ins[0].channels}"
-                                      + (f", eps={a['eps']!r})" if a["eps"] != 1e-5 else ")")),
+    torch_module=lambda a, ins, out: Ctor("nn.GroupNorm", (a["groups"], ins[0].channels),
+                                          (("eps", a["eps"]),) if a["eps"] != 1e-5 else ()),
     cost_note="C gamma + C beta, no buffers; 5 per element (`norm`, fvcore's count: "
     "mean, variance, normalize, scale, shift)",
 ))

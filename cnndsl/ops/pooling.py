@@ -8,7 +8,17 @@ window arithmetic is the convolutions' (:mod:`cnndsl.ops.common`).
 from __future__ import annotations
 
 from ..ir.graph import TensorType
-from .common import need_map, pad_text, pair, resolve_pad, slide, stride_label, window_of
+from .common import (
+    need_map,
+    pad_text,
+    pair,
+    pair_value,
+    resolve_pad,
+    slide,
+    stride_label,
+    window_of,
+)
+from .ctor import Ctor, Value
 from .registry import register
 from .schema import REQUIRED, Attr, Attrs, OpDef, ShapeError, Types
 
@@ -48,18 +58,18 @@ def _pool_label(kind: str):
 
 
 def _pool_module(cls: str):
-    def module(a: Attrs, ins: Types, out: TensorType) -> str:
-        args = [f"kernel_size={pair(a['kernel'])}"]
+    def module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
+        kw: list[tuple[str, Value]] = [("kernel_size", pair_value(a["kernel"]))]
         if a["stride"] != a["kernel"]:
-            args.append(f"stride={pair(a['stride'])}")
+            kw.append(("stride", pair_value(a["stride"])))
         t, _, lft, _ = a["pad"]
         if t or lft:
-            args.append(f"padding={pair((t, lft))}")
+            kw.append(("padding", pair_value((t, lft))))
         if a.get("ceil_mode"):
-            args.append("ceil_mode=True")
+            kw.append(("ceil_mode", True))
         if cls == "AvgPool2d" and not a.get("count_include_pad", True):
-            args.append("count_include_pad=False")
-        return f"nn.{cls}({', '.join(args)})"
+            kw.append(("count_include_pad", False))
+        return Ctor(f"nn.{cls}", kwargs=tuple(kw))
     return module
 
 
@@ -100,7 +110,8 @@ register(OpDef(
     doc="Global average pooling: CxHxW to a vector of C (GoogLeNet, ResNet).",
     infer=_global_infer, label=lambda a, o: "global avg pool", macs_kind="pool",
     macs=lambda a, ins, out: ins[0].numel,
-    torch_module=lambda a, ins, out: "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())",
+    torch_module=lambda a, ins, out: Ctor("nn.Sequential", (Ctor("nn.AdaptiveAvgPool2d", (1,)),
+                                                            Ctor("nn.Flatten"))),
     cost_note="no parameters; MACs = input elements (one accumulate each, fvcore's "
     "count for adaptive average pooling), kind `pool`, outside the conv+linear total",
 ))
@@ -109,7 +120,8 @@ register(OpDef(
     doc="Global max pooling: CxHxW to a vector of C.",
     infer=_global_infer, label=lambda a, o: "global max pool", macs_kind="pool",
     cost_note="no parameters, no MACs (comparisons only)",
-    torch_module=lambda a, ins, out: "nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())",
+    torch_module=lambda a, ins, out: Ctor("nn.Sequential", (Ctor("nn.AdaptiveMaxPool2d", (1,)),
+                                                            Ctor("nn.Flatten"))),
 ))
 
 
@@ -127,5 +139,5 @@ register(OpDef(
     macs_kind="pool", macs=lambda a, ins, out: ins[0].numel,
     cost_note="no parameters; MACs = input elements (fvcore's count), kind `pool`, "
     "outside the conv+linear total",
-    torch_module=lambda a, ins, out: f"nn.AdaptiveAvgPool2d({pair(a['size'])})",
+    torch_module=lambda a, ins, out: Ctor("nn.AdaptiveAvgPool2d", (pair_value(a["size"]),)),
 ))

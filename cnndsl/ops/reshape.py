@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..ir.graph import TensorType
 from .common import four_sides, grouped_channels, need_map, same
+from .ctor import Ctor
 from .registry import register
 from .schema import REQUIRED, Attr, Attrs, OpDef, Params, ShapeError, Types, Window
 
@@ -33,7 +34,7 @@ register(OpDef(
     doc="ShuffleNet's channel shuffle: interleave the channels of `groups` groups.",
     attrs=(Attr("groups", "int", 2, min=1),),
     infer=grouped_channels("shuffle"), label=lambda a, o: f"channel shuffle /{a['groups']}",
-    torch_module=lambda a, ins, out: f"nn.ChannelShuffle({a['groups']})",
+    torch_module=lambda a, ins, out: Ctor("nn.ChannelShuffle", (a["groups"],)),
     cost_note="no parameters, no MACs (a permutation)",
 ))
 
@@ -59,8 +60,8 @@ register(OpDef(
     attrs=(Attr("pad", "pad", 1, min=0),),
     resolve=_zeropad_resolve, infer=_zeropad_infer, label=lambda a, o: "zero pad",
     window=lambda a: Window((1, 1), (1, 1), a["pad"]),
-    torch_module=lambda a, ins, out: (f"nn.ZeroPad2d(({a['pad'][2]}, {a['pad'][3]}, "
-                                      f"{a['pad'][0]}, {a['pad'][1]}))"),
+    torch_module=lambda a, ins, out: Ctor("nn.ZeroPad2d", ((a["pad"][2], a["pad"][3],
+                                                            a["pad"][0], a["pad"][1]),)),
     cost_note="no parameters, no MACs (a copy)",
 ))
 
@@ -86,9 +87,9 @@ register(OpDef(
                           if a["mode"] == "nearest" else
                           Window((2 * a["scale"],) * 2, (a["scale"],) * 2,
                                  (a["scale"] / 2,) * 4)),
-    torch_module=lambda a, ins, out: (
-        f"nn.Upsample(scale_factor={a['scale']}, mode={a['mode']!r}"
-        + (", align_corners=False)" if a["mode"] == "bilinear" else ")")),
+    torch_module=lambda a, ins, out: Ctor("nn.Upsample", kwargs=(
+        ("scale_factor", a["scale"]), ("mode", a["mode"]))
+        + ((("align_corners", False),) if a["mode"] == "bilinear" else ())),
     cost_note="no parameters; MACs apart as `resize`, fvcore's count: 1 per output element "
     "(nearest) or 4 (bilinear)",
 ))
@@ -128,7 +129,7 @@ register(OpDef(
     attrs=(Attr("p", "float", 0.5, min=0, max=1),),
     infer=same, label=lambda a, o: f"dropout {a['p']}",
     cost_note="no parameters, no MACs; identity at inference (no new activation memory)",
-    torch_module=lambda a, ins, out: f"nn.Dropout(p={a['p']!r})",
+    torch_module=lambda a, ins, out: Ctor("nn.Dropout", kwargs=(("p", a["p"]),)),
 ))
 
 _DROP_PATH = '''
@@ -160,7 +161,7 @@ register(OpDef(
     attrs=(Attr("p", "float", 0.1, min=0, max=1, doc="drop probability"),),
     infer=same, label=lambda a, o: f"drop path {a['p']}",
     cost_note="no parameters, no MACs; identity at inference",
-    torch_module=lambda a, ins, out: f"DropPath({a['p']!r})", torch_helper=_DROP_PATH,
+    torch_module=lambda a, ins, out: Ctor("DropPath", (a["p"],)), torch_helper=_DROP_PATH,
 ))
 
 register(OpDef(
@@ -193,7 +194,7 @@ register(OpDef(
     infer=lambda a, ins: (need_map("posbias", ins[0]), ins[0])[1],
     params=lambda a, ins, out: Params(0, ins[0].numel),
     label=lambda a, o: "position bias",
-    torch_module=lambda a, ins, out: f"PositionBias({', '.join(map(str, ins[0].dims))})",
+    torch_module=lambda a, ins, out: Ctor("PositionBias", tuple(ins[0].dims)),
     torch_helper=_POSITION_BIAS,
     cost_note="C*H*W bias parameters; no MACs",
 ))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ir.graph import TensorType
+from .ctor import Ctor
 
 REQUIRED = object()
 
@@ -112,9 +113,11 @@ class OpDef:
     # upsampling operators: the window of the transposed (scattering) convolution they are
     transposed: Callable[[Attrs], Window] | None = None
     label: Callable[[Attrs, TensorType], str] | None = None
-    # PyTorch: a constructor expression (None: functional), and the forward expression
-    # given the input variable names and the module reference (``self.conv1``).
-    torch_module: Callable[[Attrs, Types, TensorType], str | None] | None = None
+    # PyTorch: the module's constructor as a value (cnndsl.ops.ctor.Ctor; None: a
+    # functional operator; text is still read from plugins, deprecated), and the forward
+    # expression's text given the input variable names and the module reference
+    # (``self.conv1``).
+    torch_module: Callable[[Attrs, Types, TensorType], Ctor | str | None] | None = None
     torch_call: Callable[[Attrs, list[str], str | None, Types, TensorType], str] | None = None
     torch_helper: str = ""  # source of a helper nn.Module class the emission uses
     # (module, name) pairs the emission imports (``("cnndsl_coordconv.torch",

@@ -5,14 +5,15 @@ channels; the counts follow: weights ``out x (C + 2) x kh x kw`` (+ ``out`` bias
 MACs ``output elements x (C + 2) x kh x kw``. The emission builds
 :class:`cnndsl_coordconv.modules.CoordConv`, which the generated file imports (the
 operator declares the import in ``torch_imports``; cnndsl's allow-list admits exactly
-that). Attribute values reach the text only as the numbers cnndsl checked.
+that). The emission is a :class:`cnndsl.ops.Ctor` value, not text: attribute values
+reach the file only as the numbers cnndsl checked, written by cnndsl.
 """
 
 from __future__ import annotations
 
 from cnndsl import ops
 from cnndsl.ir.graph import TensorType
-from cnndsl.ops import Attr, OpDef, Params, ShapeError
+from cnndsl.ops import Attr, Ctor, OpDef, Params, ShapeError
 
 Attrs = dict
 
@@ -64,23 +65,25 @@ def _label(a: Attrs, out: TensorType) -> str:
     return f"{kh}x{kw} coordconv, {a['out']}{stride}"
 
 
-def _pair(v: tuple[int, int]) -> str:
-    return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+def _pair(v: tuple[int, int]) -> int | tuple[int, int]:
+    return v[0] if v[0] == v[1] else (v[0], v[1])
 
 
-def _module(a: Attrs, ins: list[TensorType], out: TensorType) -> str:
-    """``CoordConv(C, K, kernel_size=k, ...)`` (the padding is symmetric: see _infer)."""
+def _module(a: Attrs, ins: list[TensorType], out: TensorType) -> Ctor:
+    """``CoordConv(C, K, kernel_size=k, ...)`` (the padding is symmetric: see _infer), as
+    a value: cnndsl writes it, and compares the numbers of a block's calls to give them
+    one class (``CoordConv(c, 2 * c, ...)``)."""
     t, b, left, r = a["pad"]
-    args = [str(ins[0].channels), str(a["out"]), f"kernel_size={_pair(a['kernel'])}"]
+    kw = [("kernel_size", _pair(a["kernel"]))]
     if a["stride"] != (1, 1):
-        args.append(f"stride={_pair(a['stride'])}")
+        kw.append(("stride", _pair(a["stride"])))
     if t or left:
-        args.append(f"padding={_pair((t, left))}")
+        kw.append(("padding", _pair((t, left))))
     if a["dilation"] != (1, 1):
-        args.append(f"dilation={_pair(a['dilation'])}")
+        kw.append(("dilation", _pair(a["dilation"])))
     if not a["bias"]:
-        args.append("bias=False")
-    return f"CoordConv({', '.join(args)})"
+        kw.append(("bias", False))
+    return Ctor("CoordConv", (ins[0].channels, a["out"]), tuple(kw))
 
 
 def _window(a: Attrs):
