@@ -138,6 +138,8 @@ def render(doc: str) -> str:
 
 
 if __name__ == "__main__":  # python -m cnndsl.catalogue docs/errors.md
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit("usage: python -m cnndsl.catalogue docs/errors.md")
     path = sys.argv[1]
     with open(path, encoding="utf-8") as f:
         text = f.read()
