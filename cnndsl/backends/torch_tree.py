@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import ops
 from ..ir.graph import Frame, Graph, Node
+from ..ir.scopes import Scope, scope_tree
 from ..ops.ctor import Ctor
 from .inplace import AUGMENTED, Overwrites
 from .pynames import MODULE_ATTRIBUTES, RESERVED, Namespace, comment, identifier
@@ -43,20 +44,16 @@ class Group:
 
 
 def tree(graph: Graph) -> list:
-    """Nest the nodes by their named frames, keeping topological order."""
-    root: list = []
-    stack: list[tuple[tuple[Frame, ...], list]] = [((), root)]
-    for node in graph.nodes[1:]:
-        frames = tuple(f for f in node.scope if f.named)
-        while stack[-1][0] != frames[: len(stack[-1][0])]:
-            stack.pop()
-        while len(stack[-1][0]) < len(frames):
-            depth = len(stack[-1][0])
-            g = Group(frames[: depth + 1])
-            stack[-1][1].append(g)
-            stack.append((frames[: depth + 1], g.items))
-        stack[-1][1].append(node)
-    return root
+    """The nodes nested by their block calls, the input left out: the parts of the one
+    scope tree (:mod:`cnndsl.ir.scopes`), each level call a :class:`Group`."""
+    return [_grouped(it) for it in scope_tree(graph).parts() if it is not graph.input]
+
+
+def _grouped(item: Node | Scope) -> Node | Group:
+    if isinstance(item, Node):
+        return item
+    return Group(tuple(f for f in item.frames if f.named),
+                 [_grouped(it) for it in item.parts()])
 
 
 def _item_out(item) -> str:
