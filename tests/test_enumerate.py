@@ -252,3 +252,29 @@ def test_a_preset_fixes_the_dimensions_it_binds():
         cnndsl.compile(src, {"K": 1}, preset="deep").params_count}
     assert [d.name for d in Family(src, {"N": (1, 2)}, preset="deep").space.dims] == [
         "N", "K", "pool?"]
+
+
+def test_a_space_beyond_2_to_the_63_is_counted_and_sampled(capsys):
+    src = ("network f(a in 1..9223372036854775807, b in 1..9):\n  input 1x8x8\n"
+           "  conv(4) - gap - fc(2)")
+    assert Family(src).space.size == 9 * (2**63 - 1)
+    assert main(["enumerate", src]) == 2
+    assert "83,010,348,331,692,982,263 members" in capsys.readouterr().err
+    assert main(["enumerate", src, "--sample", "2", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["bindings"] == 2
+
+
+def test_a_later_set_replaces_an_earlier_one(capsys, slides):
+    out = _json(capsys, slides, "--set", "N=1..3", "--set", "N=2", "--set", "K=0")
+    assert "N" not in out["dimensions"] and {m["bindings"].get("N") for m in out["members"]} == {None}
+    out = _json(capsys, slides, "--set", "N=2", "--set", "N=1..2", "--set", "K=0")
+    assert out["dimensions"][0] == "N"
+
+
+def test_a_family_no_member_of_which_compiles_says_why(capsys, tmp_path):
+    p = tmp_path / "k.cnn"
+    p.write_text("network f(K, N in 1..2):\n  conv(8) * N * K\n", encoding="utf-8")
+    assert main(["enumerate", str(p)]) == 1
+    assert "error[E0201]: parameter `K` has no value" in capsys.readouterr().err
+    assert main(["enumerate", "resnet", "--preset", "nope"]) == 1
+    assert "no preset named `nope`" in capsys.readouterr().err

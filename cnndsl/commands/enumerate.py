@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..diagnostics import UserError
+from ..diagnostics import CnnError, UserError
 from ..family.formats import FORMATS, render
 from ..family.members import Family
 from ..family.space import parse_bindings
@@ -97,6 +97,16 @@ def bounds_from_args(args: argparse.Namespace) -> Bounds:
                   args.min_rf)
 
 
+def every_member_invalid(family: Family, rows: list) -> CnnError:
+    """No member compiles: the first one's diagnostics say why (an unknown preset, a
+    parameter with no value, an empty range, ...), as `cnndsl check` would."""
+    try:
+        family.compile(family.space.bindings(rows[0].index))
+    except CnnError as e:
+        return e
+    return CnnError([])  # unreachable: that member failed while walking
+
+
 def metric_list(text: str | None, default: str = "params,macs") -> list[str]:
     names = [m.strip().lower() for m in (text or default).split(",") if m.strip()]
     unknown = [m for m in names if m not in METRICS]
@@ -111,7 +121,11 @@ def run(args) -> int:
     limit = max_rows(args)
     family = family_from_args(args)
     admitted, counts = walk(family, bounds_from_args(args), args.sample, args.seed,
-                            keep_invalid=not args.valid_only)
+                            keep_invalid=True)
+    if counts.invalid and not counts.valid:
+        raise every_member_invalid(family, admitted)
+    if args.valid_only:
+        admitted = [r for r in admitted if r.valid]
     rows = admitted
     if args.pareto:
         rows = pareto(rows, metrics) + [r for r in rows if not r.valid]

@@ -30,7 +30,7 @@ class NetworkBinding:
         for p in net.params:
             if p.name in self.bindings or p.name in preset:
                 continue
-            if p.default is None and p.domain is not None and len(p.domain):
+            if p.default is None and p.domain is not None and p.domain.size:
                 env.vars[p.name] = p.domain[0]  # `N in 1..5`: the first value is the default
                 self.explicit.add(p.name)
                 continue

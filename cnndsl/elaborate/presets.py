@@ -77,7 +77,7 @@ def check_domains(program: ast.Program, bindings: Mapping[str, Any], preset: str
         d = p.domain
         if d is None:
             continue
-        if not len(d):
+        if not d.size:
             report(Diagnostic("E0205", f"the range {d} of `{p.name}` is empty", d.span,
                               help="write the smaller end first: `1..5`"))
             continue

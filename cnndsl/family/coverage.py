@@ -34,7 +34,7 @@ def dead_parts(family: Family, sample: int = SAMPLE) -> list[Diagnostic]:
     parts = [p for p in _conditional_parts(family.program, dims) if _builds_layers(p, family)]
     if not parts:
         return []
-    size = len(family.space)
+    size = family.space.size
     drawn = None if size <= sample else sample
     seen: set[tuple[int, int]] = set()  # (line, col) of spans that built something
     walked = 0

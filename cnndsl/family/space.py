@@ -38,8 +38,13 @@ class Dimension:
     values: Sequence[Value]  # an ast.Domain (a range stays two numbers) or a tuple
     optional: bool = False  # an optional part: True is on, False off
 
+    @property
+    def size(self) -> int:
+        v = self.values
+        return v.size if isinstance(v, ast.Domain) else len(v)
+
     def __len__(self) -> int:
-        return len(self.values)
+        return self.size
 
     def describe(self) -> str:
         return "on/off" if self.optional else str(self.values) if isinstance(
@@ -66,7 +71,7 @@ class Space:
         for p in program.network.params if program.network else ():
             if p.name in ranged:  # in the header's order
                 dims[p.name] = Dimension(p.name, ranged.pop(p.name))
-            elif p.domain is not None and len(p.domain) and p.name not in set(preset) | \
+            elif p.domain is not None and p.domain.size and p.name not in set(preset) | \
                     set(fixed):
                 dims[p.name] = Dimension(p.name, p.domain)
         for key in optional_parts(program) if "?" not in fixed else ():
@@ -76,27 +81,35 @@ class Space:
             dims[k] = Dimension(k, v, optional=k.endswith("?"))
         return cls(tuple(dims.values()), fixed)
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many bindings the space has (any size: ``len()`` stops at 2^63)."""
         n = 1
         for d in self.dims:
-            n *= len(d)
+            n *= d.size
         return n
+
+    def __len__(self) -> int:
+        return self.size
 
     def bindings(self, index: int) -> dict[str, Any]:
         """Member ``index``'s values of the free dimensions (the last varies fastest)."""
         out: dict[str, Any] = {}
         for d in reversed(self.dims):
-            index, i = divmod(index, len(d))
+            index, i = divmod(index, d.size)
             out[d.name] = d.values[i]
         return dict(reversed(out.items()))
 
     def indices(self, sample: int | None = None, seed: int = 0) -> Iterator[int]:
         """Every member's index in order, or ``sample`` of them drawn without
         replacement (reproducible by ``seed``) and then walked in order."""
-        n = len(self)
+        n = self.size
         if sample is None or sample >= n:
             return iter(range(n))
-        return iter(sorted(random.Random(seed).sample(range(n), sample)))
+        rng, drawn = random.Random(seed), set()
+        while len(drawn) < sample:  # randrange takes any size; range() in sample() does not
+            drawn.add(rng.randrange(n))
+        return iter(sorted(drawn))
 
     def compile_bindings(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What the compiler is given for a member: the fixed bindings and the member's
@@ -172,12 +185,13 @@ def parse_domain(text: str) -> ast.Domain | tuple | None:
 def parse_bindings(items: Sequence[str] | None) -> dict[str, Any]:
     """``--set`` items where a value may range: ``["N=1..3", "K={0,1}", "POOL?=off"]``."""
     from ..api import parse_params
-    out = parse_params(items)
-    for item in items or ():
+    out: dict[str, Any] = {}
+    for item in items or ():  # in order: a later --set of a name replaces an earlier one
+        value = parse_params([item])
         k, v = item.split("=", 1)
         domain = parse_domain(v)
-        if domain is not None:
-            out[k.strip()] = domain
+        out.pop(k.strip(), None)
+        out.update({k.strip(): domain} if domain is not None else value)
     return out
 
 

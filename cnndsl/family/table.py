@@ -129,9 +129,9 @@ def walk(family, bounds: Bounds | None = None, sample: int | None = None, seed: 
          keep_invalid: bool = False) -> tuple[list[Row], Counts]:
     """Measure the members (streamed; no network kept), keep the valid ones the bounds
     admit (and the invalid ones with ``keep_invalid``), count them all."""
-    size = len(family.space)
+    size = family.space.size
     if sample is None and size > WALK_LIMIT:
-        dims = " x ".join(f"{d.name} ({len(d):,})" for d in family.space.dims)
+        dims = " x ".join(f"{d.name} ({d.size:,})" for d in family.space.dims)
         raise UserError(f"the family has {size:,} members ({dims}), too many to walk "
                         "them all", exit_code=2, help=f"draw some with --sample N (up to "
                         f"{WALK_LIMIT:,}), or fix dimensions with --set NAME=VALUE")

@@ -142,13 +142,18 @@ class Domain(Node):
     high: int = -1
     choices: tuple[bool | int | float | str, ...] | None = None
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many values (any size: ``len()`` stops at 2^63)."""
         return len(self.choices) if self.choices is not None else max(0, self.high - self.low + 1)
+
+    def __len__(self) -> int:
+        return self.size
 
     def __getitem__(self, i: int) -> bool | int | float | str:
         if self.choices is not None:
             return self.choices[i]
-        if not 0 <= i < len(self):
+        if not 0 <= i < self.size:
             raise IndexError(i)
         return self.low + i
 
