@@ -229,3 +229,19 @@ def test_a_module_pass_is_found_from_the_current_folder(net_file, tmp_path, monk
     monkeypatch.delitem(__import__("sys").modules, "my_passes", raising=False)
     assert main(["summary", "net.cnn", "--pass", "my_passes:depth", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[2].endswith(",1")  # conv1's row
+
+
+def test_a_rewrite_whose_attrs_are_not_pairs_is_malformed(tmp_path):
+    import dataclasses
+
+    from cnndsl import passes
+
+    def junk(graph):
+        return dataclasses.replace(graph, nodes=tuple(
+            dataclasses.replace(n, attrs="junk") if n.op == "conv" else n for n in graph.nodes))
+
+    net = cnndsl.compile("input 1x8x8\nconv(4) - gap - fc(2)")
+    with pytest.raises(cnndsl.CnnError) as e:
+        passes.run(net, [junk])
+    assert e.value.diagnostics[0].code == "E0902"
+    assert "its attrs are not (name, value) pairs" in e.value.diagnostics[0].message

@@ -214,6 +214,9 @@ _KINDS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,),
 
 def _attrs(op: OpDef, node: Node, name: str) -> dict[str, Any]:
     """The node's attributes against the schema: defaults filled, types checked."""
+    if not isinstance(node.attrs, tuple) or not all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in node.attrs):
+        raise _malformed(name, node, "its attrs are not (name, value) pairs")
     given = dict(node.attrs)
     unknown = [k for k in given if op.attr(k) is None]
     if unknown:
