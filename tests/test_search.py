@@ -18,7 +18,7 @@ import pytest
 
 from cnndsl.cli import main
 from cnndsl.family import Family
-from cnndsl.family.search import header, select
+from cnndsl.family.search import _interrupt_deferred, header, select
 from cnndsl.family.table import Bounds, walk
 from cnndsl.family.trials import trial_key
 
@@ -120,6 +120,18 @@ def test_an_interrupted_search_resumes_without_retraining(slides):
     _, trials = _records(results)
     assert len(trials) == 4 and len({t["key"] for t in trials}) == 4
     assert f"{len(done)} resumed from" in again.stdout
+
+
+def test_ctrl_c_while_a_record_is_written_waits_until_it_is_counted():
+    # the race CI once lost: SIGINT between writing a trial and counting it
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupt_deferred():
+            signal.raise_signal(signal.SIGINT)
+            steps.append("written")
+            steps.append("counted")
+    assert steps == ["written", "counted"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def _fake_results(path: Path, family: Family, recipe: dict, trials: list[dict]) -> None:

@@ -26,8 +26,11 @@ import json
 import os
 import random
 import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,10 +171,11 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
                             help=record.get("help"), exit_code=2)
         if record.get("status") == "interrupted":
             return
-        if store is not None:
-            store.append(record)
-        records[record["key"]] = record
-        done[0] += 1
+        with _interrupt_deferred():  # a record on disk is a trial counted as done
+            if store is not None:
+                store.append(record)
+            records[record["key"]] = record
+            done[0] += 1
         if report is not None:
             report(record, done[0], len(chosen))
 
@@ -230,6 +234,26 @@ def _rows(rows: list[Row], records: dict[str, Record]) -> SearchResult:
     for r in out.front:
         r.extra["front"] = "*"
     return out
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Ctrl-C inside the block takes effect as it ends (in the main thread, where
+    Python runs signal handlers; elsewhere the block runs as is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(*caught[0])
+            else:  # SIG_DFL ends the process as it would have; SIG_IGN drops it
+                signal.raise_signal(signal.SIGINT)
 
 
 def _cores() -> int:
