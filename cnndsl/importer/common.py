@@ -46,11 +46,15 @@ class Unsupported:
 @dataclass
 class Imported:
     """A front end's result: the graph (paths are module paths), each module's class
-    name by path (``{"layer1.0": "Bottleneck"}``), what was not understood, and notes
-    (things read with a choice made, worth telling the user)."""
+    name by path (``{"layer1.0": "Bottleneck"}``; empty where the format has no
+    classes, as ONNX), the original's weights by node name (tensors or arrays in the
+    order the emitted module's ``state_dict`` lists that node's, counters such as
+    ``num_batches_tracked`` left out), what was not understood, and notes (things read
+    with a choice made, worth telling the user)."""
 
     graph: Graph
     classes: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, list[Any]] = field(default_factory=dict)
     unsupported: list[Unsupported] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
