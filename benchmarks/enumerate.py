@@ -2,7 +2,7 @@
 
 Figures: the wall time of ``cnndsl enumerate`` over all 10,000 (in process, measuring
 every member); the time per member against compiling each member alone with
-``cnndsl.compile(..., params=...)`` (what a loop over ``--set`` does: the program is
+``cnndsl.compile(..., bindings=...)`` (what a loop over ``--set`` does: the program is
 parsed again each time), interleaved over the same 500 members; the time per member at
 10,000 against 1,000 (1.0: linear); and the memory kept per member, from the peak
 traced while walking 500 and 5,000 members with the Python API (a fingerprint of each
@@ -74,7 +74,7 @@ def measure(quick: bool = False) -> list[Figure]:
 
         def alone() -> None:
             for values in picks:
-                cnndsl.compile(text, params=fam.space.compile_bindings(values))
+                cnndsl.compile(text, bindings=fam.space.compile_bindings(values))
 
         a, b = interleaved(ours, alone, 1 if quick else 3)
         per_10k, per_1k = min(whole) / 10_000, min(small) / 1_000

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .bindings import _scalar, check_params, parse_params  # noqa: F401 (api's own names)
+from .bindings import _scalar, check_bindings, parse_bindings, parse_params  # noqa: F401
+from .deprecation import renamed_keywords
 from .diagnostics import CnnError, Diagnostic, UserError, apply_allow_comments, render_all
 from .elaborate import Elaborator
 from .elaborate.imports import Files, FileSystem, Imported, display_name
-from .ir.graph import Graph, TensorType
+from .ir.graph import TensorType
 from .limits import Limits
 from .network import Network
 from .passes.check import check
@@ -28,15 +29,17 @@ from .syntax.build import MAX_INT
 from .syntax.parser import parse
 
 
-def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None = None,
+@renamed_keywords(params="bindings")
+def compile(source_or_path: str | os.PathLike, bindings: Mapping[str, Any] | None = None,
             input: str | tuple[int, ...] | None = None, strict: bool = False, *,
             limits: Limits | Mapping[str, int] | None = None,
             include: Iterable[str | os.PathLike] = (), preset: str | None = None) -> Network:
     """Compile ``.cnn`` source, a path to one, or a zoo name into a :class:`Network`.
 
     ``preset`` picks one of the file's ``preset`` lines (a zoo family member's name,
-    such as ``efficientnet_b3``, picks its own); ``params`` binds network parameters
-    over it (like ``--set``); ``input`` overrides the input
+    such as ``efficientnet_b3``, picks its own); ``bindings`` binds network parameters
+    over it (like ``--set``; ``params=`` is its old, deprecated name); ``input`` overrides
+    the input
     shape (``"3x32x32"`` or a tuple); ``limits`` raises the bounds of
     :class:`~cnndsl.limits.Limits` (``{"nodes": 500_000}``); ``include`` adds folders
     imports may read (besides the file's own folder tree and the zoo). Raises
@@ -46,7 +49,7 @@ def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None 
     >>> compile("resnet18").params_count
     11689512
     >>> src = "network n(N=2, classes=10):\\n  input 3x32x32\\n  conv(16)*N - gap - fc(classes)"
-    >>> compile(src, params={"N": 3}, input="3x64x64").graph.input_type.dims
+    >>> compile(src, bindings={"N": 3}, input="3x64x64").graph.input_type.dims
     (3, 64, 64)
     >>> compile("efficientnet_b3").preset
     'efficientnet_b3'
@@ -58,18 +61,18 @@ def compile(source_or_path: str | os.PathLike, params: Mapping[str, Any] | None 
     if base is not None:
         key = display_name(base / Path(name).name)
     return _compile_text(text, name, FileSystem(base, include, limits), key, base is not None,
-                         params, input, strict, limits, preset or member)
+                         bindings, input, strict, limits, preset or member)
 
 
 def _compile_text(text: str, name: str, files: Files, key: str, from_file: bool,
-                  params: Mapping[str, Any] | None, input, strict: bool,
+                  bindings: Mapping[str, Any] | None, input, strict: bool,
                   limits: Limits, preset: str | None = None) -> Network:
     with paused_gc():
         try:
             program = parse(text, name, limits)
         except RecursionError:
             raise _too_deep() from None
-    return compile_program(program, files, key, from_file, params, input, strict, limits,
+    return compile_program(program, files, key, from_file, bindings, input, strict, limits,
                            preset)
 
 
@@ -79,15 +82,15 @@ def _too_deep() -> CnnError:
 
 
 def compile_program(program: ast.Program, files: Files, key: str, from_file: bool,
-                    params: Mapping[str, Any] | None, input, strict: bool, limits: Limits,
+                    bindings: Mapping[str, Any] | None, input, strict: bool, limits: Limits,
                     preset: str | None = None) -> Network:
     """A parsed program to a :class:`Network` (a family's members share one parse)."""
     name = program.source.name
     in_type = _input_type(input)
-    params = check_params(params)
+    bindings = check_bindings(bindings)
     with paused_gc():
         try:
-            el = Elaborator(program, params, in_type, limits=limits, files=files, key=key,
+            el = Elaborator(program, bindings, in_type, limits=limits, files=files, key=key,
                             preset=preset)
             graph = el.run()
         except RecursionError:
@@ -108,7 +111,7 @@ def compile_program(program: ast.Program, files: Files, key: str, from_file: boo
         diags = [d.as_error() for d in diags]
     if graph is None or any(d.is_error for d in diags):
         raise CnnError(sorted(diags, key=_order))
-    net = Network(graph, program, name, params, sorted(diags, key=_order),
+    net = Network(graph, program, name, bindings, sorted(diags, key=_order),
                   name if from_file else None, el.imported,
                   {k: b.defn for k, b in el.blocks.items()}, graph.name if preset else None)
     net._fields = fields
@@ -146,6 +149,7 @@ def _input_type(value) -> TensorType | None:
                         "or F for a vector", exit_code=2) from None
 
 
+@renamed_keywords(params="bindings")
 def load(path: str | os.PathLike, **kwargs) -> Network:
     """Compile the file at ``path`` (see :func:`compile` for the options).
 
@@ -158,7 +162,8 @@ def load(path: str | os.PathLike, **kwargs) -> Network:
     return compile(Path(path), **kwargs)
 
 
-def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
+@renamed_keywords(params="bindings")
+def loads(text: str, bindings: Mapping[str, Any] | None = None, input=None,
           strict: bool = False, name: str = "<input>", *,
           limits: Limits | Mapping[str, int] | None = None,
           include: Iterable[str | os.PathLike] = (),
@@ -190,22 +195,27 @@ def loads(text: str, params: Mapping[str, Any] | None = None, input=None,
         key = memory.main
     else:
         files = FileSystem(None, include, limits)
-    return _compile_text(text, name, files, key, False, params, input, strict, limits,
+    return _compile_text(text, name, files, key, False, bindings, input, strict, limits,
                          preset)
 
 
-def from_json(data: str | bytes | Mapping[str, Any]) -> Network:
+def from_json(data: str | bytes | Mapping[str, Any], *,
+              limits: Limits | Mapping[str, int] | None = None) -> Network:
     """A :class:`Network` from the IR as JSON (text, or its dict): what
-    :meth:`Network.to_json` or ``cnndsl compile --emit ir-json`` wrote.
+    :meth:`Network.to_json` or ``cnndsl compile --emit ir-json`` wrote, in format
+    version 2 or the older 1.
 
-    The document is checked first (its format and version, the schema of
-    docs/ir-schema.json, each node's operator and that its output type follows from its
-    inputs); anything else raises :class:`UserError` naming the problem. The network has
+    The document is checked before anything is built: its size and nesting (within
+    ``limits``: ``source_bytes``, ``nesting``, ``nodes``), its format and version, the
+    schema of docs/ir-schema.json, and each node as the compiler checks its own (a
+    registered operator, its number of inputs, each attribute of its kind and range,
+    the output type the one its operator gives; :mod:`cnndsl.ir.verify`). Anything else
+    raises :class:`UserError` naming the problem and the node. The network has
     the graph, so costs, receptive fields, :meth:`~Network.summary`, drawing,
     :meth:`~Network.to_python` and :meth:`~Network.to_torch` work as for a compiled one.
     It has no source program: ``source`` is ``""``, ``program`` is an empty program (no
     blocks, ``program.network`` is None), ``blocks`` and ``imported`` are empty,
-    ``diagnostics`` is ``[]`` and ``path`` is None; ``params`` are the bindings the
+    ``diagnostics`` is ``[]`` and ``path`` is None; ``bindings`` are the values the
     network was compiled with, ``source_name`` and ``preset`` what the document says.
 
     >>> net = compile("input 1x28x28\\nconv(8, 3) - relu - pool - fc(10)")
@@ -217,35 +227,25 @@ def from_json(data: str | bytes | Mapping[str, Any]) -> Network:
     ...
     cnndsl.diagnostics.UserError: not a cnndsl IR document ("format" is "onnx", not "cnndsl-ir")
       help: give what Network.to_json() or `cnndsl compile --emit ir-json` wrote
+    >>> from_json(net.to_json().replace('"out": 8', '"out": -3'))
+    Traceback (most recent call last):
+    ...
+    cnndsl.diagnostics.UserError: the IR's node conv1 (conv): `out` of conv must be positive, got -3
+      help: emit the IR again with cnndsl; do not edit it by hand
     """
-    from . import ops
     from .diagnostics import Source, Span
-    from .ir.graph import check_document
+    from .ir.document import graph_of, read
+    from .ir.verify import verify
 
-    doc = check_document(dict(data) if isinstance(data, Mapping) else data)
-    graph = Graph.from_document(doc)
-    for node in graph:
-        op = ops.lookup(node.op)
-        if op is None:
-            hint = ops.did_you_mean(node.op)
-            raise UserError(f"the IR's node {node.name} has an unknown operator "
-                            f"`{node.op:.40}`", help=f"did you mean `{hint}`?" if hint else
-                            "`cnndsl ops` lists the operators")
-        types = [graph[i].type for i in node.inputs]
-        try:
-            out = op.infer(dict(node.attrs), types)
-        except Exception:  # any failure of a rule on foreign data is the data's fault
-            out = None
-        if out != node.type:
-            raise UserError(f"the IR's node {node.name} ({node.op}) does not give its "
-                            f"type {node.type} from {', '.join(map(str, types)) or 'its attributes'}",
-                            help="emit the IR again with cnndsl; do not edit types by hand")
+    limits = Limits.of(limits)
+    doc = read(data, limits)
+    graph = verify(graph_of(doc), limits)
+    bindings = check_bindings(graph.bindings)
     name = doc.get("source_name", "<ir>")
     src = Source(name, "")
     program = ast.Program(Span(src, 1, 1, 1, 1), src, (), (), None)
-    return Network(graph, program, name, dict(graph.params), [], None,
-                   preset=doc.get("preset"))
+    return Network(graph, program, name, bindings, [], None, preset=doc.get("preset"))
 
 
-__all__ = ["CnnError", "Network", "compile", "from_json", "load", "loads", "parse_params",
+__all__ = ["CnnError", "Network", "compile", "from_json", "load", "loads", "parse_bindings",
            "render_all"]

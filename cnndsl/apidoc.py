@@ -2,13 +2,15 @@
 ``cnndsl.__all__`` (``python -m cnndsl.apidoc docs/api.md``), and
 tests/data/api_snapshot.json records their signatures
 (``python -m cnndsl.apidoc --snapshot tests/data/api_snapshot.json``); docs/ir-schema.json
-is the IR's schema (``python -m cnndsl.apidoc --schema docs/ir-schema.json``). Tests check
-that all three are up to date, so a change to the public API is always a deliberate one.
+is the IR's schema (``python -m cnndsl.apidoc --schema docs/ir-schema.json``), and
+docs/ir-schema-v1.json the schema of the format's version 1, which cnndsl still reads
+(``--schema-v1 docs/ir-schema-v1.json``). Tests check that all of them are up to date,
+so a change to the public API is always a deliberate one.
 
 Reading ``export`` and ``load_run`` imports torch.
 
 >>> snap = snapshot()
->>> snap["names"]["parse_params"]
+>>> snap["names"]["parse_bindings"]
 '(items: list[str] | None) -> dict[str, Any]'
 >>> snap["Network"]["to_json"], snap["Network"]["source"]
 ('(self) -> str', 'attribute')
@@ -159,10 +161,10 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] in ("--snapshot", "--schema"):
+    if len(argv) == 2 and argv[0] in ("--snapshot", "--schema", "--schema-v1"):
         from .ir import schema
         text = json.dumps(snapshot(), indent=2) + "\n" if argv[0] == "--snapshot" \
-            else schema.text()
+            else schema.text(1 if argv[0] == "--schema-v1" else schema.VERSION)
         with open(argv[1], "w", encoding="utf-8") as f:
             f.write(text)
         return 0
@@ -171,7 +173,7 @@ def main(argv: list[str]) -> int:
             f.write(render())
         return 0
     print("usage: python -m cnndsl.apidoc docs/api.md | --snapshot FILE.json | "
-          "--schema FILE.json",
+          "--schema FILE.json | --schema-v1 FILE.json",
           file=sys.stderr)
     return 2
 

@@ -1,4 +1,10 @@
-"""Bindings: what ``--set K=V`` and ``params={...}`` give the compiler, checked."""
+"""Bindings: the values ``--set K=V`` and ``bindings={...}`` give a network's parameters,
+checked.
+
+"Bindings" is the word for bound values throughout cnndsl; "params" means weight counts
+(``Network.params_count``, the ``params`` column). ``parse_params`` and ``check_params``
+are the old names, kept for one release.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,24 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .deprecation import renamed_function
 from .diagnostics import UserError
 from .syntax.build import MAX_INT
 
 
-def check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_bindings(bindings: Mapping[str, Any] | None) -> dict[str, Any]:
     """Bindings as the compiler takes them: names to booleans, finite numbers below 2^63
-    or strings; anything else is a usage error."""
+    or strings; anything else is a usage error.
+
+    >>> check_bindings({"N": 2, "act": "relu"})
+    {'N': 2, 'act': 'relu'}
+    """
+    if bindings is not None and not isinstance(bindings, Mapping):
+        raise UserError(f"bindings must be a mapping of names to values, got "
+                        f"{type(bindings).__name__}", help='e.g. bindings={"N": 3}',
+                        exit_code=2)
     out: dict[str, Any] = {}
-    for k, v in (params or {}).items():
+    for k, v in (bindings or {}).items():
         if not isinstance(k, str):
             raise UserError(f"parameter names are strings, got {k!r}", exit_code=2)
         ok = isinstance(v, (bool, str)) or (
@@ -30,10 +45,10 @@ def check_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def parse_params(items: list[str] | None) -> dict[str, Any]:
+def parse_bindings(items: list[str] | None) -> dict[str, Any]:
     """``--set`` bindings as the compiler takes them: numbers, booleans, else text.
 
-    >>> parse_params(["N=2", "act=relu", "pool?=off", "p=0.5"])
+    >>> parse_bindings(["N=2", "act=relu", "pool?=off", "p=0.5"])
     {'N': 2, 'act': 'relu', 'pool?': False, 'p': 0.5}
     """
     out: dict[str, Any] = {}
@@ -44,6 +59,10 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
         k, v = item.split("=", 1)
         out[k.strip()] = _scalar(v.strip())
     return out
+
+
+parse_params = renamed_function(parse_bindings, "parse_params")
+check_params = renamed_function(check_bindings, "check_params")
 
 
 def _scalar(v: str) -> Any:

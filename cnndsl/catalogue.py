@@ -39,13 +39,13 @@ SECTIONS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
         'E0114': ('a number that is not finite or does not fit in 64 bits: a literal such as `1e309` or `99999999999999999999`, an argument such as `eps=1e308*10`, arithmetic that overflows',),
     }),
     'parameters_and_arithmetic': (('meaning',), {
-        'E0201': ('a parameter has no value: bind it with `--set N=3`, `params={"N": 3}`, or a default in the header',),
+        'E0201': ('a parameter has no value: bind it with `--set N=3`, `bindings={"N": 3}`, or a default in the header',),
         'E0202': ('division by zero in an integer expression',),
         'E0203': ('`in_c`, `in_h`, `in_w` used outside a block, or `in_h` of a vector',),
         'E0204': ('an unknown preset (`compile(path, preset=...)`), or a preset binding a name that is not a parameter of the network',),
         'E0205': ('a parameter\'s range or choices are wrong: an empty range (`5..1`), a default outside them (`N=7 in 1..5`), a range on a block\'s parameter',),
         'W0201': ('a `--set` binding the network does not use (a misspelt parameter or optional part)',),
-        'W0202': ('a binding (`--set`, `params=`, a preset) outside the parameter\'s declared range or choices: a network outside the family',),
+        'W0202': ('a binding (`--set`, `bindings=`, a preset) outside the parameter\'s declared range or choices: a network outside the family',),
     }),
     'shapes': (('meaning',), {
         'E0301': ('a window (kernel) larger than its (padded) input',),

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .deprecation import renamed_attribute, renamed_keywords
 from .diagnostics import Diagnostic
 from .elaborate.imports import Imported
 from .ir.graph import Graph
@@ -35,8 +36,8 @@ class Network:
     """A compiled network: its IR graph plus everything derived from it.
 
     Attributes: ``graph`` (the IR), ``source`` and ``program`` (the text and its parse),
-    ``source_name``, ``path`` (the file, if it came from one), ``params`` (the bindings
-    it was compiled with), ``preset``, ``diagnostics`` (warnings and notes), ``blocks``
+    ``source_name``, ``path`` (the file, if it came from one), ``bindings`` (the values
+    its parameters were bound to: ``--set``, ``bindings=``), ``preset``, ``diagnostics`` (warnings and notes), ``blocks``
     and ``imported`` (the blocks it could call and the imported texts). A network read
     back with :func:`from_json` has no source program (see there).
 
@@ -46,12 +47,15 @@ class Network:
     ('network', (1, 28, 28), (10,), 10)
     >>> net.params_count, net.cost.macs, [n.op for n in net.graph][:3]
     (15770, 72128, ['input', 'conv', 'relu'])
+    >>> compile("network n(w=4):\\n  input 1x8x8\\n  conv(w) - fc(2)", bindings={"w": 6}).bindings
+    {'w': 6}
     >>> print(net.dump_ir().splitlines()[-1])
       return %fc1
     """
 
+    @renamed_keywords(params="bindings")
     def __init__(self, graph: Graph, program: ast.Program, source_name: str,
-                 params: dict[str, Any], diagnostics: list[Diagnostic], path: str | None,
+                 bindings: dict[str, Any], diagnostics: list[Diagnostic], path: str | None,
                  imported: Imported | None = None,
                  blocks: Mapping[str, ast.BlockDef] | None = None, preset: str | None = None):
         self.graph = graph
@@ -61,7 +65,7 @@ class Network:
         self.blocks = dict(blocks or {})  # every block it could call, by lower-case name
         self.source = program.source.text
         self.source_name = source_name
-        self.params = dict(params)
+        self.bindings = dict(bindings)
         self.diagnostics = list(diagnostics)
         self.path = path
         self._cost: Cost | None = None
@@ -110,7 +114,11 @@ class Network:
 
     @property
     def params_count(self) -> int:
+        """The trainable parameters (weights and biases): "params" are always counts;
+        the values bound to the network's parameters are :attr:`bindings`."""
         return self.cost.params.total
+
+    params = renamed_attribute("bindings", "params", "Network")
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -127,21 +135,27 @@ class Network:
 
     @_without_gc
     def to_json(self) -> str:
-        """The IR as JSON text: the graph's fields, then one node per line; versioned
-        (``"format": "cnndsl-ir", "version": 1``, the schema in docs/ir-schema.json) and
-        read back by :func:`from_json`.
+        """The IR as JSON text: the graph's fields, then the table of block calls
+        (``frames``) and the nodes, one per line; versioned (``"format": "cnndsl-ir",
+        "version": 2``, the schema in docs/ir-schema.json) and read back by
+        :func:`from_json` (which reads version 1 too).
 
         >>> from cnndsl import compile
-        >>> data = json.loads(compile("input 1x28x28\\nconv(8, 3) - relu - fc(10)").to_json())
+        >>> net = compile("block b(c) = conv(c, 3) - relu\\ninput 1x28x28\\nb(8) - fc(10)")
+        >>> data = json.loads(net.to_json())
         >>> data["format"], data["version"], [n["op"] for n in data["nodes"]]
-        ('cnndsl-ir', 1, ['input', 'conv', 'relu', 'flatten', 'fc'])
+        ('cnndsl-ir', 2, ['input', 'conv', 'relu', 'flatten', 'fc'])
+        >>> [f["call"] for f in data["frames"]], [n["scope"] for n in data["nodes"]]
+        (['b(8)'], [[], [0], [0], [], []])
         """
         data = self.graph.to_json()
         head = {k: data.pop(k) for k in ("format", "version", "name")}
         data = {**head, "source_name": self.source_name, "preset": self.preset, **data}
-        nodes = ",\n    ".join(json.dumps(n) for n in data.pop("nodes"))
-        head = json.dumps(data, indent=2)[:-2]  # the fields, without the closing brace
-        return f'{head},\n  "nodes": [\n    {nodes}\n  ]\n}}'
+        tables = {k: data.pop(k) for k in ("frames", "nodes")}
+        fields = json.dumps(data, indent=2)[:-2]  # the fields, without the closing brace
+        rows = [f'  "{k}": [' + ",".join(f"\n    {json.dumps(r)}" for r in v) +
+                ("\n  ]" if v else "]") for k, v in tables.items()]
+        return f"{fields},\n" + ",\n".join(rows) + "\n}"
 
     @_without_gc
     def _emitted(self, inplace: bool = True):

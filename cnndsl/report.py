@@ -167,7 +167,7 @@ def node_row(node: Node, nc: NodeCost, rf: RF | None) -> LayerRow:
     kinds = {nc.macs_kind: nc.macs} if nc.macs else {}
     head = nc.macs if nc.macs_kind in HEAD_KINDS else 0
     return LayerRow(
-        node.name, node.op, ops.get(node.op).describe(node.a, node.type), node.type.dims,
+        node.name, node.op, ops.get(node.op).describe(node.attr_map, node.type), node.type.dims,
         nc.params.total, head, nc.activations, node.span.to_json() if node.span else None,
         nc.params.weights, nc.params.bias, nc.params.buffers, kinds,
         nc.activations if nc.new_tensor else 0, rf, node.path, node.scope_str())

@@ -87,6 +87,83 @@ def test_the_package_is_typed_and_ships_the_marker():
     assert "py.typed" in config["tool"]["setuptools"]["package-data"]["cnndsl"]
 
 
+# ------------------------------------------------------------ one word per meaning
+FAMILY = "network f(w=4, classes=10):\n  input 1x8x8\n  conv(w) - relu - gap - fc(classes)"
+
+
+def test_bindings_are_the_bound_values_and_params_the_weight_counts():
+    net = cnndsl.compile(FAMILY, bindings={"w": 6})
+    assert net.bindings == net.graph.bindings == {"w": 6}
+    assert net.params_count == 1 * 9 * 6 + 6 + 6 * 10 + 10 == net.summary().params
+    assert cnndsl.parse_bindings(["w=6", "act=relu", "pool?=off"]) == \
+        {"w": 6, "act": "relu", "pool?": False}
+    assert "parse_bindings" in cnndsl.__all__ and "parse_params" not in cnndsl.__all__
+    for name in ("compile", "loads", "enumerate"):
+        assert "bindings:" in SNAPSHOT["names"][name] and "params" not in \
+            SNAPSHOT["names"][name], name
+    assert SNAPSHOT["Network"]["bindings"] == "attribute"
+    assert SNAPSHOT["Network"]["params"] == "property"  # the deprecated alias
+
+
+@pytest.mark.parametrize("call", [
+    lambda **kw: cnndsl.compile(FAMILY, **kw),
+    lambda **kw: cnndsl.loads(FAMILY, **kw),
+    lambda **kw: next(iter(cnndsl.enumerate(FAMILY, **kw))).network,
+], ids=["compile", "loads", "enumerate"])
+def test_the_old_keyword_params_still_binds_and_warns(call):
+    new = call(bindings={"w": 6})
+    with pytest.warns(DeprecationWarning, match="`params=` is deprecated: use `bindings=`"):
+        old = call(params={"w": 6})
+    assert old.dump_ir() == new.dump_ir() and old.bindings == {"w": 6}
+    with pytest.raises(TypeError, match="both `bindings=` and its old spelling `params=`"):
+        call(bindings={"w": 6}, params={"w": 6})
+
+
+def test_load_and_the_network_constructor_take_the_old_keyword_too(tmp_path):
+    path = tmp_path / "f.cnn"
+    path.write_text(FAMILY)
+    with pytest.warns(DeprecationWarning):
+        assert cnndsl.load(path, params={"w": 6}).bindings == {"w": 6}
+    net = cnndsl.compile(FAMILY)
+    with pytest.warns(DeprecationWarning):
+        again = cnndsl.Network(net.graph, net.program, net.source_name, params={"w": 4},
+                               diagnostics=[], path=None)
+    assert again.bindings == {"w": 4}
+
+
+def test_the_old_attribute_and_function_names_still_work_and_warn():
+    net = cnndsl.compile(FAMILY, bindings={"w": 6})
+    with pytest.warns(DeprecationWarning, match="`Network.params` is deprecated: use "
+                      "`Network.bindings`"):
+        assert net.params == {"w": 6}
+    with pytest.warns(DeprecationWarning, match="`parse_params` is deprecated: use "
+                      "`parse_bindings`"):
+        assert cnndsl.parse_params(["w=6"]) == {"w": 6}
+    with pytest.warns(DeprecationWarning, match="`Node.a` is deprecated"):
+        assert net.graph["conv1"].a == net.graph["conv1"].attr_map == dict(
+            net.graph["conv1"].attrs)
+
+
+def test_no_public_class_has_a_one_letter_attribute():
+    """Names that say what they hold (``attr_map``, ``bindings``), not ``a``; the old
+    one-letter names are deprecated aliases (properties) until the next release."""
+    net = cnndsl.compile(FAMILY)
+    seen = {"Network": vars(net), "Graph": vars(net.graph), "Node": vars(net.graph.input),
+            "Frame": {}, "Diagnostic": {}}
+    classes = [type(net), type(net.graph), type(net.graph.input),
+               type(net.summary()), type(net.summary().layers[0]), type(net.cost),
+               cnndsl.Diagnostic, type(next(iter(cnndsl.enumerate(FAMILY))))]
+    from cnndsl.ir.graph import Argument, Frame, TensorType
+    classes += [Frame, Argument, TensorType]
+    for cls in classes:
+        fields = getattr(cls, "__dataclass_fields__", {})
+        short = [k for k in [*fields, *seen.get(cls.__name__, {})] if len(k) == 1]
+        assert not short, f"{cls.__name__}: {short}"
+        aliases = [k for k, v in vars(cls).items() if len(k) == 1]
+        assert all(isinstance(vars(cls)[k], property) and "Deprecated" in vars(cls)[k].__doc__
+                   for k in aliases), f"{cls.__name__}: {aliases}"
+
+
 NO_TORCH = textwrap.dedent('''
     import importlib.abc, sys
 

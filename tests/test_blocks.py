@@ -82,7 +82,7 @@ network seresnet50:
 def test_grouped_and_depthwise_convolutions():
     net = cnndsl.compile("input 32x16x16\ndwconv(3, 2) - pwconv(64) - conv(64, 3, groups=4)")
     convs = [n for n in net.graph.nodes if n.op == "conv"]
-    assert convs[0].a["groups"] == 32 and convs[0].type.dims == (32, 8, 8)
+    assert convs[0].attr_map["groups"] == 32 and convs[0].type.dims == (32, 8, 8)
     assert net.cost.nodes[convs[0].name].params.total == 32 * 9
     assert net.cost.nodes[convs[2].name].params.total == 64 * 16 * 9 + 64
 
@@ -90,7 +90,7 @@ def test_grouped_and_depthwise_convolutions():
 def test_stochastic_depth_is_identity_at_eval():
     torch = pytest.importorskip("torch")
     net = cnndsl.compile("input 8x4x4\n(residual(conv(8) - droppath(0.1 * (repeat_index + 1))))*3")
-    assert [n.a["p"] for n in net.graph.nodes if n.op == "droppath"] == [0.1, 0.2, 0.3]
+    assert [n.attr_map["p"] for n in net.graph.nodes if n.op == "droppath"] == [0.1, 0.2, 0.3]
     model = net.to_torch().eval()
     x = torch.randn(2, 8, 4, 4)
     assert torch.equal(model(x), model(x))
@@ -235,7 +235,7 @@ AUX = """network t(aux=1):
 def test_auxiliary_heads_are_extra_outputs():
     net = cnndsl.compile(AUX)
     assert net.graph.aux == ("aux1_fc1",) and net.output_shape == (10,)
-    assert net.params_count == cnndsl.compile(AUX, params={"aux": 0}).params_count + 8 * 10 + 10
+    assert net.params_count == cnndsl.compile(AUX, bindings={"aux": 0}).params_count + 8 * 10 + 10
     assert net.dump_ir().endswith("return %fc1, aux %aux1_fc1")
     from cnndsl.ir.graph import Graph
     assert Graph.from_json(net.graph.to_json()).aux == net.graph.aux

@@ -33,7 +33,7 @@ def test_a_channel_split_has_no_parameters_and_exact_shapes():
                          "shuffle(2)")
     assert net.params_count == 8 * 8 + 8 and net.output_shape == (16, 8, 8)
     slices = [n for n in net.graph.nodes if n.op == "slice"]
-    assert [(n.a["start"], n.a["stop"], n.type.dims[0]) for n in slices] == [(0, 8, 8),
+    assert [(n.attr_map["start"], n.attr_map["stop"], n.type.dims[0]) for n in slices] == [(0, 8, 8),
                                                                             (8, 16, 8)]
     assert all(net.cost.nodes[n.name].params.total == 0 for n in slices)
 
@@ -304,7 +304,7 @@ def test_shortcut_first_refuses_a_shortcut_that_reads_the_body():
                                            (2.5, "E0104")])
 def test_the_classifier_width_of_a_bare_fc_is_checked(classes, code):
     with pytest.raises(CnnError) as e:
-        cnndsl.compile("input 1x8x8\nconv - gap - fc", params={"classes": classes})
+        cnndsl.compile("input 1x8x8\nconv - gap - fc", bindings={"classes": classes})
     assert [d.code for d in e.value.diagnostics] == ["N0402", code]
 
 

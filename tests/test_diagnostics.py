@@ -48,7 +48,7 @@ def test_unknown_layer_suggests_a_name(capsys):
 def test_unbound_parameter_says_how_to_bind(capsys):
     assert main(["check", "[(CONV-RELU)*N-POOL?]*M"]) == 1
     err = capsys.readouterr().err
-    assert "`N` has no value" in err and "--set N=" in err and "params={'N'" in err
+    assert "`N` has no value" in err and "--set N=" in err and "bindings={'N'" in err
 
 
 def test_independent_errors_reported_together(capsys):

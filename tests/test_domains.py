@@ -39,19 +39,19 @@ def test_a_float_is_not_the_start_of_a_range():
 
 def test_the_default_is_the_first_value_without_one():
     net = cnndsl.compile(FAMILY)
-    assert net.params_count == cnndsl.compile(FAMILY, params={"M": 1, "width": 16}).params_count
-    assert net.params_count != cnndsl.compile(FAMILY, params={"M": 2}).params_count
+    assert net.params_count == cnndsl.compile(FAMILY, bindings={"M": 1, "width": 16}).params_count
+    assert net.params_count != cnndsl.compile(FAMILY, bindings={"M": 2}).params_count
     assert not net.warnings
 
 
 def test_a_binding_outside_the_family_is_a_warning_that_points_at_the_values():
-    net = cnndsl.compile(FAMILY, params={"N": 7, "width": 33})
+    net = cnndsl.compile(FAMILY, bindings={"N": 7, "width": 33})
     w = [d for d in net.warnings if d.code == "W0202"]
     assert [d.message for d in w] == [
         "the binding N=7 lies outside the family's values 1..3",
         "the binding width=33 lies outside the family's values {16, 32}"]
     assert (w[0].span.line, w[0].span.col) == (1, 20)
-    assert not cnndsl.compile(FAMILY, params={"act": "GELU", "N": 3}).warnings
+    assert not cnndsl.compile(FAMILY, bindings={"act": "GELU", "N": 3}).warnings
 
 
 def test_a_preset_outside_the_family_is_a_warning_at_the_preset():

@@ -312,10 +312,9 @@ def test_a_graph_and_its_json_draw_as_the_network(depth):
 
 def test_an_ir_without_call_arguments_draws_the_calls_as_written():
     data = json.loads(cnndsl.compile(RESNET18).to_json())
-    for node in data["nodes"]:
-        for frame in node["scope"]:
-            del frame["kind"]
-            frame.pop("arguments", None)
+    for frame in data["frames"]:
+        del frame["kind"]
+        frame.pop("arguments", None)
     net = cnndsl.from_json(data)
     scope = net.graph.nodes[-3].scope
     assert [(f.kind, f.arguments) for f in scope] == [("block", None), ("block", None)]

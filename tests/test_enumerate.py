@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnndsl
-from cnndsl.api import parse_params
+from cnndsl.api import parse_bindings
 from cnndsl.cli import main
 from cnndsl.family import Family
 from cnndsl.family.table import Row, dominates, measure, pareto
@@ -60,7 +60,7 @@ def test_each_member_has_the_params_of_compiling_it_alone_with_set(capsys, slide
     for m in out["members"]:
         items = [f"{k}={'on' if v is True else 'off' if v is False else v}"
                  for k, v in m["bindings"].items()]
-        alone = cnndsl.compile(slides, params=parse_params(items))
+        alone = cnndsl.compile(slides, bindings=parse_bindings(items))
         assert (m["params"], m["macs"], m["output"]) == (
             alone.params_count, alone.cost.macs, "10"), items
     # one through the command line too: N=2 M=3 K=1 with the pools
@@ -186,7 +186,7 @@ def test_a_range_on_the_command_line_makes_a_dimension_of_any_parameter(capsys):
                 "--set", "M=2", "--set", "K=0", "--set", "POOL?=on")
     assert out["dimensions"] == ["channels"]
     assert [m["params"] for m in out["members"]] == [
-        cnndsl.compile("cs231n", params={"N": 1, "M": 2, "K": 0, "channels": c}).params_count
+        cnndsl.compile("cs231n", bindings={"N": 1, "M": 2, "K": 0, "channels": c}).params_count
         for c in (16, 32)]
 
 

@@ -38,12 +38,12 @@ def test_the_zoo_is_formatted_and_formatting_keeps_the_program(path):
 @given(programs())
 def test_generated_programs_format_to_the_same_program(prog: Program):
     try:
-        before = cnndsl.loads(prog.text, params=prog.params)
+        before = cnndsl.loads(prog.text, bindings=prog.params)
     except CnnError:
         return  # the generator's rare slips: formatting them proves nothing
     formatted = format_source(prog.text)
     assert format_source(formatted) == formatted
-    after = cnndsl.loads(formatted, params=prog.params)
+    after = cnndsl.loads(formatted, bindings=prog.params)
     assert after.dump_ir() == before.dump_ir()
 
 

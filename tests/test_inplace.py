@@ -84,7 +84,7 @@ def assert_same(net, batch: int = 2) -> None:
 @needs_torch
 @pytest.mark.parametrize("name,params,shape", SUBSET, ids=[s[0] for s in SUBSET])
 def test_inplace_emission_is_bit_identical(name, params, shape):
-    net = cnndsl.compile(name, params=params, input=shape)
+    net = cnndsl.compile(name, bindings=params, input=shape)
     assert "inplace=True" in net.to_python()
     assert_same(net)
 
@@ -96,7 +96,7 @@ def test_inplace_emission_is_bit_identical_for_every_zoo_network(name):
     net = cnndsl.compile(name)
     assert_same(net, batch=2)
     if "aux" in net.graph.params:
-        assert_same(cnndsl.compile(name, params={"aux": 1}), batch=2)
+        assert_same(cnndsl.compile(name, bindings={"aux": 1}), batch=2)
 
 
 SITES = """

@@ -16,11 +16,11 @@ from .security.programs import Program, programs
 ZOO = sorted(p.stem for p in ZOO_DIR.glob("*.cnn"))
 
 
-def compiled(text_or_name: str, params=None, memo: bool = True, **kw):
+def compiled(text_or_name: str, bindings=None, memo: bool = True, **kw):
     old = calls.MEMOIZE
     calls.MEMOIZE = memo
     try:
-        return cnndsl.compile(text_or_name, params=params, **kw)
+        return cnndsl.compile(text_or_name, bindings=bindings, **kw)
     except cnndsl.CnnError as e:
         return [(d.code, d.message, str(d.span)) for d in e.diagnostics]
     finally:

@@ -61,7 +61,7 @@ def test_fold_bn_from_python_counts_by_hand():
     net = cnndsl.compile(SOURCE)
     out = passes.run(net, [_example("fold_bn").fold_bn])
     assert _ops(out).count("bn") == 1  # bn3 reads the residual add, not a conv
-    assert out.graph["conv1"].a["bias"] is True and out.graph["conv2"].a["bias"] is True
+    assert out.graph["conv1"].attr_map["bias"] is True and out.graph["conv2"].attr_map["bias"] is True
     assert out.graph["relu1"].inputs == ("conv1",)
     # conv1 8*3*9 + conv2 8*8*9+8 + conv3 8*8*9, three BNs of 16, fc 8*10+10
     assert net.params_count == 216 + 584 + 576 + 3 * 16 + 90 == 1514
@@ -132,7 +132,7 @@ def test_a_rewrite_that_breaks_shapes_is_a_diagnostic_naming_it():
     (lambda g: None, "E0901", "returned a NoneType, not a Graph"),
     (lambda g: 1 / 0, "E0901", "raised ZeroDivisionError"),
     (lambda g: dataclasses.replace(g, nodes=g.nodes[:1] + g.nodes[2:]), "E0902",
-     "uses conv1 before it is defined"),
+     "bn1 uses conv1, which is not a node"),
     (lambda g: dataclasses.replace(g, nodes=tuple(dataclasses.replace(n, op="nosuch")
                                                   if n.name == "relu1" else n
                                                   for n in g.nodes)), "E0902",
@@ -154,7 +154,7 @@ def test_attributes_left_out_take_their_defaults_and_types_are_reinferred():
             dataclasses.replace(n, op="bn", attrs=()) if n.name == "relu1" else n
             for n in graph.nodes))
     out = passes.run(cnndsl.compile(SOURCE), [to_bn])
-    assert out.graph["relu1"].a == {"eps": 1e-5, "momentum": 0.1, "affine": True}
+    assert out.graph["relu1"].attr_map == {"eps": 1e-5, "momentum": 0.1, "affine": True}
 
 
 # ---------------------------------------------------------------- command line

@@ -35,7 +35,7 @@ def test_a_preset_binds_the_network_parameters_and_names_the_network():
 
 
 def test_user_bindings_win_over_the_preset_and_names_match_in_any_case():
-    net = cnndsl.loads(FAMILY, preset="TOY_L", params={"c": 2})
+    net = cnndsl.loads(FAMILY, preset="TOY_L", bindings={"c": 2})
     assert net.preset == "toy_l" and net.params_count == params(2, 2)
 
 
@@ -85,9 +85,9 @@ def test_a_checkpoint_rebuilds_the_preset_it_was_trained_as():
     defaults are another member)."""
     from cnndsl.train.protocol import rebuild
     net = cnndsl.loads(FAMILY, preset="toy_l")
-    again = rebuild(net.source, net.params, list(net.input_shape), None, "run", net.preset)
+    again = rebuild(net.source, net.bindings, list(net.input_shape), None, "run", net.preset)
     assert (again.name, again.params_count) == ("toy_l", net.params_count)
-    assert rebuild(net.source, net.params, [3, 64, 64], None, "run").name == "toy"
+    assert rebuild(net.source, net.bindings, [3, 64, 64], None, "run").name == "toy"
 
 
 def test_zoo_members_resolve_to_their_family_file():

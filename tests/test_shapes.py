@@ -12,7 +12,7 @@ def shapes(net, ops=("conv", "maxpool", "avgpool", "lrn", "fc")):
 
 def test_general_form_counts():
     net = cnndsl.compile("[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K,SOFTMAX",
-                         params={"N": 2, "M": 3, "K": 1}, input="3x32x32")
+                         bindings={"N": 2, "M": 3, "K": 1}, input="3x32x32")
     count = {}
     for n in net.graph.nodes:
         count[n.op] = count.get(n.op, 0) + 1
@@ -23,8 +23,8 @@ def test_general_form_counts():
 
 def test_optional_part_can_be_turned_off():
     src = "[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K,SOFTMAX"
-    on = cnndsl.compile(src, params={"N": 1, "M": 2, "K": 1}, input="3x32x32")
-    off = cnndsl.compile(src, params={"N": 1, "M": 2, "K": 1, "POOL?": False}, input="3x32x32")
+    on = cnndsl.compile(src, bindings={"N": 1, "M": 2, "K": 1}, input="3x32x32")
+    off = cnndsl.compile(src, bindings={"N": 1, "M": 2, "K": 1, "POOL?": False}, input="3x32x32")
     assert sum(n.op == "maxpool" for n in on.graph.nodes) == 2
     assert sum(n.op == "maxpool" for n in off.graph.nodes) == 0
 
@@ -50,7 +50,7 @@ def test_mnist_task():
     assert shapes(net, ("conv", "maxpool", "flatten", "fc")) == [
         "64x13x13", "32x13x13", "32x12x12", "4608", "256", "10"]
     conv2 = net.graph["conv2"]
-    assert conv2.a["pad"] == (0, 1, 0, 1)  # 'same' with an even kernel pads after
+    assert conv2.attr_map["pad"] == (0, 1, 0, 1)  # 'same' with an even kernel pads after
 
 
 def test_lenet5():
@@ -95,12 +95,12 @@ def test_fc_after_map_flattens():
 
 
 def test_defaults_are_overridable():
-    net = cnndsl.compile("input 3x8x8\nCONV - FC - RELU", params={"channels": 5, "hidden": 7})
+    net = cnndsl.compile("input 3x8x8\nCONV - FC - RELU", bindings={"channels": 5, "hidden": 7})
     assert net.graph["conv1"].type.dims == (5, 8, 8) and net.output_shape == (7,)
 
 
 def test_a_trailing_bare_fc_is_the_classifier():
-    net = cnndsl.compile("input 3x8x8\nCONV - FC - RELU - FC", params={"hidden": 7, "classes": 4})
+    net = cnndsl.compile("input 3x8x8\nCONV - FC - RELU - FC", bindings={"hidden": 7, "classes": 4})
     assert net.graph["fc1"].type.dims == (7,) and net.output_shape == (4,)
     note = [d for d in net.diagnostics if d.code == "N0402"]
     assert len(note) == 1 and "`classes` = 4" in note[0].message and note[0].span.col == 20

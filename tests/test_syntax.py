@@ -34,7 +34,7 @@ network resnet34(classes=1000):
 @pytest.mark.parametrize("name", sorted(NOTATIONS))
 def test_notation_compiles(name):
     src, params = NOTATIONS[name]
-    net = cnndsl.compile(src, params=params)
+    net = cnndsl.compile(src, bindings=params)
     assert len(net.graph) > 1
     assert not net.graph.lint()
 

@@ -44,7 +44,7 @@ def test_zoo_network_shapes_and_params_match_the_module(name):
 def test_general_form_module_maps_batch_to_classes():
     import torch
     net = cnndsl.compile("[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K,SOFTMAX",
-                         params={"N": 2, "M": 3, "K": 1}, input="3x32x32")
+                         bindings={"N": 2, "M": 3, "K": 1}, input="3x32x32")
     y = net.to_torch()(torch.randn(4, 3, 32, 32))
     assert tuple(y.shape) == (4, 10)
 

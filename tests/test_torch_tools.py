@@ -54,7 +54,7 @@ def _apply(tool: str, model, x):
 
 
 def check_tools(name: str, params: dict, shape: str | None, tools=TOOLS) -> None:
-    net = cnndsl.compile(name, params=params, input=shape)
+    net = cnndsl.compile(name, bindings=params, input=shape)
     torch.manual_seed(0)
     model = net.to_torch().eval()
     x = torch.randn(2, *net.graph.input_type.dims)
@@ -75,7 +75,7 @@ def test_tools_accept_representative_modules(name, params, shape):
 
 @needs_torch
 def test_scripted_aux_network_returns_what_eager_returns_in_both_modes():
-    net = cnndsl.compile("googlenet", params={"aux": 1}, input="3x64x64")
+    net = cnndsl.compile("googlenet", bindings={"aux": 1}, input="3x64x64")
     model = net.to_torch()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit.script's deprecation note

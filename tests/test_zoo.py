@@ -182,13 +182,13 @@ def test_fractalnet_by_hand(compiled):
 
 
 def test_stochastic_depth_decays_linearly(compiled):
-    ps = [n.a["p"] for n in compiled("resnet110_sd").graph.nodes if n.op == "droppath"]
+    ps = [n.attr_map["p"] for n in compiled("resnet110_sd").graph.nodes if n.op == "droppath"]
     assert len(ps) == 54
     assert ps == pytest.approx([block / 54 * 0.5 for block in range(1, 55)])
 
 
 def test_the_vgg_family_follows_the_table(compiled):
-    convs = {name: [n.a["kernel"][0] for n in compiled(name).graph.nodes if n.op == "conv"]
+    convs = {name: [n.attr_map["kernel"][0] for n in compiled(name).graph.nodes if n.op == "conv"]
              for name in ("vgg11", "vgg11_lrn", "vgg13", "vgg16c", "vgg16", "vgg19")}
     assert [len(k) + 3 for k in convs.values()] == [11, 11, 13, 16, 16, 19]
     assert convs["vgg16c"].count(1) == 3 and set(convs["vgg16"]) == {3}
@@ -476,7 +476,7 @@ def test_key_map_renames_a_checkpoint_for_load_state_dict():
 def test_lenient_port_skips_a_new_classifier_head():
     torch = _torch()
     ref = cifar_resnet_reference(3)  # 10 classes
-    ours = cnndsl.compile("resnet20", params={"classes": 100}).to_torch()
+    ours = cnndsl.compile("resnet20", bindings={"classes": 100}).to_torch()
     with pytest.raises(cnndsl.UserError, match=r"\(100, 64\)"):
         cnndsl.port_weights(ref, ours)
     pairs = dict(cnndsl.port_weights(ref, ours, strict=False))

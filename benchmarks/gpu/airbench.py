@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.smoke:
         a.device, a.runs = "cpu", 1
         data = "synthetic:N=128,shape=3x32x32,classes=10,seed=1"
-        net = cnndsl.compile("airbench94", params={"w1": 8, "w2": 32, "w3": 32})
+        net = cnndsl.compile("airbench94", bindings={"w1": 8, "w2": 32, "w3": 32})
     else:
         if a.data is None:
             ap.error("--data DIR (the CIFAR-10 python-version files) is needed")

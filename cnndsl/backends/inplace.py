@@ -54,10 +54,10 @@ AUGMENTED = {"add": "+="}
 
 def _kind(node: Node, graph: Graph) -> str:
     if node.op == "softmax":
-        return "alias" if node.a.get("head") else ""
+        return "alias" if node.attr_map.get("head") else ""
     if node.op in ("add", "mul") and len(node.inputs) == 1:
         return "alias"  # written as its one input
-    if node.op == "zeropad" and any(node.a["pad"]):
+    if node.op == "zeropad" and any(node.attr_map["pad"]):
         return "fresh"
     if node.op == "shortcut_pad" and node.type.channels > graph[node.inputs[0]].type.channels:
         return "fresh"  # F.pad with zero channels added: a new tensor
@@ -90,7 +90,7 @@ class Overwrites:
         """Whether ``node`` is an activation to emit in place."""
         if node.op not in ACTIVATIONS or len(node.inputs) != 1:
             return False
-        if node.op == "leakyrelu" and not node.a["slope"] >= 0:
+        if node.op == "leakyrelu" and not node.attr_map["slope"] >= 0:
             return False
         return self.allowed(node.inputs[0], node.name)
 

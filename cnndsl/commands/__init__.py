@@ -107,7 +107,7 @@ def compile_from_args(args: argparse.Namespace, file: str | None = None) -> api.
     else:
         _refuse_missing(name)
     return api.compile(name,
-                       params=api.parse_params(args.set), input=args.input,
+                       bindings=api.parse_bindings(args.set), input=args.input,
                        strict=getattr(args, "strict", False),
                        limits=Limits.parse(getattr(args, "limit", None) or ()),
                        include=getattr(args, "include", None) or (),

@@ -1,4 +1,5 @@
-"""cnndsl compile FILE -o OUT: emit PyTorch source, ONNX or the IR as JSON."""
+"""cnndsl compile FILE -o OUT: emit PyTorch source, ONNX or the IR as JSON (format
+version 2, :mod:`cnndsl.ir.document`) or text."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout): a "
                    "new file or one cnndsl wrote, unless --force")
     p.add_argument("--emit", choices=("torch", "onnx", "ir-json", "ir"),
-                   help="what to emit (default: from the extension of OUT, else torch)")
+                   help="what to emit (default: from the extension of OUT, else torch); "
+                   "ir-json is the IR in format version 2 (docs/ir-schema.json), which "
+                   "cnndsl.from_json reads back")
     add_force_arg(p)
 
 

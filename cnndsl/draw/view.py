@@ -156,7 +156,7 @@ class _Builder:
 
     def _node_box(self, n: Node) -> Box:
         self.owner[n.name] = n.name
-        title = ops.get(n.op).describe(n.a, n.type)
+        title = ops.get(n.op).describe(n.attr_map, n.type)
         return Box(n.name, title, ops.get(n.op).family, self.notes.lines([n.name]),
                    f"{n.path} ({n.op})")
 
@@ -206,7 +206,7 @@ class _Builder:
             if seen[k]:
                 seen[k] -= 1
             elif ops.get(n.op).family not in ("norm", "act"):
-                extra.append(ops.get(n.op).describe(n.a, n.type))
+                extra.append(ops.get(n.op).describe(n.attr_map, n.type))
         return "first: + " + ", ".join(extra) if extra else "first differs"
 
     # ------------------------------------------------------------ folding

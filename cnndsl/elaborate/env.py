@@ -255,7 +255,7 @@ class Evaluator:
             raise err("E0107", f"expected a number, found the layer `{e.id}`", e.span)
         raise err("E0201", f"parameter `{e.id}` has no value", e.span,
                   help=f"bind it: `--set {e.id}=<value>` on the command line, "
-                  f"`params={{'{e.id}': ...}}` in Python, or give it a default in the "
+                  f"`bindings={{'{e.id}': ...}}` in Python, or give it a default in the "
                   f"header: `network name({e.id}=...):`")
 
     @staticmethod

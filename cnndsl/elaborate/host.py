@@ -88,7 +88,7 @@ class Host:
         return self._el.is_layer(name)
 
     def is_bound(self, name: str) -> bool:
-        """Whether the user bound ``name`` (``--set``, ``params=``)."""
+        """Whether the user bound ``name`` (``--set``, ``bindings=``)."""
         return name in self._el.bindings
 
     def report(self, d: Diagnostic) -> None:

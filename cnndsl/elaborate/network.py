@@ -37,7 +37,7 @@ class NetworkBinding:
             if p.default is None:
                 self.report(Diagnostic("E0201", f"parameter `{p.name}` has no value", p.span,
                                        help=f"give a default (`{p.name}=...`) or bind it: "
-                                       f"`--set {p.name}=<value>` / `params={{'{p.name}': ...}}`"))
+                                       f"`--set {p.name}=<value>` / `bindings={{'{p.name}': ...}}`"))
                 continue
             env.vars[p.name] = Thunk(p.default, env)
             self.explicit.add(p.name)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import Network, compile_program, read_source
+from ..deprecation import renamed_keywords
 from ..diagnostics import CnnError
 from ..elaborate import presets
 from ..elaborate.imports import FileSystem, display_name
@@ -68,12 +69,13 @@ class Member:
 class Family:
     """A program (source, path or zoo name) as a family: its :attr:`space` and members.
 
-    ``params`` binds as ``--set`` does; a value that is a domain (see
+    ``bindings`` binds as ``--set`` does (``params=`` is its old, deprecated name); a value that is a domain (see
     :func:`cnndsl.family.space.parse_domain`, or an ``ast.Domain``/tuple) makes a free
     dimension of it. ``input``, ``preset``, ``include`` and ``limits`` are
     :func:`cnndsl.compile`'s."""
 
-    def __init__(self, source: str | os.PathLike, params: Mapping[str, Any] | None = None,
+    @renamed_keywords(params="bindings")
+    def __init__(self, source: str | os.PathLike, bindings: Mapping[str, Any] | None = None,
                  *, input: str | tuple[int, ...] | None = None, preset: str | None = None,
                  include: Iterable[str | os.PathLike] = (),
                  limits: Limits | Mapping[str, int] | None = None):
@@ -82,7 +84,7 @@ class Family:
         with paused_gc():
             self.program = parse(text, name, self.limits)
         self.preset = preset or member
-        self.space = Space.of(self.program, params,
+        self.space = Space.of(self.program, bindings,
                               presets.bound_names(self.program, self.preset))
         self.input = input
         self._files = FileSystem(base, include, self.limits)
@@ -122,11 +124,14 @@ class Family:
                 yield Member(index, values, net)
 
 
-def enumerate_family(source: str | os.PathLike, params: Mapping[str, Any] | None = None, *,
+@renamed_keywords(params="bindings")
+def enumerate_family(source: str | os.PathLike, bindings: Mapping[str, Any] | None = None, *,
                      sample: int | None = None, seed: int = 0, invalid: bool = False,
                      unique: bool = True, **options: Any) -> Iterator[Member]:
     """Every member of the family ``source`` defines, as ``(bindings, Network)`` pairs
-    (:class:`Member`), without building a torch module.
+    (:class:`Member`), without building a torch module. ``bindings`` fixes parameters
+    as ``--set`` does, or ranges them (a tuple of values, or a domain); the other
+    options are :class:`Family`'s and :func:`cnndsl.compile`'s.
 
     >>> import cnndsl
     >>> src = "network f(N in 1..3, w in {8, 16}):\\n  input 1x28x28\\n  conv(w)*N - gap - fc(10)"
@@ -135,7 +140,7 @@ def enumerate_family(source: str | os.PathLike, params: Mapping[str, Any] | None
     {'N': 1, 'w': 16} 330
     {'N': 3, 'w': 8} 1338
     """
-    return Family(source, params, **options).members(sample, seed, invalid, unique)
+    return Family(source, bindings, **options).members(sample, seed, invalid, unique)
 
 
 def fingerprint(graph: Graph) -> bytes:

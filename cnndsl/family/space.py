@@ -184,10 +184,10 @@ def parse_domain(text: str) -> ast.Domain | tuple | None:
 
 def parse_bindings(items: Sequence[str] | None) -> dict[str, Any]:
     """``--set`` items where a value may range: ``["N=1..3", "K={0,1}", "POOL?=off"]``."""
-    from ..api import parse_params
+    from ..bindings import parse_bindings as parse_values
     out: dict[str, Any] = {}
     for item in items or ():  # in order: a later --set of a name replaces an earlier one
-        value = parse_params([item])
+        value = parse_values([item])
         k, v = item.split("=", 1)
         domain = parse_domain(v)
         out.pop(k.strip(), None)

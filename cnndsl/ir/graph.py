@@ -11,14 +11,13 @@ scope (the block calls it sits in). The batch dimension is implicit.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ..diagnostics import Source, Span, UserError
-from .schema import FORMAT, VERSION, problems
+from ..deprecation import renamed_attribute
+from ..diagnostics import Span
 
 AttrValue = int | float | bool | str | tuple | None
 
@@ -105,6 +104,16 @@ class Frame:
 
 @dataclass(frozen=True)
 class Node:
+    """One operator application. ``attrs`` are its resolved attributes as ``(name,
+    value)`` pairs in the operator's order (what the IR records and prints);
+    ``attr_map`` is the same as a dict, for reading one by name (``node.attr_map["out"]``).
+
+    >>> from cnndsl import compile
+    >>> conv = compile("input 1x8x8\\nconv(4, 3) - fc(2)").graph["conv1"]
+    >>> conv.attrs[:2], conv.attr_map["kernel"]
+    ((('out', 4), ('kernel', (3, 3))), (3, 3))
+    """
+
     name: str  # unique: path with dots as underscores (stage2_basic1_conv1)
     path: str  # module path in the emitted code (stage2.basic1.conv1)
     op: str
@@ -115,9 +124,13 @@ class Node:
     scope: tuple[Frame, ...] = ()
 
     @cached_property
-    def a(self) -> dict[str, AttrValue]:
-        """The attributes as a dict (made once: the passes read it for every node)."""
+    def attr_map(self) -> dict[str, AttrValue]:
+        """The attributes as a dict, name to value (made once: the passes read it for
+        every node); :attr:`attrs` is the same as ``(name, value)`` pairs in the
+        operator's order, as the IR records them."""
         return dict(self.attrs)
+
+    a = renamed_attribute("attr_map", "a", "Node")
 
     @property
     def local(self) -> str:
@@ -129,14 +142,18 @@ class Node:
 
 @dataclass(frozen=True)
 class Graph:
-    """A network: nodes in topological order; the first is the ``input`` node."""
+    """A network: nodes in topological order; the first is the ``input`` node.
+    ``bindings`` are the values its parameters were bound to (``--set``; ``params`` is
+    their old, deprecated name)."""
 
     name: str
     nodes: tuple[Node, ...]
     output: str
-    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    bindings: Mapping[str, Any] = field(default_factory=dict, compare=False)  # --set
     num_classes: int | None = None
     aux: tuple[str, ...] = ()  # auxiliary outputs (training-time heads, e.g. GoogLeNet's)
+
+    params = renamed_attribute("bindings", "params", "Graph")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {n.name: n for n in self.nodes})
@@ -184,7 +201,9 @@ class Graph:
                 problems.append(f"duplicate node name {n.name}")
             for i in n.inputs:
                 if i not in seen:
-                    problems.append(f"{n.name} uses {i} before it is defined")
+                    problems.append(f"{n.name} uses {i} before it is defined"
+                                    if i in self._index else  # type: ignore[attr-defined]
+                                    f"{n.name} uses {i}, which is not a node")
             seen.add(n.name)
         for out in (self.output, *self.aux):
             if out not in seen:
@@ -207,128 +226,36 @@ class Graph:
 
     # ------------------------------------------------------------ JSON
     def to_json(self) -> dict:
-        """The graph as JSON data, versioned (the schema: cnndsl/ir/schema.py,
-        docs/ir-schema.json)."""
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "name": self.name,
-            "output": self.output,
-            "aux": list(self.aux),
-            "num_classes": self.num_classes,
-            "params": dict(self.params),
-            "nodes": [
-                {
-                    "name": n.name,
-                    "path": n.path,
-                    "op": n.op,
-                    "attrs": {k: _jsonable(v) for k, v in n.attrs},
-                    "inputs": list(n.inputs),
-                    "type": list(n.type.dims),
-                    "span": n.span.to_json() if n.span else None,
-                    "scope": [_frame_json(f) for f in n.scope],
-                }
-                for n in self.nodes
-            ],
-        }
+        """The graph as JSON data, format version 2 (:mod:`cnndsl.ir.document`; the
+        schema: cnndsl/ir/schema.py, docs/ir-schema.json)."""
+        from .document import to_document
+        return to_document(self)
 
     @classmethod
     def from_json(cls, data: dict | str) -> Graph:
-        """The graph of :meth:`to_json`'s data (or its text), checked first: a document
-        of another format, a newer version, or one that breaks the schema or the
-        graph's own rules (inputs defined before use, the output a node) raises
-        :class:`~cnndsl.diagnostics.UserError` naming each problem. Sources are names
-        only: their text is not part of the IR."""
-        return cls.from_document(check_document(data))
-
-    @classmethod
-    def from_document(cls, data: dict) -> Graph:
-        """The graph of a document :func:`check_document` has passed."""
-        sources: dict[str, Source] = {}
-
-        def span_of(s: dict | None) -> Span | None:
-            if not s:
-                return None
-            src = sources.setdefault(s["file"], Source(s["file"], ""))
-            return Span(src, s["line"], s["column"], s["end_line"], s["end_column"])
-
-        nodes = []
-        for d in data["nodes"]:
-            span = span_of(d.get("span"))
-            scope = tuple(_frame(f, span_of(f.get("span"))) for f in d.get("scope", ()))
-            attrs = tuple((k, tuple(v) if isinstance(v, list) else v)
-                          for k, v in d["attrs"].items())
-            nodes.append(Node(d["name"], d["path"], d["op"], attrs, tuple(d["inputs"]),
-                              TensorType(tuple(d["type"])), span, scope))
-        graph = cls(data["name"], tuple(nodes), data["output"], data.get("params", {}),
-                    data.get("num_classes"), tuple(data.get("aux", ())))
-        broken = graph.lint()
-        if nodes[0].op != "input":
-            broken.append("the first node is not the `input` node")
-        if broken:
-            raise _not_ir(broken)
-        return graph
-
-
-def _frame_json(f: Frame) -> dict:
-    out = {"name": f.name, "block": f.block, "call": f.call, "named": f.named, "kind": f.kind,
-           "args": [list(a) for a in f.args]}
-    if f.arguments is not None:
-        out["arguments"] = [{"name": a.name, "value": a.value, "given": a.given,
-                             "default": a.default} for a in f.arguments]
-    out["span"] = f.span.to_json() if f.span else None
-    return out
-
-
-def _frame(f: dict, span: Span | None) -> Frame:
-    """A frame of a document; one written before frames had a kind and arguments reads
-    as a named frame being a block's (an unnamed one a built-in's), arguments unknown."""
-    arguments = f.get("arguments")
-    return Frame(f["name"], f["block"], f["call"], f["named"], span,
-                 tuple((k, v) for k, v in f.get("args", ())),
-                 f.get("kind", "block" if f["named"] else "builtin"),
-                 None if arguments is None else tuple(
-                     Argument(a["name"], a["value"], a["given"], a.get("default"))
-                     for a in arguments))
+        """The graph of :meth:`to_json`'s data (or its text; version 1 or 2), checked
+        first: a document of another format, a newer version, or one that breaks the
+        schema or the graph's own rules (inputs defined before use, the output a node)
+        raises :class:`~cnndsl.diagnostics.UserError` naming each problem. Sources are
+        names only: their text is not part of the IR. Whether each node follows from
+        its operator is :func:`cnndsl.from_json`'s check, not this one's."""
+        from .document import graph_of, read
+        return graph_of(read(data))
 
 
 def check_document(data: Any) -> dict:
     """``data`` (JSON text or its dict) if it is a cnndsl IR document this version
-    reads, else :class:`~cnndsl.diagnostics.UserError` saying why.
+    reads, in version 2's shape, else :class:`~cnndsl.diagnostics.UserError` saying why.
 
+    >>> from cnndsl import UserError
     >>> try:
     ...     check_document('{"format": "cnndsl-ir", "version": 99}')
     ... except UserError as e:
     ...     print(e.message)
-    the IR is format version 99, newer than this cnndsl reads (1)
+    the IR is format version 99, newer than this cnndsl reads (1, 2)
     """
-    if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data)
-        except ValueError as e:
-            raise UserError(f"the IR is not JSON: {e}", help=_HELP) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        got = data.get("format") if isinstance(data, dict) else None
-        raise UserError(f'not a cnndsl IR document ("format" is {json.dumps(got)[:40]}, '
-                        f'not "{FORMAT}")', help=_HELP)
-    version = data.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
-        raise UserError(f"the IR is format version {version}, newer than this cnndsl reads "
-                        f"({VERSION})", help="upgrade cnndsl, or emit the IR with the "
-                        "version that reads it")
-    found = problems(data)
-    if found:
-        raise _not_ir(found)
-    return data
-
-
-_HELP = "give what Network.to_json() or `cnndsl compile --emit ir-json` wrote"
-
-
-def _not_ir(found: list[str]) -> UserError:
-    shown = "; ".join(found[:5]) + ("; ..." if len(found) > 5 else "")
-    return UserError(f"not a valid cnndsl IR document: {shown}",
-                     help="see docs/ir-schema.json for the fields; " + _HELP)
+    from .document import read
+    return read(data)
 
 
 def ancestors(nodes: Mapping[str, Node], names) -> set[str]:
@@ -350,6 +277,3 @@ def _fmt(v: AttrValue) -> str:
         return repr(v)
     return str(v)
 
-
-def _jsonable(v: AttrValue):
-    return list(v) if isinstance(v, tuple) else v

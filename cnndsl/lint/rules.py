@@ -32,7 +32,7 @@ def bias_before_batch_norm(f: Facts) -> Iterator[Diagnostic]:
     for n in g:
         op = f.op(n.name)
         users = f.uses[n.name]
-        if (op.family not in ("conv", "fc") or not n.a.get("bias") or len(users) != 1
+        if (op.family not in ("conv", "fc") or not n.attr_map.get("bias") or len(users) != 1
                 or n.name in outputs or g[users[0]].op != BATCH_NORM):
             continue
         bias = f.cost.nodes[n.name].params.bias
@@ -98,7 +98,7 @@ def fc_dominates(f: Facts) -> Iterator[Diagnostic]:
         if not m.type.is_map or area(m) == 1 or 2 * p <= total:
             continue
         c, h, w = m.type.dims
-        pooled = c * n.a["out"] + (n.a["out"] if n.a.get("bias") else 0)
+        pooled = c * n.attr_map["out"] + (n.attr_map["out"] if n.attr_map.get("bias") else 0)
         yield Diagnostic(
             "W0804", f"this fully connected layer holds {p:,} of the network's {total:,} "
             f"parameters ({100 * p // total}%)", n.span,
@@ -166,7 +166,7 @@ def early_pooling(f: Facts) -> Iterator[Diagnostic]:
     for n in g:
         op = f.op(n.name)
         before = any(looked[i] for i in n.inputs)
-        w = op.window(n.a) if n.inputs and g[n.inputs[0]].type.is_map else None
+        w = op.window(n.attr_map) if n.inputs and g[n.inputs[0]].type.is_map else None
         learned = w is not None and op.family == "conv" and f.params(n.name) > 0
         looked[n.name] = before or (learned and max(win.span(k, d) for k, d in
                                                     zip(w.kernel, w.dilation)) >= 3)
@@ -182,7 +182,7 @@ def early_pooling(f: Facts) -> Iterator[Diagnostic]:
         t_in = g[n.inputs[0]].type
         shrink = f"{t_in.dims[1]}x{t_in.dims[2]} -> {n.type.dims[1]}x{n.type.dims[2]}"
         what = f"this {'pooling' if op.family == 'pool' else 'layer'} " \
-            f"({op.describe(n.a, n.type)})"
+            f"({op.describe(n.attr_map, n.type)})"
         if blind:
             message = (f"{what} brings the map to 1/{full // a_out} of the input's area "
                        f"({shrink}) before any convolution has looked at it")

@@ -112,7 +112,7 @@ def _innermost(doc: Doc, a: Analysis, pos: Pos) -> Hover | None:
         else:
             node = list(groups.values())[-1][0]  # fc, not the flatten it brings
             op = ops.get(node.op)
-            head = f"**{op.describe(node.a, node.type)}**: {op.doc.split('. ')[0].rstrip('.')}"
+            head = f"**{op.describe(node.attr_map, node.type)}**: {op.doc.split('. ')[0].rstrip('.')}"
         rng = Range(Pos(s[0] - 1, s[1] - 1), Pos(s[2] - 1, s[3] - 1))
         return Hover(head + "\n\n" + _table(a, groups), rng)
     return None

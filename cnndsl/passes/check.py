@@ -18,7 +18,7 @@ from .receptive_field import RF, alignment_warnings
 
 def _fit_warning(node: Node, graph: Graph) -> Diagnostic | None:
     op = ops.get(node.op)
-    w = op.window(node.a)
+    w = op.window(node.attr_map)
     if w is None or not node.inputs:
         return None
     t = graph[node.inputs[0]].type

@@ -124,7 +124,7 @@ def node_cost(graph: Graph, node: Node, uses: dict[str, list[str]]) -> NodeCost:
     if not node.inputs:
         return NodeCost(Params(), 0, "none", node.type.numel)
     ins = [graph[i].type for i in node.inputs]
-    attrs = node.a
+    attrs = node.attr_map
     return NodeCost(op.params(attrs, ins, node.type), op.macs(attrs, ins, node.type),
                     op.macs_kind, node.type.numel, not shares_input(op, node, graph, uses))
 

@@ -126,7 +126,7 @@ def run(net: Network, passes: Iterable[Any], strict: bool = False) -> Network:
         diags = [d if d.is_error else d.as_error() for d in diags]
     if any(d.is_error for d in diags):
         raise CnnError(diags)
-    out = Network(graph, net.program, net.source_name, net.params, diags, net.path,
+    out = Network(graph, net.program, net.source_name, net.bindings, diags, net.path,
                   net.imported, net.blocks, net.preset)
     out._fields = fields
     return out

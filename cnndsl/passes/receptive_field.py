@@ -161,8 +161,8 @@ def node_rf(node: Node, graph: Graph, fields: dict[str, RF | None]) -> RF | None
     assert rf is not None
     op = ops.get(node.op)
     if op.transposed is not None and t_in.is_map:
-        return _bounded(through_transposed(rf, op.transposed(node.a)))
-    w = op.window(node.a) if t_in.is_map else None
+        return _bounded(through_transposed(rf, op.transposed(node.attr_map)))
+    w = op.window(node.attr_map) if t_in.is_map else None
     if w is None:
         w = implied_window(op.family, t_in, node.type)
     return _bounded(through_window(rf, w)) if w is not None else rf
@@ -219,7 +219,7 @@ def _deliberate(graph: Graph, inputs: list[str]) -> bool:
         op = ops.get(node.op)
         if op.transposed is not None:
             return True
-        w = op.window(node.a) if op.family == "pool" else None
+        w = op.window(node.attr_map) if op.family == "pool" else None
         if w is not None and (w.kernel[0] % 2 == 0 or w.kernel[1] % 2 == 0):
             return True
     return False

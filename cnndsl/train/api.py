@@ -14,7 +14,7 @@ from cnndsl.outputs import check_run_dir, mark_run_dir, write_output
 
 from .config import Recipe, is_weights_file, make_recipe, validate
 from .history import History
-from .protocol import NetworkLike, rebuild
+from .protocol import NetworkLike, bindings_of, checkpoint_bindings, rebuild
 
 
 class Comparison(dict):
@@ -32,7 +32,7 @@ def as_network(network: NetworkLike | str | os.PathLike | None,
         if ckpt is None:
             raise UserError("no network to train: give a .cnn file (or resume a run)",
                             exit_code=2)
-        return rebuild(ckpt.get("source"), ckpt.get("params"), ckpt.get("input_shape"),
+        return rebuild(ckpt.get("source"), checkpoint_bindings(ckpt), ckpt.get("input_shape"),
                        ckpt.get("imports"), ckpt["_path"], ckpt.get("preset"))
     if isinstance(network, (str, os.PathLike)):
         import cnndsl
@@ -42,11 +42,12 @@ def as_network(network: NetworkLike | str | os.PathLike | None,
 
 
 def check_same_network(net: NetworkLike, ckpt: dict[str, Any]) -> None:
-    if net.source != ckpt["source"] or dict(net.params) != dict(ckpt["params"]) or \
+    stored = checkpoint_bindings(ckpt)
+    if net.source != ckpt["source"] or bindings_of(net) != dict(stored or {}) or \
             getattr(net, "preset", None) != ckpt.get("preset") or \
             [int(d) for d in net.input_shape] != list(ckpt["input_shape"]):
         raise UserError(f"{ckpt['_path']} was trained from a different network "
-                        f"({ckpt['network']}, params {ckpt['params']}, input "
+                        f"({ckpt['network']}, bindings {stored}, input "
                         f"{'x'.join(map(str, ckpt['input_shape']))})",
                         help="resume with the checkpoint alone (--resume DIR, no FILE), or "
                              "start a new run with --out", exit_code=2)

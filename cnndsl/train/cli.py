@@ -26,8 +26,8 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     >>> parse_set(["classes=10", "dropout=0.5", "bn=off", "act=relu"])
     {'classes': 10, 'dropout': 0.5, 'bn': False, 'act': 'relu'}
     """
-    from cnndsl.api import parse_params
-    return dict(parse_params(items))
+    from cnndsl.api import parse_bindings
+    return dict(parse_bindings(items))
 
 
 def add_train_parser(sub: Any) -> argparse.ArgumentParser:
@@ -242,7 +242,7 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
 
     from .api import train
 
-    params = parse_set(args.set)
+    bindings = parse_set(args.set)
     if args.file is None and args.resume is None:
         raise UserError("train needs a .cnn FILE (or --resume DIR)",
                         help="cnndsl train zoo/lenet5.cnn --data digits", exit_code=2)
@@ -258,13 +258,13 @@ def run_train(args: argparse.Namespace, compile_fn: Callable[..., Any] | None = 
         source = Path(args.file) if os.path.isfile(args.file) else args.file
         if args.member:
             bounds["preset"] = args.member
-        net = compile_fn(source, params=params or None, input=args.input, **bounds)
+        net = compile_fn(source, bindings=bindings or None, input=args.input, **bounds)
         warnings = getattr(net, "warnings", None)
         if warnings:
             from cnndsl.diagnostics import render_all
 
             print(render_all(warnings), file=sys.stderr)
-    elif params or args.input or args.member:
+    elif bindings or args.input or args.member:
         raise UserError("--set/--input/--member need FILE; a resumed run keeps its network",
                         exit_code=2)
     out = args.out
@@ -350,7 +350,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
     png = args.output or "lr_find.png"
     check_target(png, args.force)
     source = Path(args.file) if os.path.isfile(args.file) else args.file
-    net = cnndsl.compile(source, params=parse_set(args.set) or None, input=args.input,
+    net = cnndsl.compile(source, bindings=parse_set(args.set) or None, input=args.input,
                          preset=args.member)
     result = lr_find(net, args.data, start=args.start, end=args.end, steps=args.steps,
                      batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed,

@@ -11,6 +11,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+from cnndsl.deprecation import renamed_attribute
 from cnndsl.diagnostics import UserError
 from cnndsl.suggest import closest
 
@@ -30,7 +31,7 @@ DEFAULT_MOMENTUM = {"sgd": 0.9}
 PRESETS: dict[str, dict[str, object]] = {
     "alexnet2012": {"optimizer": "sgd", "momentum": 0.9, "lr": 1e-2, "weight_decay": 5e-4,
                     "batch_size": 128, "schedule": "plateau",
-                    "network_params": {"dropout": 0.5}},
+                    "network_bindings": {"dropout": 0.5}},
     "resnet2015": {"optimizer": "sgd", "momentum": 0.9, "lr": 0.1, "weight_decay": 1e-5,
                    "batch_size": 256, "schedule": "plateau", "init": "he"},
     # NOTE: airbench94 (Jordan 2024, airbench94.py). Its loss is the batch's sum with
@@ -46,12 +47,12 @@ PRESETS: dict[str, dict[str, object]] = {
     # divided by 10 on plateaus, about 90 epochs, dropout 0.5.
     "alexnet": {"optimizer": "sgd", "momentum": 0.9, "lr": 1e-2, "weight_decay": 5e-4,
                 "batch_size": 128, "schedule": "plateau", "epochs": 90,
-                "augment": "translate:16,flip,jitter:0.1", "network_params": {"dropout": 0.5}},
+                "augment": "translate:16,flip,jitter:0.1", "network_bindings": {"dropout": 0.5}},
     # Simonyan & Zisserman 2014, section 3.1: batch 256, momentum 0.9, decay 5e-4, lr 1e-2
     # divided by 10 on plateaus (3 times), 74 epochs, dropout 0.5, scale jittering.
     "vgg": {"optimizer": "sgd", "momentum": 0.9, "lr": 1e-2, "weight_decay": 5e-4,
             "batch_size": 256, "schedule": "plateau", "epochs": 74,
-            "augment": "rrc:0.25,flip,jitter:0.1", "network_params": {"dropout": 0.5}},
+            "augment": "rrc:0.25,flip,jitter:0.1", "network_bindings": {"dropout": 0.5}},
     # He et al. 2015, section 4.2 (CIFAR-10): batch 128, momentum 0.9, decay 1e-4, lr 0.1
     # divided by 10 at 32k and 48k iterations, end at 64k (epochs 82, 123, 164 at 391
     # iterations per epoch), 4-pixel padding and crops, flips, He init.
@@ -111,7 +112,9 @@ class Recipe:
     freeze: str | None = None  # train nothing up to and including this layer or block
     head_lr: float = 1.0  # lr factor of the classifier (the last layer with weights)
     preset: str | None = None
-    network_params: dict[str, object] = field(default_factory=dict)
+    network_bindings: dict[str, object] = field(default_factory=dict)  # proposed: dropout
+
+    network_params = renamed_attribute("network_bindings", "network_params", "Recipe")
 
     @property
     def optimizers(self) -> list[str]:
@@ -134,6 +137,8 @@ class Recipe:
     @classmethod
     def from_json(cls, d: dict) -> Recipe:
         names = {f.name for f in dataclasses.fields(cls)}
+        d = {("network_bindings" if k == "network_params" else k): v  # its older name
+             for k, v in d.items()}
         return cls(**{k: v for k, v in d.items() if k in names})
 
 

@@ -15,14 +15,14 @@ if TYPE_CHECKING:
 
 def describe(t: Trainer, data: bool = True) -> list[str]:
     """What this run does, one line per topic (``data=False``: recipe and device)."""
-    d, r = t.data, t.r
+    d, r = t.data, t.recipe
     dev = str(t.device)
     if t.world.distributed:
         dev += f" x {t.world.size} processes (DistributedDataParallel)"
     fast = [t.precision.describe()]
     if t.channels_last:
         fast.append("channels-last")
-    if t.o.compile:
+    if t.options.compile:
         fast.append("torch.compile")
     if t.device.type == "cuda":
         fast.append("data on the GPU" if t.train_feeder.resident else "pinned memory")
@@ -44,22 +44,22 @@ def describe(t: Trainer, data: bool = True) -> list[str]:
                  + (f", preset {r.preset}" if r.preset else ""))
     lines += [f"also: {x}" for x in [", ".join(extras(r, len(d.train)))] if x]
     lines.append(f"device: {dev}; {', '.join(fast)}")
-    if t.o.sync_bn and not t.world.distributed:
+    if t.options.sync_bn and not t.world.distributed:
         lines.append("note: --sync-bn applies to runs of several processes (torchrun)")
     return lines + (list(d.notes) if data else []) + preset_notes(t)
 
 def preset_notes(t: Trainer) -> list[str]:
     """A preset's dropout belongs to the network: say whether the network has it."""
-    p = t.r.network_params.get("dropout")
+    p = t.recipe.network_bindings.get("dropout")
     if p is None:
         return []
     rates = sorted({round(m.p, 4) for m in t.base.modules()
                     if isinstance(m, torch.nn.modules.dropout._DropoutNd)})
     if not rates:
-        return [f"note: preset {t.r.preset} used dropout {p} before its fully "
+        return [f"note: preset {t.recipe.preset} used dropout {p} before its fully "
                 "connected layers; this network has no dropout layer"]
     if rates != [p]:
-        return [f"note: preset {t.r.preset} used dropout {p}; this network's dropout "
+        return [f"note: preset {t.recipe.preset} used dropout {p}; this network's dropout "
                 f"is {', '.join(map(str, rates))} (set it in the .cnn file or --set)"]
     return []
 

@@ -63,11 +63,11 @@ def head_classes(state: Mapping[str, torch.Tensor]) -> int | None:
 
 def with_classes(net: NetworkLike, classes: int) -> NetworkLike:
     """``net`` compiled again with ``classes`` outputs (its ``classes`` parameter)."""
-    from .protocol import rebuild
+    from .protocol import bindings_of, rebuild
 
     imported = getattr(net, "imported", None)
     try:
-        changed = rebuild(net.source, {**dict(net.params), "classes": classes},
+        changed = rebuild(net.source, {**bindings_of(net), "classes": classes},
                           net.input_shape, imported.to_json() if imported else None, net.name,
                           getattr(net, "preset", None))
     except UserError:

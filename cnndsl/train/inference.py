@@ -13,7 +13,7 @@ import torch
 from cnndsl.diagnostics import UserError
 
 from . import checkpoint as ck
-from .protocol import NetworkLike, rebuild
+from .protocol import NetworkLike, checkpoint_bindings, rebuild
 
 SPLITS = ("auto", "val", "test", "train", "all")
 
@@ -37,8 +37,9 @@ def load_model(path: str | os.PathLike, device: str = "auto",
 
     dev = resolve_device(device)
     ckpt = ck.load(path)
-    net = network or rebuild(ckpt.get("source"), ckpt.get("params"), ckpt.get("input_shape"),
-                             ckpt.get("imports"), ckpt["_path"], ckpt.get("preset"))
+    net = network or rebuild(ckpt.get("source"), checkpoint_bindings(ckpt),
+                             ckpt.get("input_shape"), ckpt.get("imports"), ckpt["_path"],
+                             ckpt.get("preset"))
     model = net.to_torch()
     try:  # with --ema, the weights' average is the trained model
         model.load_state_dict(ckpt.get("ema") or ckpt["state_dict"])
@@ -86,7 +87,7 @@ def pick_split(prepared: Any, split: str) -> tuple[Any, str]:
     if split == "train":
         return prepared.train, "train"
     parts = [src.train] + ([src.test] if src.test is not None else [])
-    return ImageSet(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]),
+    return ImageSet(torch.cat([p.pixels for p in parts]), torch.cat([p.labels for p in parts]),
                     src.train.scale), "all"
 
 

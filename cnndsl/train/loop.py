@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from cnndsl.deprecation import renamed_attribute
 from cnndsl.diagnostics import UserError
 from cnndsl.outputs import mark_run_dir, write_output
 
@@ -45,12 +46,19 @@ AUX_WEIGHT = 0.3  # weight of an auxiliary head's loss (Szegedy et al. 2014)
 
 
 class Trainer:
-    """Set up from a network, prepared data and a resolved recipe; :meth:`run` trains."""
+    """Set up from a network, prepared data and a resolved recipe; :meth:`run` trains.
+
+    A callback sees it as ``event.trainer``: ``net``, ``data``, ``recipe``, ``options``,
+    ``model``, ``history``, ... (``r`` and ``o`` are the old, deprecated names of
+    ``recipe`` and ``options``)."""
+
+    r = renamed_attribute("recipe", "r", "Trainer")
+    o = renamed_attribute("options", "o", "Trainer")
 
     def __init__(self, network: NetworkLike, data: Prepared, recipe: Recipe,
                  options: Options, world: World | None = None,
                  resume: dict[str, Any] | None = None) -> None:
-        self.net, self.data, self.r, self.o = network, data, recipe, options
+        self.net, self.data, self.recipe, self.options = network, data, recipe, options
         self.world = world or World()
         self.device = options.device
         self.out = options.out if self.world.main else None
@@ -73,7 +81,7 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------
 
     def _build(self) -> None:
-        r, o, dev = self.r, self.o, self.device
+        r, o, dev = self.recipe, self.options, self.device
         seed_all(r.seed)
         model = self.net.to_torch()
         if not is_weights_file(r.init):
@@ -134,16 +142,16 @@ class Trainer:
     def _fix_weights(self, model: torch.nn.Module) -> None:
         """Weights the recipe sets rather than trains: normalisation weights stay 1
         (``freeze_norm_weight``); the whitening layer comes from the training data."""
-        if self.r.freeze_norm_weight:
+        if self.recipe.freeze_norm_weight:
             for m in model.modules():
                 if isinstance(m, NORMS) and getattr(m, "weight", None) is not None:
                     m.weight.requires_grad_(False)
-        self.whitening = whitening_layer(model) if self.r.whiten else None
+        self.whitening = whitening_layer(model) if self.recipe.whiten else None
         if self.whitening is not None:
             whiten(self.whitening, self.train_feeder.ready(SAMPLES))
 
     def _make_feeders(self) -> None:
-        o, d, dev = self.o, self.data, self.device
+        o, d, dev = self.options, self.data, self.device
         resident = o.data_on_device
         if resident is None:
             resident = True
@@ -175,12 +183,12 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------
 
     def run(self) -> History:
-        r, h = self.r, self.history
+        r, h = self.recipe, self.history
         start_epoch, start_step, partial = restore_run(self)
         if self.out is not None:  # a folder train() checked (cnndsl.outputs.check_run_dir)
             mark_run_dir(self.out, "run", self.net.name)
             write_output(self.out / "network.cnn", self.net.source, force=True)
-        for line in self.describe(data=self.o.header):
+        for line in self.describe(data=self.options.header):
             self.progress.note(line)
         if start_epoch >= r.epochs:
             self.progress.note(f"the run has trained {start_epoch} epochs already; "
@@ -229,7 +237,7 @@ class Trainer:
     def _finish(self) -> None:
         if self.board is not None:
             self.board.close()
-        if self.out is None or not self.o.plots or not self.history.records:
+        if self.out is None or not self.options.plots or not self.history.records:
             return
         from .plots import have_matplotlib, save_curves
 
@@ -240,12 +248,12 @@ class Trainer:
                                "(pip install matplotlib)")
 
     def _callback(self, kind: str, epoch: int, step: int, record: dict | None) -> None:
-        if self.o.callback is not None:
-            self.o.callback(Event(kind, epoch, step, record, self))
+        if self.options.callback is not None:
+            self.options.callback(Event(kind, epoch, step, record, self))
 
     def _epoch(self, epoch: int, start: int, partial: dict[str, float]) -> dict | None:
         """Train one epoch (from step ``start``); its record, or None when stopped."""
-        r, dev, world, prec = self.r, self.device, self.world, self.precision
+        r, dev, world, prec = self.recipe, self.device, self.world, self.precision
         if start == 0:
             seed_all(mix_seed(r.seed, epoch, world.rank, 2))
         self.model.train()
@@ -343,11 +351,11 @@ class Trainer:
     def _loss(self, logits: torch.Tensor, batch: Any) -> torch.Tensor:
         """Summed cross-entropy; a mixed batch (mixup, CutMix) weighs both labels."""
         ce = F.cross_entropy(logits.float(), batch.y, reduction="sum",
-                             label_smoothing=self.r.label_smoothing)
+                             label_smoothing=self.recipe.label_smoothing)
         if batch.lam == 1.0:
             return ce
         other = F.cross_entropy(logits.float(), batch.y2, reduction="sum",
-                                label_smoothing=self.r.label_smoothing)
+                                label_smoothing=self.recipe.label_smoothing)
         return batch.lam * ce + (1.0 - batch.lam) * other
 
     def _check(self, value: torch.Tensor, epoch: int, step: int) -> bool:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import checkpoint as ck
+from .protocol import bindings_of
 from .run_types import imports_of
 
 if TYPE_CHECKING:
@@ -21,11 +22,13 @@ def payload(t: Trainer, epoch: int, step: int, partial: dict[str, float]) -> dic
         "format": ck.FORMAT, "version": ck.VERSION, "torch": str(torch.__version__),
         "network": n.name, "source": n.source, "path": n.path,
         "imports": imports_of(n),
-        "params": dict(n.params), "preset": getattr(n, "preset", None),
+        # "params": the bindings again, for the cnndsl releases that read them so
+        "bindings": bindings_of(n), "params": bindings_of(n),
+        "preset": getattr(n, "preset", None),
         "input_shape": [int(v) for v in n.input_shape],
         "num_classes": t.num_classes, "classes": list(d.classes),
         "data": d.source.spec, "transform": d.transform.to_json(),
-        "recipe": t.r.to_json(), "schedule": t.schedule.state_dict(),
+        "recipe": t.recipe.to_json(), "schedule": t.schedule.state_dict(),
         "epoch": epoch, "step": step, "partial": partial,
         "metrics": list(t.history.records), "world_size": t.world.size,
     })

@@ -79,7 +79,7 @@ def fold_weights(model, net, folded_net) -> dict:
                     out[new + k[len(old):]] = v
             continue
         p = paths[bn.name]
-        eps = bn.a["eps"]
+        eps = bn.attr_map["eps"]
         mean, var = state[f"{p}.running_mean"], state[f"{p}.running_var"]
         gamma = state.get(f"{p}.weight", torch.ones_like(mean))
         beta = state.get(f"{p}.bias", torch.zeros_like(mean))

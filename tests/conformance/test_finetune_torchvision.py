@@ -24,7 +24,7 @@ def test_resnet18_weights_load_onto_three_classes(tmp_path):
     path = tmp_path / "resnet18.pth"
     torch.save(ref.state_dict(), path)
     names = torchvision_key_map(ref, cnndsl.compile("resnet18").to_torch())
-    ours = cnndsl.compile("resnet18", params={"classes": 3}, input="3x64x64").to_torch()
+    ours = cnndsl.compile("resnet18", bindings={"classes": 3}, input="3x64x64").to_torch()
     notes = load_init(ours, str(path))
     assert notes == [f"init: weights from {path}; the classifier (head1.fc1) starts afresh: the "
                      "file's has 1000 classes"]

@@ -165,7 +165,7 @@ def test_auxiliary_heads_equal_torchvision(zoo_name):
     torch.manual_seed(0)
     ref = getattr(models, tv_name)(weights=None, aux_logits=True, init_weights=True)
     size = 299 if zoo_name == "inception_v3" else 112
-    net = cnndsl.compile(zoo_name, params={"aux": 1}, input=f"3x{size}x{size}")
+    net = cnndsl.compile(zoo_name, bindings={"aux": 1}, input=f"3x{size}x{size}")
     ours = net.to_torch()
     assert net.params_count == sum(p.numel() for p in ref.parameters())
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))

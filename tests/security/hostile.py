@@ -127,7 +127,7 @@ def _child(h: Hostile, folder: str, trace: bool, conn: Connection) -> None:
     if isinstance(src, bytes):
         path = Path(folder) / "hostile.cnn"
         path.write_bytes(src)
-        out = run_case("", h.params, compile_fn=lambda: cnndsl.compile(path, params=h.params))
+        out = run_case("", h.params, compile_fn=lambda: cnndsl.compile(path, bindings=h.params))
     else:
         out = run_case(src, h.params, name="hostile.cnn")
     peak = tracemalloc.get_traced_memory()[1] if trace else 0

@@ -417,11 +417,11 @@ def coverage(n: int) -> tuple[int, int, Counter]:
     def sample(prog: Program) -> None:
         counts["<programs>"] += 1
         try:
-            net = cnndsl.loads(prog.text, params=prog.params)
+            net = cnndsl.loads(prog.text, bindings=prog.params)
         except cnndsl.CnnError:
             counts["<skipped>"] += 1
             return
-        counts.update({f"{n.op}{'/inner' * (n.a.get('head') is False)}" for n in net.graph.nodes})
+        counts.update({f"{n.op}{'/inner' * (n.attr_map.get('head') is False)}" for n in net.graph.nodes})
         counts.update({f"{w}(...)" for w in BUILTINS if re.search(rf"\b{w}\b", prog.text)})
     sample()
     return counts.pop("<skipped>", 0), counts.pop("<programs>"), counts

@@ -63,7 +63,7 @@ def run_reference(net: Network, model: nn.Module, x: Tensor, training: bool = Fa
         ins = [values[i] for i in node.inputs]
         module = model.get_submodule(paths[node.name]) if node.name in paths else None
         ctx = Ctx(training, node.name in results)
-        values[node.name] = None if any(i is None for i in ins) else fn(node.a, ins, module, ctx)
+        values[node.name] = None if any(i is None for i in ins) else fn(node.attr_map, ins, module, ctx)
     return values
 
 

@@ -94,7 +94,7 @@ def run_case(text: str, params: dict[str, Any] | None = None, name: str = "<fuzz
     t0 = time.perf_counter()
     try:  # the guard may fire anywhere, even in the handlers of _attempt
         out = _attempt(lambda: compile_fn() if compile_fn else
-                       cnndsl.loads(text, params=params, name=name))
+                       cnndsl.loads(text, bindings=params, name=name))
     except CaseTimeout:
         out = Outcome("SLOW", 0.0, timed_out=True)
     finally:

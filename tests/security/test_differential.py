@@ -123,7 +123,7 @@ def check_program(net: cnndsl.Network, text: str) -> None:
 
 def run(prog: Program) -> None:
     try:
-        net = cnndsl.loads(prog.text, params=prog.params)
+        net = cnndsl.loads(prog.text, bindings=prog.params)
     except cnndsl.CnnError:
         assume(False)  # the shape model and the compiler disagree: rare, see programs.py
     check_program(net, prog.text + f"params={prog.params}")

@@ -3,6 +3,8 @@ cannot clash, and the allow-list refuses generated text that steps outside it.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import cnndsl
@@ -70,8 +72,8 @@ def test_the_unet_decoder_block_builds_what_was_checked():
 def test_an_inner_softmax_is_computed_and_the_trailing_one_is_the_logits():
     import torch
     net = cnndsl.loads("input 3x8x8\nconv(8) as a - mul(a | gap - fc(8) - softmax) - conv(4)",
-                       params={"classes": 1000})
-    assert [n.a for n in net.graph if n.op == "softmax"] == [{"head": False}]
+                       bindings={"classes": 1000})
+    assert [n.attr_map for n in net.graph if n.op == "softmax"] == [{"head": False}]
     model = net.to_torch().eval()
     x = torch.randn(2, 3, 8, 8)
     conv1, fc1 = model.conv1, model.fc1
@@ -80,7 +82,7 @@ def test_an_inner_softmax_is_computed_and_the_trailing_one_is_the_logits():
     expect = model.conv2(a * w[:, :, None, None])
     assert torch.allclose(model(x), expect, atol=1e-6)
     head = cnndsl.loads("input 3x8x8\nconv(8) - gap - fc(5) - softmax")
-    assert [n.a for n in head.graph if n.op == "softmax"] == [{"head": True}]
+    assert [n.attr_map for n in head.graph if n.op == "softmax"] == [{"head": True}]
     m = head.to_torch().eval()
     assert torch.allclose(m(x), m.fc1(m.gap1(m.conv1(x))))  # logits
 
@@ -125,14 +127,23 @@ def test_zoo_sources_pass_the_allow_list(name):
 
 
 def test_an_ir_with_a_value_that_is_not_plain_is_not_emitted():
-    """IR from elsewhere (hand-made JSON) cannot carry code in an attribute."""
-    data = cnndsl.loads("input 3x8x8\nconv(4)").graph.to_json()
+    """IR from elsewhere (hand-made JSON) cannot carry code in an attribute: the
+    emitter refuses it by itself, even where no reader checked the graph
+    (``Graph.from_json`` checks the structure only; ``cnndsl.from_json`` refuses both)."""
+    graph = cnndsl.loads("input 3x8x8\nconv(4)").graph
+    data = graph.to_json()
     data["nodes"][1]["attrs"]["out"] = "4); import os; ("
     with pytest.raises(UnsafeValue):
         emit(Graph.from_json(data))
+    with pytest.raises(cnndsl.UserError, match="must be a whole number"):
+        cnndsl.from_json(data)
+    conv = dataclasses.replace(graph.nodes[1], attrs=(("out", float("inf")),
+                                                      *graph.nodes[1].attrs[1:]))
+    with pytest.raises(UnsafeValue):  # JSON has no infinity: a graph built in Python
+        emit(dataclasses.replace(graph, nodes=(graph.nodes[0], conv)))
     data["nodes"][1]["attrs"]["out"] = float("inf")
-    with pytest.raises(UnsafeValue):
-        emit(Graph.from_json(data))
+    with pytest.raises(cnndsl.UserError, match="inf is not an attribute value"):
+        Graph.from_json(data)
 
 
 @needs_torch

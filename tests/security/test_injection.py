@@ -89,7 +89,7 @@ def loads_name(p: str) -> dict:
 
 
 PLACES = {"string argument": string_argument, "comment in an argument": comment_in_argument,
-          "params= / --set": set_binding, "loads(name=)": loads_name}
+          "bindings= / --set": set_binding, "loads(name=)": loads_name}
 
 
 @pytest.mark.parametrize("place", PLACES)
@@ -97,7 +97,7 @@ PLACES = {"string argument": string_argument, "comment in an argument": comment_
 def test_program_text_never_runs(place, kind, tmp_path):
     marker = tmp_path / "MARK"
     case = PLACES[place](payloads(marker)[kind])
-    net = cnndsl.loads(case["text"], params=case.get("params"),
+    net = cnndsl.loads(case["text"], bindings=case.get("params"),
                        name=case.get("name", "<input>"))
     source = net.to_python()
     assert_inert(source, marker)
@@ -212,7 +212,8 @@ def test_a_checkpoint_source_is_text_never_a_path(hostile_run, tmp_path):
     ("source", "input 1x8x8\nconv(4) - gap - fc(7)", "weights do not fit"),
     ("source", "input 1x8x8\nconv(4) - nosuchlayer", "does not compile"),
     ("source", 42, "not text"),
-    ("params", ["not", "a", "dict"], "malformed"),
+    ("bindings", ["not", "a", "dict"], "malformed"),
+    ("bindings", None, "malformed"),
     ("input_shape", "1x8x8", "malformed"),
     ("imports", {"files": {"a.cnn": 3}, "links": []}, "not a record"),
 ])

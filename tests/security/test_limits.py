@@ -98,8 +98,8 @@ def test_sizes_and_numbers_out_of_bounds_are_diagnostics(text, code):
 def test_bindings_that_are_not_values_are_usage_errors():
     for bad in (float("inf"), float("nan"), 2**70, [1, 2], None):
         with pytest.raises(UserError):
-            cnndsl.loads("input 3x8x8\nconv(w)", params={"w": bad})
-    assert "E0104" in codes("input 3x8x8\nconv(w)", params={"w": "inf"})
+            cnndsl.loads("input 3x8x8\nconv(w)", bindings={"w": bad})
+    assert "E0104" in codes("input 3x8x8\nconv(w)", bindings={"w": "inf"})
 
 
 def test_a_huge_stride_warns_at_once():

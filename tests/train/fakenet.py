@@ -42,7 +42,7 @@ class FakeNetwork:
     builder: str = "tiny"
     input_shape: tuple[int, ...] = (1, 8, 8)
     num_classes: int | None = 10
-    params: dict = field(default_factory=dict)
+    bindings: dict = field(default_factory=dict)
     name: str = "fake"
     path: str | None = None
 
@@ -53,7 +53,7 @@ class FakeNetwork:
 
     def to_torch(self) -> nn.Module:
         c, h, _ = self.input_shape
-        kw = dict(self.params)
+        kw = dict(self.bindings)
         if self.builder == "tiny":
             kw.setdefault("size", h)
         return BUILDERS[self.builder](classes=self.num_classes, channels=c, **kw)

@@ -111,7 +111,7 @@ def test_the_loss_of_a_mixed_batch_weighs_both_labels():
     y = torch.tensor([0, 1, 2, 1])
     b = Batch(torch.zeros(4, 1, 2, 2), y, 4, lam=0.25)
     t = Trainer.__new__(Trainer)
-    t.r = type("R", (), {"label_smoothing": 0.0})()
+    t.recipe = type("R", (), {"label_smoothing": 0.0})()
     want = 0.25 * F.cross_entropy(logits, y, reduction="sum") + \
         0.75 * F.cross_entropy(logits, y.flip(0), reduction="sum")
     assert torch.allclose(t._loss(logits, b), want)
@@ -121,7 +121,7 @@ def test_policies_train_and_resume_exactly(tmp_path):
     from fakenet import FakeNetwork
 
     data = "synthetic:N=96,shape=3x16x16,classes=4,seed=1"
-    net = FakeNetwork("tiny", (3, 16, 16), 4, name="tiny", params={"bn": True})
+    net = FakeNetwork("tiny", (3, 16, 16), 4, name="tiny", bindings={"bn": True})
     kw = dict(epochs=2, batch_size=16, augment="strong", optimizer="sgd", lr=0.05, seed=2,
               **FAST)
     full = train(net, data, out=tmp_path / "full", **kw)

@@ -65,7 +65,7 @@ def test_every_weight_loads_by_structure(tmp_path):
 
 def test_a_new_class_count_replaces_only_the_classifier(tmp_path):
     path, state = saved(tmp_path)
-    model = cnndsl.compile(NET, params={"classes": 3}).to_torch()
+    model = cnndsl.compile(NET, bindings={"classes": 3}).to_torch()
     fresh = model.fc1.weight.detach().clone()
     notes = load_init(model, str(path))
     assert notes == [f"init: weights from {path}; the classifier (fc1) starts afresh: "
@@ -85,7 +85,7 @@ def test_train_with_init_compiles_the_data_classes_and_says_so(tmp_path, capsys)
     assert "the data has 3 classes: the network is compiled with classes=3 (was 10)" in out
     assert "the classifier (fc1) starts afresh: the file's has 10 classes" in out
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
-    assert ckpt["params"]["classes"] == 3 and ckpt["num_classes"] == 3
+    assert ckpt["bindings"]["classes"] == 3 and ckpt["num_classes"] == 3
     # a rate of 1e-9 leaves the loaded weights as they were, to float precision
     assert torch.allclose(ckpt["state_dict"]["conv2.weight"], state["body.weight"], atol=1e-6)
 
@@ -106,7 +106,7 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
     with pytest.raises(UserError, match="cannot read it as a PyTorch weights file"):
         read_state_dict(bad)
     with pytest.raises(UserError, match="no such file"):
-        train(cnndsl.compile(NET, params={"classes": 3}), SYN3, init=str(tmp_path / "x.pt"),
+        train(cnndsl.compile(NET, bindings={"classes": 3}), SYN3, init=str(tmp_path / "x.pt"),
               epochs=1, **FAST)
 
 

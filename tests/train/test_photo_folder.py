@@ -72,9 +72,9 @@ def test_per_class_scores_come_from_the_confusion_matrix():
 def test_mixed_folder_loads_fitted_and_skips_the_damaged_file(tmp_path):
     make_folder(tmp_path / "photos", per_class=30)
     d = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
-    assert d.train.x.shape == (90, 3, 24, 24) and d.train.x.dtype == torch.uint8
+    assert d.train.pixels.shape == (90, 3, 24, 24) and d.train.pixels.dtype == torch.uint8
     assert d.classes == ["blue", "green", "red"]
-    assert torch.bincount(d.train.y).tolist() == [30, 30, 30]
+    assert torch.bincount(d.train.labels).tolist() == [30, 30, 30]
     notes = " | ".join(d.notes)
     assert "skipped 1 unreadable file(s): green/broken.jpg" in notes
     assert "scaled to cover 24x24 and centre-cropped on load" in notes
@@ -120,8 +120,8 @@ def test_the_resized_copy_is_made_once_and_follows_the_files(tmp_path, monkeypat
     calls = []
     monkeypatch.setattr(decode, "_decode", lambda job: calls.append(job) or (None, "x"))
     again = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
-    assert calls == [] and torch.equal(again.train.x, first.train.x)
-    assert torch.equal(again.train.y, first.train.y)
+    assert calls == [] and torch.equal(again.train.pixels, first.train.pixels)
+    assert torch.equal(again.train.labels, first.train.labels)
     assert any("from the resized copy" in n for n in again.notes)
     assert any("skipped 1 unreadable file(s): green/broken.jpg" in n for n in again.notes)
     monkeypatch.undo()
@@ -131,7 +131,7 @@ def test_the_resized_copy_is_made_once_and_follows_the_files(tmp_path, monkeypat
     for damaged in (b"PK\x03\x04garbage", b""):  # a damaged copy: decoded afresh, no error
         copy.write_bytes(damaged)
         fresh = load_source(f"folder:{tmp_path / 'photos'}", (3, 24, 24))
-        assert torch.equal(fresh.train.x, first.train.x)
+        assert torch.equal(fresh.train.pixels, first.train.pixels)
         assert not any("from the resized copy" in n for n in fresh.notes)
 
     monkeypatch.setenv("CNNDSL_CACHE_DIR", str(tmp_path / "cache"))

@@ -34,7 +34,7 @@ SYN = "synthetic:N=192,shape=3x32x32,classes=10,seed=2,noise=0.5"
 
 
 def narrow():
-    return cnndsl.compile("airbench94", params=NARROW)
+    return cnndsl.compile("airbench94", bindings=NARROW)
 
 
 def test_preset_is_airbench94s_steps_for_a_mean_loss():

@@ -32,8 +32,8 @@ def run(argv: list[str], compile_fn=None) -> int:
 
 
 def fake_compile(calls: list):
-    def compile_fn(path, params=None, input=None):
-        calls.append((path, params, input))
+    def compile_fn(path, bindings=None, input=None):
+        calls.append((path, bindings, input))
         return NET
     return compile_fn
 

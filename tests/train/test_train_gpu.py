@@ -18,7 +18,7 @@ FAST = dict(epochs=3, batch_size=64, lr=0.01, device="cuda", progress="none", pl
 
 
 def net() -> FakeNetwork:
-    return FakeNetwork("tiny", (3, 16, 16), 4, params={"bn": True}, name="tiny")
+    return FakeNetwork("tiny", (3, 16, 16), 4, bindings={"bn": True}, name="tiny")
 
 
 @pytest.mark.parametrize("amp", ["off", "bf16", "fp16"])

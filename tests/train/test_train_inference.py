@@ -53,14 +53,14 @@ def test_predict_classifies_image_files(digits_run, tmp_path: Path) -> None:
     d = load_source("digits")
     files = []
     for i in range(40):  # 8x8 digits, saved as 0..255 grey images and upscaled 4x
-        img = (d.train.x[i].numpy().astype(np.float64) * 255 / 16).round().astype(np.uint8)
+        img = (d.train.pixels[i].numpy().astype(np.float64) * 255 / 16).round().astype(np.uint8)
         img = np.kron(img, np.ones((1, 4, 4), dtype=np.uint8)) if i % 2 else img
         files.append(tmp_path / f"{i}.pgm")
         write_netpbm(files[-1], img)
     preds = predict(out, files, top=3)
     assert len(preds) == 40 and all(len(p.top) == 3 for p in preds)
     assert all(1 >= p.top[0][1] >= p.top[1][1] >= p.top[2][1] >= 0 for p in preds)
-    right = sum(p.index == int(d.train.y[i]) for i, p in enumerate(preds))
+    right = sum(p.index == int(d.train.labels[i]) for i, p in enumerate(preds))
     assert right >= 34, right
     assert preds[0].label == str(preds[0].index)
 

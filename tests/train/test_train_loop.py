@@ -22,7 +22,7 @@ FAST = dict(progress="none", plots=False)
 
 
 def net(**params) -> FakeNetwork:
-    return FakeNetwork("tiny", (1, 8, 8), 4, params=params, name="tiny")
+    return FakeNetwork("tiny", (1, 8, 8), 4, bindings=params, name="tiny")
 
 
 def same_weights(a: dict, b: dict) -> bool:
@@ -44,7 +44,7 @@ def test_run_writes_metrics_checkpoints_and_curves(tmp_path: Path) -> None:
     assert (out / "network.cnn").read_text() == net().source
     ck = torch.load(out / "last.pt", weights_only=True)  # no pickled objects inside
     assert ck["epoch"] == 3 and ck["step"] == 0 and ck["source"] == net().source
-    assert ck["input_shape"] == [1, 8, 8] and ck["params"] == {} and ck["num_classes"] == 4
+    assert ck["input_shape"] == [1, 8, 8] and ck["bindings"] == ck["params"] == {} and ck["num_classes"] == 4
     assert {"state_dict", "optimizer", "schedule", "rng", "metrics", "transform"} <= set(ck)
     assert set(ck["rng"]) >= {"torch", "numpy", "python"}
     assert same_weights(ck["state_dict"], h.model.state_dict())
@@ -120,7 +120,7 @@ def test_resume_can_extend_a_finished_run(tmp_path: Path) -> None:
 
 def test_resume_refuses_another_network(tmp_path: Path) -> None:
     train(net(), SYN, epochs=1, out=tmp_path, **FAST)
-    other = FakeNetwork("tiny", (1, 8, 8), 4, params={"dropout": 0.1}, name="tiny")
+    other = FakeNetwork("tiny", (1, 8, 8), 4, bindings={"dropout": 0.1}, name="tiny")
     with pytest.raises(UserError, match="trained from a different network"):
         train(other, epochs=2, resume=tmp_path, **FAST)
 
@@ -229,8 +229,8 @@ def test_comparison_starts_every_optimizer_from_the_same_weights() -> None:
     first: dict[str, dict] = {}
 
     def grab(ev) -> None:
-        if ev.kind == "step" and ev.step == 1 and ev.trainer.r.optimizer not in first:
-            first[ev.trainer.r.optimizer] = {k: v.clone() for k, v in
+        if ev.kind == "step" and ev.step == 1 and ev.trainer.recipe.optimizer not in first:
+            first[ev.trainer.recipe.optimizer] = {k: v.clone() for k, v in
                                              ev.trainer.base.state_dict().items()}
 
     # lr tiny: after one step the weights are still (almost) the initial ones

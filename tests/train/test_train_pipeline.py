@@ -42,7 +42,7 @@ def test_normalisation_gives_zero_mean_unit_variance() -> None:
     x = (torch.rand((200, 3, 6, 6), generator=g) * torch.tensor([50.0, 120, 250]).view(1, 3, 1, 1))
     images = ImageSet(x.round().to(torch.uint8), torch.zeros(200, dtype=torch.int64))
     t = Transform.fit((3, 6, 6), (3, 6, 6), 255.0).with_stats(images)
-    z = t(images.x)
+    z = t(images.pixels)
     assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
     assert torch.allclose(z.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-2)
     assert Transform.from_json(t.to_json()) == t
@@ -142,7 +142,7 @@ def test_recipes_and_presets() -> None:
     a = make_recipe("alexnet2012").resolved()
     assert (a.optimizer, a.momentum, a.lr, a.weight_decay, a.batch_size, a.schedule) == \
         ("sgd", 0.9, 1e-2, 5e-4, 128, "plateau")
-    assert a.network_params == {"dropout": 0.5}
+    assert a.network_bindings == {"dropout": 0.5}
     r = make_recipe("resnet2015", lr=0.05).resolved()
     assert (r.optimizer, r.momentum, r.lr, r.batch_size, r.schedule, r.init) == \
         ("sgd", 0.9, 0.05, 256, "plateau", "he")

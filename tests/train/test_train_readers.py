@@ -27,12 +27,12 @@ def rng_images(n: int, c: int, h: int, w: int, seed: int = 0) -> np.ndarray:
 def test_digits_is_the_uci_set() -> None:
     d = load_source("digits")
     assert len(d.train) == 1797 and d.test is None
-    assert d.train.sample_shape == (1, 8, 8) and d.train.x.dtype == torch.uint8
-    assert int(d.train.x.max()) == 16 and d.train.scale == 16.0
-    counts = torch.bincount(d.train.y).tolist()
+    assert d.train.sample_shape == (1, 8, 8) and d.train.pixels.dtype == torch.uint8
+    assert int(d.train.pixels.max()) == 16 and d.train.scale == 16.0
+    counts = torch.bincount(d.train.labels).tolist()
     # per-class counts of sklearn.datasets.load_digits
     assert counts == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
-    assert d.train.x[0, 0, 0].tolist() == [0, 0, 5, 13, 9, 1, 0, 0]
+    assert d.train.pixels[0, 0, 0].tolist() == [0, 0, 5, 13, 9, 1, 0, 0]
 
 
 # -- MNIST IDX --------------------------------------------------------------------------
@@ -65,10 +65,10 @@ def write_mnist(root: Path, n: int = 20, n_test: int = 10, gz: bool = True,
 def test_mnist_reads_idx(tmp_path: Path, gz: bool, sep: str) -> None:
     x, y, xt, yt = write_mnist(tmp_path, gz=gz, sep=sep)
     d = load_source(f"mnist:{tmp_path}")
-    assert d.train.x.shape == (20, 1, 28, 28)
-    assert np.array_equal(d.train.x[:, 0].numpy(), x)
-    assert d.train.y.tolist() == y.tolist()
-    assert d.test is not None and np.array_equal(d.test.x[:, 0].numpy(), xt)
+    assert d.train.pixels.shape == (20, 1, 28, 28)
+    assert np.array_equal(d.train.pixels[:, 0].numpy(), x)
+    assert d.train.labels.tolist() == y.tolist()
+    assert d.test is not None and np.array_equal(d.test.pixels[:, 0].numpy(), xt)
     assert d.classes == [str(i) for i in range(10)]
 
 
@@ -143,9 +143,9 @@ def test_cifar10_reads_batches(tmp_path: Path) -> None:
     root = tmp_path / "cifar-10-batches-py"
     x = write_cifar(root)
     d = load_source(f"cifar10:{tmp_path}")  # the parent folder works too
-    assert d.train.x.shape == (12, 3, 32, 32) and d.test is not None and len(d.test) == 6
-    assert np.array_equal(d.train.x.numpy(), x)
-    assert d.train.y.tolist() == [i % 10 for i in range(6)] * 2
+    assert d.train.pixels.shape == (12, 3, 32, 32) and d.test is not None and len(d.test) == 6
+    assert np.array_equal(d.train.pixels.numpy(), x)
+    assert d.train.labels.tolist() == [i % 10 for i in range(6)] * 2
     assert d.classes[:3] == ["airplane", "automobile", "bird"]
     p = prepare(f"cifar10:{root}", (3, 32, 32), 10)
     assert p.augment.pad == 4 and p.augment.flip  # cifar's usual augmentation by default
@@ -208,9 +208,9 @@ def test_folder_reads_png_classes(tmp_path: Path) -> None:
     (tmp_path / "dog" / "notes.txt").write_text("not an image")
     d = load_source(f"folder:{tmp_path}")
     assert d.classes == ["cat", "dog"]
-    assert d.train.x.shape == (5, 3, 12, 10)
-    assert np.array_equal(d.train.x.numpy(), imgs)
-    assert d.train.y.tolist() == [0, 0, 1, 1, 1]
+    assert d.train.pixels.shape == (5, 3, 12, 10)
+    assert np.array_equal(d.train.pixels.numpy(), imgs)
+    assert d.train.labels.tolist() == [0, 0, 1, 1, 1]
     assert any("skipped 1 file" in n for n in d.notes)
 
 
@@ -227,10 +227,10 @@ def test_folder_netpbm_without_pillow(tmp_path: Path, monkeypatch: pytest.Monkey
         b"P3\n# made by hand\n7 6\n15\n" + " ".join(
             str(v // 17) for v in rgb[1].transpose(1, 2, 0).ravel()).encode())
     d = load_source(f"folder:{tmp_path}")
-    assert d.train.x.shape == (4, 3, 6, 7)  # grey replicated to match the colour images
-    assert np.array_equal(d.train.x[0].numpy(), np.repeat(grey[0], 3, axis=0))
-    assert np.array_equal(d.train.x[2].numpy(), rgb[0])
-    assert np.array_equal(d.train.x[3].numpy(), rgb[1] // 17 * 17)  # maxval 15 -> 255
+    assert d.train.pixels.shape == (4, 3, 6, 7)  # grey replicated to match the colour images
+    assert np.array_equal(d.train.pixels[0].numpy(), np.repeat(grey[0], 3, axis=0))
+    assert np.array_equal(d.train.pixels[2].numpy(), rgb[0])
+    assert np.array_equal(d.train.pixels[3].numpy(), rgb[1] // 17 * 17)  # maxval 15 -> 255
     assert any("grey images converted to RGB" in n for n in d.notes)
     (tmp_path / "b" / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     with pytest.raises(UserError, match="pip install pillow"):
@@ -252,7 +252,7 @@ def test_folder_mixed_sizes(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"images of 2 different sizes, and no network input"):
         load_source(f"folder:{tmp_path}")
     d = load_source(f"folder:{tmp_path}", (1, 8, 8))  # fitted to the input on load
-    assert d.train.x.shape == (2, 1, 8, 8)
+    assert d.train.pixels.shape == (2, 1, 8, 8)
     assert any("images of 2 sizes (9x8 to 8x8)" in n or "images of 2 sizes (8x8 to 9x8)" in n
                for n in d.notes)
 
@@ -300,7 +300,7 @@ def test_folder_train_val_layout(tmp_path: Path) -> None:
     (tmp_path / "val" / "x_gone").rename(tmp_path / "val" / "x")
     d = load_source(f"folder:{tmp_path}")
     assert len(d.train) == 6 and d.test is not None and len(d.test) == 4
-    assert d.test.y.tolist() == [0, 0, 1, 1]
+    assert d.test.labels.tolist() == [0, 0, 1, 1]
 
 
 # -- npz --------------------------------------------------------------------------------
@@ -315,8 +315,8 @@ def test_npz_layouts_and_test_split(tmp_path: Path) -> None:
     np.savez(path, x=x.transpose(0, 2, 3, 1), y=np.eye(3)[[0, 1, 2, 0, 1, 2]],
              x_test=x[:2], y_test=np.array([2, 1]), classes=np.array(["r", "g", "b"]))
     d = load_source(f"npz:{path}")
-    assert np.array_equal(d.train.x.numpy(), x)  # NHWC -> NCHW
-    assert d.train.y.tolist() == [0, 1, 2, 0, 1, 2]  # one-hot -> indices
+    assert np.array_equal(d.train.pixels.numpy(), x)  # NHWC -> NCHW
+    assert d.train.labels.tolist() == [0, 1, 2, 0, 1, 2]  # one-hot -> indices
     assert d.classes == ["r", "g", "b"] and d.test is not None and len(d.test) == 2
     np.savez(path, x=np.random.rand(4, 6, 6).astype(np.float32), y=[0, 1, 1, 0])
     d = load_source(f"npz:{path}")
@@ -349,9 +349,9 @@ def test_synthetic_follows_the_network_and_is_reproducible() -> None:
     a = load_source("synthetic:N=40,seed=3", input_shape=(3, 9, 7), num_classes=4)
     b = load_source("synthetic:N=40,seed=3", input_shape=(3, 9, 7), num_classes=4)
     assert a.train.sample_shape == (3, 9, 7) and a.classes == ["0", "1", "2", "3"]
-    assert torch.equal(a.train.x, b.train.x) and torch.equal(a.train.y, b.train.y)
+    assert torch.equal(a.train.pixels, b.train.pixels) and torch.equal(a.train.labels, b.train.labels)
     c = load_source("synthetic:N=8,shape=2x4x4,classes=3")
-    assert c.train.x.shape == (8, 2, 4, 4) and int(c.train.y.max()) <= 2
+    assert c.train.pixels.shape == (8, 2, 4, 4) and int(c.train.labels.max()) <= 2
     with pytest.raises(UserError, match="bad option 'size=3'"):
         load_source("synthetic:size=3")
 

@@ -93,7 +93,7 @@ def load_cifar10(arg: str) -> DataSource:
         names_ = meta.get("label_names")
         if isinstance(names_, list) and names_:
             classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names_]
-    check_labels(train.y, len(classes), f"cifar10:{arg}")
+    check_labels(train.labels, len(classes), f"cifar10:{arg}")
     if test is not None:
-        check_labels(test.y, len(classes), f"cifar10:{arg} test_batch")
+        check_labels(test.labels, len(classes), f"cifar10:{arg} test_batch")
     return DataSource(f"cifar10:{arg}", classes, train, test)

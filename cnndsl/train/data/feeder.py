@@ -64,12 +64,12 @@ class Feeder:
         self.pin = pin and device.type == "cuda" and not resident
         self.channels_last = channels_last
         self.world, self.rank = world, rank
-        on_device = images.x.device == device
+        on_device = images.pixels.device == device
         if resident and not on_device:
-            self.x = images.x.to(device)
-            self.y = images.y.to(device)
+            self.x = images.pixels.to(device)
+            self.y = images.labels.to(device)
         else:
-            self.x, self.y = images.x, images.y
+            self.x, self.y = images.pixels, images.labels
         self.resident = self.x.device == device
         self.fitted = self.normalized = False
         if self.resident:

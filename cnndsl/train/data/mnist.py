@@ -102,5 +102,5 @@ def load_mnist(arg: str) -> DataSource:
         raise UserError(f"mnist:{arg}: no train-images-idx3-ubyte[.gz] file in {root}",
                         help="download MNIST's four IDX files into that directory")
     test = read_pair(root, "t10k")
-    hi = int(train.y.max()) if len(train.y) else 0
+    hi = int(train.labels.max()) if len(train.labels) else 0
     return DataSource(f"mnist:{arg}", [str(i) for i in range(max(10, hi + 1))], train, test)

@@ -70,7 +70,7 @@ def load_npz(arg: str) -> DataSource:
                 raise UserError(f"npz:{arg}: {xs} images are {test.sample_shape}, "
                                 f"x images are {train.sample_shape}")
             break
-    hi = max(int(s.y.max()) for s in (train, test) if s is not None and len(s))
+    hi = max(int(s.labels.max()) for s in (train, test) if s is not None and len(s))
     if "classes" in arrays:
         classes = [str(c) for c in arrays["classes"].tolist()]
         if hi >= len(classes):

@@ -48,7 +48,7 @@ def as_source(data: DataArg, input_shape: tuple[int, ...] | None,
 
         x, y = (v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v) for v in data)
         images = image_set(x, y, "data (x, y)")
-        hi = int(images.y.max()) if len(images) else 0
+        hi = int(images.labels.max()) if len(images) else 0
         return DataSource("<arrays>", [str(i) for i in range(max(hi + 1, num_classes or 0))],
                           images)
     raise UserError(f"data must be a data spec string, a DataSource or (x, y) arrays; "
@@ -72,7 +72,7 @@ def prepare(data: DataArg, input_shape: tuple[int, ...], num_classes: int | None
     if len(source.train) == 0:
         raise UserError(f"{source.spec}: the training set is empty")
     classes = num_classes or len(source.classes)
-    check_labels(source.train.y, classes, source.spec)
+    check_labels(source.train.labels, classes, source.spec)
     if num_classes is not None and num_classes != len(source.classes):  # more scores
         k = len(source.classes)
         named = ", ".join(source.classes[:6]) + (", ..." if k > 6 else "")
@@ -84,7 +84,7 @@ def prepare(data: DataArg, input_shape: tuple[int, ...], num_classes: int | None
     notes = list(source.notes)
     if val_split is None:
         if source.test is not None:
-            check_labels(source.test.y, classes, f"{source.spec} (test set)")
+            check_labels(source.test.labels, classes, f"{source.spec} (test set)")
             train, val, val_name = source.train, source.test, "test set"
         else:
             val_split = DEFAULT_VAL_SPLIT

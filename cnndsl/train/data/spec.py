@@ -89,7 +89,7 @@ def load_source(spec: str, input_shape: tuple[int, ...] | None = None,
                 num_classes: int | None = None) -> DataSource:
     """Read the data set a spec names (nothing is ever downloaded).
 
-    >>> load_source("synthetic:N=8,shape=1x4x4,classes=2").train.x.shape
+    >>> load_source("synthetic:N=8,shape=1x4x4,classes=2").train.pixels.shape
     torch.Size([8, 1, 4, 4])
     """
     kind, arg = split_spec(spec)

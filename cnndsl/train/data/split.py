@@ -30,5 +30,5 @@ def stratified_split(labels: torch.Tensor, fraction: float,
 
 
 def split(images: ImageSet, fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
-    tr, va = stratified_split(images.y, fraction, seed)
+    tr, va = stratified_split(images.labels, fraction, seed)
     return images.subset(tr), images.subset(va)

@@ -113,7 +113,7 @@ class Transform:
         sq = torch.zeros_like(total)
         count = 0
         for i in range(0, n, chunk * step):
-            x = self.geometry(images.x[i:i + chunk * step:step]).double()
+            x = self.geometry(images.pixels[i:i + chunk * step:step]).double()
             total += x.sum(dim=(0, 2, 3)).cpu()
             sq += (x * x).sum(dim=(0, 2, 3)).cpu()
             count += x.shape[0] * x.shape[2] * x.shape[3]

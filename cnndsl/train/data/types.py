@@ -6,40 +6,50 @@ from dataclasses import dataclass, field
 
 import torch
 
+from cnndsl.deprecation import renamed_attribute
 from cnndsl.diagnostics import UserError
 
 
 @dataclass
 class ImageSet:
-    """Images ``x`` (N, C, H, W) and integer labels ``y`` (N,).
+    """Images ``pixels`` (N, C, H, W) and integer ``labels`` (N,).
 
-    ``x`` keeps the reader's storage type (uint8 for image files, so a data set takes
-    a quarter of the memory of float32); ``x / scale`` is the intensity in [0, 1].
+    ``pixels`` keeps the reader's storage type (uint8 for image files, so a data set
+    takes a quarter of the memory of float32); ``pixels / scale`` is the intensity in
+    [0, 1]. (``x`` and ``y`` are their old, deprecated names.)
+
+    >>> s = ImageSet(torch.zeros(4, 1, 2, 2, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]))
+    >>> len(s), s.sample_shape, s.labels.tolist()
+    (4, (1, 2, 2), [0, 1, 0, 1])
     """
 
-    x: torch.Tensor
-    y: torch.Tensor
+    pixels: torch.Tensor
+    labels: torch.Tensor
     scale: float = 255.0
 
+    x = renamed_attribute("pixels", "x", "ImageSet")
+    y = renamed_attribute("labels", "y", "ImageSet")
+
     def __post_init__(self) -> None:
-        if self.x.ndim != 4:
-            raise ValueError(f"ImageSet.x must be (N, C, H, W), got {tuple(self.x.shape)}")
-        if self.y.ndim != 1 or len(self.y) != len(self.x):
-            raise ValueError("ImageSet.y must be (N,) with one label per image")
+        if self.pixels.ndim != 4:
+            raise ValueError("ImageSet.pixels must be (N, C, H, W), got "
+                             f"{tuple(self.pixels.shape)}")
+        if self.labels.ndim != 1 or len(self.labels) != len(self.pixels):
+            raise ValueError("ImageSet.labels must be (N,) with one label per image")
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return int(self.pixels.shape[0])
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:
-        c, h, w = self.x.shape[1:]
+        c, h, w = self.pixels.shape[1:]
         return int(c), int(h), int(w)
 
     def subset(self, index: torch.Tensor) -> ImageSet:
-        return ImageSet(self.x[index], self.y[index], self.scale)
+        return ImageSet(self.pixels[index], self.labels[index], self.scale)
 
     def nbytes(self) -> int:
-        return self.x.element_size() * self.x.nelement() + 8 * len(self.y)
+        return self.pixels.element_size() * self.pixels.nelement() + 8 * len(self.labels)
 
 
 @dataclass
