@@ -10,9 +10,11 @@ The public API is ``__all__`` below, typed (``py.typed``) and documented in docs
 tests/data/api_snapshot.json. Importing cnndsl never imports torch.
 """
 
-from .api import Network, compile, from_json, load, loads, parse_params
+from .api import Network, compile, from_json, load, loads, parse_bindings
+from .bindings import parse_params  # noqa: F401 (deprecated: parse_bindings; not in __all__)
 from .diagnostics import CnnError, Diagnostic, UserError, render, render_all
 from .family.members import enumerate_family as enumerate  # noqa: A001 (cnndsl.enumerate)
+from .importer.api import from_onnx, from_torch
 from .plugins import register_op
 from .syntax.parser import parse
 
@@ -54,11 +56,13 @@ def __getattr__(name: str):
 __all__ = [
     "CnnError", "Diagnostic", "Network", "UserError",
     # compile
-    "compile", "from_json", "load", "loads", "parse", "parse_params",
+    "compile", "from_json", "load", "loads", "parse", "parse_bindings",
     # operators and passes (cnndsl.passes.run for rewrites and analyses)
     "register_op",
     # families
     "enumerate",
+    # existing models as programs (torch, onnx on use)
+    "from_onnx", "from_torch",
     # diagnostics
     "render", "render_all",
     # torch (loaded on first use)

@@ -32,6 +32,8 @@ COMMANDS = {
     "search": ("cnndsl.commands.search", "train a family's members; the accuracy-cost front"),
     "lint": ("cnndsl.commands.lint", "warnings for suspicious designs (bias before BN, "
              "FC-dominated, a part no family member builds, ...)"),
+    "import": ("cnndsl.commands.import_model", "write a PyTorch or ONNX model as a cnndsl "
+               "program (checked against the original)"),
     "zoo": ("cnndsl.commands.zoo", "list the bundled networks, or show one's source"),
     "fmt": ("cnndsl.commands.fmt", "format .cnn files in the one canonical layout"),
     "lsp": ("cnndsl.commands.lsp", "the language server for editors (stdio)"),

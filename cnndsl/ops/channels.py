@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..ir.graph import TensorType
 from .common import same
 from .ctor import Ctor
+from .readback import Unreadable, same_value
 from .registry import register
 from .schema import REQUIRED, Attr, Attrs, OpDef, Params, ShapeError, Types
 
@@ -74,6 +75,25 @@ def _layernorm_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
     return Ctor(cls, (_features(ins[0]),), (("eps", a["eps"]),) if a["eps"] != 1e-5 else ())
 
 
+def _layernorm_from_torch(m, ins: Types) -> Attrs:
+    """``nn.LayerNorm`` over a vector's features, or a LayerNorm2d (the emission's,
+    torchvision's, timm's) over each position's channels, with scale and shift. On a
+    map, ``nn.LayerNorm`` normalizes the last axis: the import reads it in channels-last
+    code only (permute, LayerNorm, permute back)."""
+    shape = tuple(getattr(m, "normalized_shape", ()) or (m.weight.shape[0],))
+    if getattr(m, "weight", None) is None or getattr(m, "bias", None) is None:
+        raise Unreadable("no learned scale or shift: layer norm here has both")
+    two_d = type(m).__name__ == "LayerNorm2d"
+    if ins and (two_d != ins[0].is_map):
+        what = "a LayerNorm2d" if two_d else "nn.LayerNorm"
+        raise Unreadable(f"{what} on a {ins[0]} input" + (
+            "" if two_d else ": over the last axis (width), not the channels"))
+    if ins and shape != (_features(ins[0]),):
+        raise Unreadable(f"normalizes over {'x'.join(map(str, shape))}: layer norm here "
+                         f"is over the {_features(ins[0])} channels")
+    return {"eps": m.eps}
+
+
 register(OpDef(
     name="layernorm", family="norm", aliases=("ln", "layer_norm", "layernorm2d"),
     doc="Layer normalization over the channels of each position (ConvNeXt's LayerNorm2d; "
@@ -86,6 +106,9 @@ register(OpDef(
     label=lambda a, o: "layer norm",
     torch_module=_layernorm_module,
     torch_helper=_LAYER_NORM_2D,
+    torch_classes=("LayerNorm2d", "torch.nn.LayerNorm", "torchvision.models.convnext.LayerNorm2d",
+                   "timm.layers.LayerNorm2d"),
+    from_torch=_layernorm_from_torch,
     cost_note="C gamma + C beta, no buffers; 5 per element (`norm`, fvcore's count)",
 ))
 
@@ -109,6 +132,19 @@ def _layerscale_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
     return Ctor("LayerScale", (a["init"], c, 1, 1) if ins[0].is_map else (a["init"], c))
 
 
+def _layerscale_from_torch(m, ins: Types) -> Attrs:
+    """The emission's LayerScale (a ``weight`` of C, or Cx1x1 on a map); the initial
+    value is read where every scale still holds it, else the default is kept."""
+    w = getattr(m, "weight", None)
+    if w is None:
+        raise Unreadable("no weight: not the emission's LayerScale")
+    if ins:
+        c = _features(ins[0])
+        if tuple(w.shape) != ((c, 1, 1) if ins[0].is_map else (c,)):
+            raise Unreadable(f"a scale of {'x'.join(map(str, w.shape))} on a {ins[0]} input")
+    return {"init": same_value(w, 1e-6)}
+
+
 register(OpDef(
     name="layerscale", family="norm", aliases=("layer_scale", "ls"),
     doc="A learned scale per channel, initialized to `init` (CaiT's and ConvNeXt's layer "
@@ -119,6 +155,7 @@ register(OpDef(
     macs_kind="elementwise",
     label=lambda a, o: "layer scale",
     torch_module=_layerscale_module, torch_helper=_LAYER_SCALE,
+    torch_classes=("LayerScale",), from_torch=_layerscale_from_torch,
     cost_note="C scales; no MACs (element-wise)",
 ))
 

@@ -23,6 +23,7 @@ from .common import (
     window_of,
 )
 from .ctor import Ctor, Value
+from .readback import Unreadable, check_width, hw, zeros_only
 from .registry import register
 from .schema import Attr, Attrs, OpDef, Params, ShapeError, Types, Window
 
@@ -99,6 +100,17 @@ def _conv_call(a: Attrs, xs: list[str], m: str | None, ins: Types, out: TensorTy
     return f"{m}(F.pad({xs[0]}, ({lft}, {r}, {t}, {b})))"
 
 
+def _conv_from_torch(m, ins: Types) -> Attrs:
+    """``nn.Conv2d``: PyTorch's 'same' (stride 1 only) is the language's; 'valid' is 0."""
+    zeros_only(m, "conv")
+    check_width(m, "in_channels", ins, "a convolution")
+    pad = m.padding
+    pad = {"same": "same", "valid": 0}[pad] if isinstance(pad, str) else hw(pad)
+    return {"out": m.out_channels, "kernel": hw(m.kernel_size), "stride": hw(m.stride),
+            "pad": pad, "dilation": hw(m.dilation), "groups": m.groups,
+            "bias": m.bias is not None}
+
+
 register(OpDef(
     name="conv", family="conv",
     doc="2-D convolution. A bare `conv` is 3x3, stride 1, padding (F-1)/2, with "
@@ -112,7 +124,7 @@ register(OpDef(
     ),
     resolve=resolve_pad, infer=_conv_infer, params=_conv_params, macs=_conv_macs,
     macs_kind="conv", window=window_of, label=_conv_label, torch_module=_conv_module,
-    torch_call=_conv_call,
+    torch_call=_conv_call, torch_classes=("torch.nn.Conv2d",), from_torch=_conv_from_torch,
     cost_note="MACs = output elements x (C_in/groups) x kh x kw; params = K x C_in/groups "
     "x kh x kw weights + K biases",
 ))
@@ -146,6 +158,16 @@ def _deconv_module(a: Attrs, ins: Types, out: TensorType) -> Ctor:
     return _torch_conv("ConvTranspose2d", a, ins, a["pad"], extra)
 
 
+def _deconv_from_torch(m, ins: Types) -> Attrs:
+    zeros_only(m, "deconv")
+    check_width(m, "in_channels", ins, "a transposed convolution")
+    if isinstance(m.padding, str):
+        raise Unreadable(f"padding={m.padding!r}: deconv pads by a number of pixels")
+    return {"out": m.out_channels, "kernel": hw(m.kernel_size), "stride": hw(m.stride),
+            "pad": hw(m.padding), "output_pad": hw(m.output_padding),
+            "dilation": hw(m.dilation), "groups": m.groups, "bias": m.bias is not None}
+
+
 register(OpDef(
     name="deconv", family="conv", aliases=("convtranspose", "conv_transpose", "upconv",
                                             "transposed_conv", "conv2dtranspose"),
@@ -169,6 +191,7 @@ register(OpDef(
     label=lambda a, o: f"{a['kernel'][0]}x{a['kernel'][1]} up-conv, {a['out']}"
     + (f", x{a['stride'][0]}" if a["stride"] != (1, 1) else ""),
     torch_module=_deconv_module,
+    torch_classes=("torch.nn.ConvTranspose2d",), from_torch=_deconv_from_torch,
     transposed=lambda a: Window(a["kernel"], a["stride"], four_sides(a["pad"]),
                                 a["dilation"]),
     cost_note="MACs = input elements x out/groups x kh x kw (each input pixel scatters "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..ir.graph import TensorType
 from .ctor import Ctor
+from .readback import Unreadable, check_width
 from .registry import register
 from .schema import Attr, Attrs, OpDef, Params, ShapeError, Types
 
@@ -16,6 +17,23 @@ def _fc_infer(a: Attrs, ins: Types) -> TensorType:
     if not ins[0].is_vector:  # the elaborator inserts a flatten; this is a safety net
         raise ShapeError("E0304", "fc needs a vector input", help="insert `flatten`")
     return TensorType((a["out"],))
+
+
+def _fc_from_torch(m, ins: Types) -> Attrs:
+    """``nn.Linear`` on a vector (on a map it acts on the last axis: the import reads
+    it in channels-last code as a 1x1 conv)."""
+    if ins and not ins[0].is_vector:
+        raise Unreadable(f"nn.Linear on a {ins[0]} map acts on its last axis (width), not "
+                         "on its channels")
+    check_width(m, "in_features", ins, "a linear layer")
+    return {"out": m.out_features, "bias": m.bias is not None}
+
+
+def _flatten_from_torch(m, ins: Types) -> Attrs:
+    if (m.start_dim, m.end_dim) not in ((1, -1), (1, 3)):
+        raise Unreadable(f"flatten from axis {m.start_dim} to {m.end_dim}: the language "
+                         "flattens a whole sample")
+    return {}
 
 
 register(OpDef(
@@ -30,6 +48,7 @@ register(OpDef(
     label=lambda a, o: f"FC {a['out']}",
     torch_module=lambda a, ins, out: Ctor("nn.Linear", (ins[0].dims[0], a["out"]),
                                           () if a["bias"] else (("bias", False),)),
+    torch_classes=("torch.nn.Linear",), from_torch=_fc_from_torch,
     cost_note="MACs = in x out; params = in x out + out",
 ))
 
@@ -44,4 +63,5 @@ register(OpDef(
     infer=_flatten_infer, label=lambda a, o: "flatten",
     cost_note="no parameters, no MACs; a view of its input (no new activation memory)",
     torch_module=lambda a, ins, out: Ctor("nn.Flatten"),
+    torch_classes=("torch.nn.Flatten",), from_torch=_flatten_from_torch,
 ))

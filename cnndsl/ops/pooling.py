@@ -19,6 +19,7 @@ from .common import (
     window_of,
 )
 from .ctor import Ctor, Value
+from .readback import Unreadable, flag, hw
 from .registry import register
 from .schema import REQUIRED, Attr, Attrs, OpDef, ShapeError, Types
 
@@ -73,6 +74,25 @@ def _pool_module(cls: str):
     return module
 
 
+def _pool_from_torch(kind: str):
+    def read(m, ins: Types) -> Attrs:
+        if isinstance(m.padding, str):
+            raise Unreadable(f"padding={m.padding!r}: pools pad by a number of pixels")
+        if kind == "max":
+            if hw(m.dilation) != (1, 1):
+                raise Unreadable(f"dilation={m.dilation}: max pooling has no dilation")
+            flag(m, "return_indices", False, "the indices are a second output")
+        else:
+            flag(m, "divisor_override", None, "average pooling divides by the window")
+        a = {"kernel": hw(m.kernel_size),
+             "stride": hw(m.stride if m.stride not in (None, (), []) else m.kernel_size),
+             "pad": hw(m.padding), "ceil_mode": bool(m.ceil_mode)}
+        if kind == "avg":
+            a["count_include_pad"] = bool(m.count_include_pad)
+        return a
+    return read
+
+
 _POOL_ATTRS = (
     Attr("kernel", "pair", 2, min=1, doc="window size"),
     Attr("stride", "pair", None, min=1, doc="step (default: the kernel size)"),
@@ -85,6 +105,7 @@ register(OpDef(
     doc="Max pooling. A bare `pool` is 2x2, stride 2 (the slides' common setting).",
     attrs=_POOL_ATTRS, resolve=_pool_resolve, infer=_pool_infer("max"), window=window_of,
     label=_pool_label("max"), torch_module=_pool_module("MaxPool2d"), macs_kind="pool",
+    torch_classes=("torch.nn.MaxPool2d",), from_torch=_pool_from_torch("max"),
     cost_note="no parameters, no MACs (comparisons only)",
 ))
 register(OpDef(
@@ -94,6 +115,7 @@ register(OpDef(
                               doc="average over the padded window, as PyTorch does"),),
     resolve=_pool_resolve, infer=_pool_infer("avg"), window=window_of,
     label=_pool_label("avg"), torch_module=_pool_module("AvgPool2d"), macs_kind="pool",
+    torch_classes=("torch.nn.AvgPool2d",), from_torch=_pool_from_torch("avg"),
     cost_note="no parameters, no MACs (additions only)",
 ))
 
@@ -115,14 +137,31 @@ register(OpDef(
     cost_note="no parameters; MACs = input elements (one accumulate each, fvcore's "
     "count for adaptive average pooling), kind `pool`, outside the conv+linear total",
 ))
+def _one_by_one(m, ins: Types) -> Attrs:
+    """``nn.AdaptiveMaxPool2d(1)``: global max pooling, its map of 1x1 read as the
+    vector it is (the import drops the flatten that follows)."""
+    if _adaptive_size(m.output_size, ins) != (1, 1):
+        raise Unreadable(f"output_size={m.output_size}: adaptive max pooling is global "
+                         "(1x1) only")
+    return {}
+
+
 register(OpDef(
     name="gmp", family="pool", aliases=("globalmaxpool", "global_max_pool", "globalmaxpooling2d"),
     doc="Global max pooling: CxHxW to a vector of C.",
     infer=_global_infer, label=lambda a, o: "global max pool", macs_kind="pool",
     cost_note="no parameters, no MACs (comparisons only)",
+    torch_classes=("torch.nn.AdaptiveMaxPool2d",), from_torch=_one_by_one,
     torch_module=lambda a, ins, out: Ctor("nn.Sequential", (Ctor("nn.AdaptiveMaxPool2d", (1,)),
                                                             Ctor("nn.Flatten"))),
 ))
+
+
+def _adaptive_size(size, ins: Types) -> tuple[int, int]:
+    """PyTorch's output_size (an int, or HxW where None keeps the input's size)."""
+    h, w = size if isinstance(size, (tuple, list)) else (size, size)
+    dims = ins[0].dims if ins and ins[0].is_map else (None, None, None)
+    return (dims[1] if h is None else int(h), dims[2] if w is None else int(w))
 
 
 def _adaptive_infer(a: Attrs, ins: Types) -> TensorType:
@@ -140,4 +179,6 @@ register(OpDef(
     cost_note="no parameters; MACs = input elements (fvcore's count), kind `pool`, "
     "outside the conv+linear total",
     torch_module=lambda a, ins, out: Ctor("nn.AdaptiveAvgPool2d", (pair_value(a["size"]),)),
+    torch_classes=("torch.nn.AdaptiveAvgPool2d",),
+    from_torch=lambda m, ins: {"size": _adaptive_size(m.output_size, ins)},
 ))

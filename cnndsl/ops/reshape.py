@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..ir.graph import TensorType
 from .common import four_sides, grouped_channels, need_map, same
 from .ctor import Ctor
+from .readback import Unreadable, flag
 from .registry import register
 from .schema import REQUIRED, Attr, Attrs, OpDef, Params, ShapeError, Types, Window
 
@@ -18,6 +19,7 @@ register(OpDef(
     infer=same, label=lambda a, o: "identity",
     cost_note="no parameters, no MACs; returns its input",
     torch_module=lambda a, ins, out: None, torch_call=lambda a, xs, m, ins, out: xs[0],
+    torch_classes=("torch.nn.Identity",), from_torch=lambda m, ins: {},
 ))
 
 register(OpDef(
@@ -35,6 +37,7 @@ register(OpDef(
     attrs=(Attr("groups", "int", 2, min=1),),
     infer=grouped_channels("shuffle"), label=lambda a, o: f"channel shuffle /{a['groups']}",
     torch_module=lambda a, ins, out: Ctor("nn.ChannelShuffle", (a["groups"],)),
+    torch_classes=("torch.nn.ChannelShuffle",), from_torch=lambda m, ins: {"groups": m.groups},
     cost_note="no parameters, no MACs (a permutation)",
 ))
 
@@ -54,6 +57,15 @@ def _zeropad_resolve(a: Attrs, ins: Types) -> Attrs:
     return {**a, "pad": four_sides(a["pad"])}
 
 
+def _zeropad_from_torch(m, ins: Types) -> Attrs:
+    """``nn.ZeroPad2d`` (or a constant pad of zeros): PyTorch's (left, right, top,
+    bottom) as the language's top x bottom x left x right."""
+    if getattr(m, "value", 0.0) != 0.0:
+        raise Unreadable(f"pads with {m.value:g}: zeropad pads with zeros")
+    left, right, top, bottom = m.padding
+    return {"pad": (top, bottom, left, right)}
+
+
 register(OpDef(
     name="zeropad", family="resize", aliases=("zero_pad", "pad2d", "zeropadding2d"),
     doc="Zero padding around the map: P, PhxPw, or top x bottom x left x right.",
@@ -62,6 +74,8 @@ register(OpDef(
     window=lambda a: Window((1, 1), (1, 1), a["pad"]),
     torch_module=lambda a, ins, out: Ctor("nn.ZeroPad2d", ((a["pad"][2], a["pad"][3],
                                                             a["pad"][0], a["pad"][1]),)),
+    torch_classes=("torch.nn.ZeroPad2d", "torch.nn.ConstantPad2d"),
+    from_torch=_zeropad_from_torch,
     cost_note="no parameters, no MACs (a copy)",
 ))
 
@@ -71,6 +85,26 @@ def _upsample_infer(a: Attrs, ins: Types) -> TensorType:
     need_map("upsample", t)
     s = a["scale"]
     return TensorType((t.channels, t.dims[1] * s, t.dims[2] * s))
+
+
+def _upsample_from_torch(m, ins: Types) -> Attrs:
+    """``nn.Upsample`` by one integer factor, nearest or bilinear without aligned corners."""
+    mode = m.mode
+    if mode not in ("nearest", "bilinear"):
+        raise Unreadable(f"mode={mode!r}: upsample is nearest or bilinear")
+    if mode == "bilinear" and m.align_corners:
+        raise Unreadable("align_corners=True: bilinear upsampling here aligns pixel centres")
+    if m.size is not None:
+        size = m.size if isinstance(m.size, (tuple, list)) else (m.size, m.size)
+        h, w = ins[0].dims[1:] if ins and ins[0].is_map else (0, 0)
+        factors = {size[0] / h, size[1] / w} if h and w else {None}
+    else:
+        f = m.scale_factor
+        factors = set(f) if isinstance(f, (tuple, list)) else {f}
+    factor = factors.pop() if len(factors) == 1 else None
+    if factor is None or float(factor) != int(factor) or factor < 1:
+        raise Unreadable("upsample scales both axes by one whole factor")
+    return {"scale": int(factor), "mode": mode}
 
 
 register(OpDef(
@@ -90,6 +124,9 @@ register(OpDef(
     torch_module=lambda a, ins, out: Ctor("nn.Upsample", kwargs=(
         ("scale_factor", a["scale"]), ("mode", a["mode"]))
         + ((("align_corners", False),) if a["mode"] == "bilinear" else ())),
+    torch_classes=("torch.nn.Upsample", "torch.nn.UpsamplingNearest2d",
+                   "torch.nn.UpsamplingBilinear2d"),
+    from_torch=_upsample_from_torch,
     cost_note="no parameters; MACs apart as `resize`, fvcore's count: 1 per output element "
     "(nearest) or 4 (bilinear)",
 ))
@@ -130,6 +167,7 @@ register(OpDef(
     infer=same, label=lambda a, o: f"dropout {a['p']}",
     cost_note="no parameters, no MACs; identity at inference (no new activation memory)",
     torch_module=lambda a, ins, out: Ctor("nn.Dropout", kwargs=(("p", a["p"]),)),
+    torch_classes=("torch.nn.Dropout",), from_torch=lambda m, ins: {"p": m.p},
 ))
 
 _DROP_PATH = '''
@@ -154,6 +192,17 @@ class DropPath(nn.Module):
 '''
 
 
+def _droppath_from_torch(m, ins: Types) -> Attrs:
+    """The emission's DropPath, torchvision's StochasticDepth (per sample: mode 'row'),
+    timm's DropPath (scaling the survivors)."""
+    flag(m, "mode", "row", "drop path here drops each sample's branch on its own")
+    flag(m, "scale_by_keep", True, "drop path here scales the kept branches by 1/(1-p)")
+    p = getattr(m, "p", getattr(m, "drop_prob", None))
+    if not isinstance(p, (int, float)):
+        raise Unreadable("no drop probability (p or drop_prob)")
+    return {"p": p}
+
+
 register(OpDef(
     name="droppath", family="reg", aliases=("drop_path", "stochasticdepth", "stochastic_depth"),
     doc="Stochastic depth: drops the whole residual branch of a sample with probability p "
@@ -162,6 +211,9 @@ register(OpDef(
     infer=same, label=lambda a, o: f"drop path {a['p']}",
     cost_note="no parameters, no MACs; identity at inference",
     torch_module=lambda a, ins, out: Ctor("DropPath", (a["p"],)), torch_helper=_DROP_PATH,
+    torch_classes=("DropPath", "StochasticDepth", "torchvision.ops.StochasticDepth",
+                   "timm.layers.DropPath"),
+    from_torch=_droppath_from_torch,
 ))
 
 register(OpDef(
@@ -187,6 +239,13 @@ class PositionBias(nn.Module):
         return x + self.bias
 '''
 
+def _posbias_from_torch(m, ins: Types) -> Attrs:
+    shape = tuple(m.bias.shape)
+    if ins and shape != ins[0].dims:
+        raise Unreadable(f"a bias of {'x'.join(map(str, shape))} on a {ins[0]} input")
+    return {}
+
+
 register(OpDef(
     name="posbias", family="norm", aliases=("position_bias", "positionbias"),
     doc="A learned bias per position (and channel) of a feature map, as AlphaGo's policy "
@@ -196,5 +255,6 @@ register(OpDef(
     label=lambda a, o: "position bias",
     torch_module=lambda a, ins, out: Ctor("PositionBias", tuple(ins[0].dims)),
     torch_helper=_POSITION_BIAS,
+    torch_classes=("PositionBias",), from_torch=_posbias_from_torch,
     cost_note="C*H*W bias parameters; no MACs",
 ))

@@ -2,8 +2,10 @@
 
 An :class:`OpDef` holds everything the compiler knows about one operator: attributes
 with defaults and bounds, the shape rule, parameter and MAC counts, the sliding window
-(for receptive fields and the "does it fit" check), the diagram label and the PyTorch
-emission. Passes ask the registry (:mod:`cnndsl.ops`); they never switch on op names.
+(for receptive fields and the "does it fit" check), the diagram label, the PyTorch
+emission and its inverse (the module classes it reads back when a model is imported:
+:mod:`cnndsl.importer.torch_trace`). Passes ask the registry (:mod:`cnndsl.ops`); they
+never switch on op names.
 """
 
 from __future__ import annotations
@@ -124,6 +126,18 @@ class OpDef:
     # "CoordConv")``): a plugin's own module classes, which the generated file imports
     # instead of holding their code (see cnndsl.plugins; codecheck allows exactly these).
     torch_imports: tuple[tuple[str, str], ...] = ()
+    # The inverse of the emission, for importing a PyTorch model: the module classes
+    # this operator reads back (qualified public names, "torch.nn.Conv2d", matched by
+    # exact class, or a subclass that adds no method; a bare name, "LayerScale",
+    # matches a class of that name outside torch that from_torch accepts when asked
+    # with no input types and that computes what the emission computes: the
+    # emission's own helper classes), and the attributes, as
+    # the language writes them, of such a module instance given its input types. It
+    # reads the module with getattr (no torch here) and raises ValueError
+    # (cnndsl.ops.readback.Unreadable) for a setting the operator cannot express
+    # (padding_mode="reflect", a batch norm without running statistics).
+    torch_classes: tuple[str, ...] = ()
+    from_torch: Callable[[Any, Types], Attrs] | None = None
     cost_note: str = ""
 
     def attr(self, name: str) -> Attr | None:

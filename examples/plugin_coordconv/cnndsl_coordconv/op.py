@@ -6,7 +6,9 @@ MACs ``output elements x (C + 2) x kh x kw``. The emission builds
 :class:`cnndsl_coordconv.modules.CoordConv`, which the generated file imports (the
 operator declares the import in ``torch_imports``; cnndsl's allow-list admits exactly
 that). The emission is a :class:`cnndsl.ops.Ctor` value, not text: attribute values
-reach the file only as the numbers cnndsl checked, written by cnndsl.
+reach the file only as the numbers cnndsl checked, written by cnndsl. Its inverse,
+``from_torch``, reads a ``CoordConv`` module back (``cnndsl.from_torch`` of a model
+holding one): the attributes from its inner conv, which sees two channels more.
 """
 
 from __future__ import annotations
@@ -86,6 +88,19 @@ def _module(a: Attrs, ins: list[TensorType], out: TensorType) -> Ctor:
     return Ctor("CoordConv", (ins[0].channels, a["out"]), tuple(kw))
 
 
+def _from_torch(m, ins: list[TensorType]) -> Attrs:
+    """A :class:`cnndsl_coordconv.modules.CoordConv` as the operator's attributes (read
+    with getattr: no torch here). Raises ValueError for what coordconv cannot say."""
+    conv = m.conv
+    if conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+        raise ValueError("coordconv is an ungrouped conv with zero padding by a number")
+    if ins and conv.in_channels != ins[0].channels + 2:
+        raise ValueError(f"a conv over {conv.in_channels} channels on a {ins[0]} input")
+    return {"out": conv.out_channels, "kernel": tuple(conv.kernel_size),
+            "stride": tuple(conv.stride), "pad": tuple(conv.padding),
+            "dilation": tuple(conv.dilation), "bias": conv.bias is not None}
+
+
 def _window(a: Attrs):
     return _conv().window(_as_conv(a))
 
@@ -105,6 +120,7 @@ COORDCONV = OpDef(
     resolve=_resolve, infer=_infer, params=_params, macs=_macs, macs_kind="conv",
     window=_window, label=_label, torch_module=_module,
     torch_imports=(("cnndsl_coordconv.modules", "CoordConv"),),
+    torch_classes=("cnndsl_coordconv.modules.CoordConv",), from_torch=_from_torch,
     cost_note="params = K x (C_in + 2) x kh x kw + K biases; MACs = output elements x "
     "(C_in + 2) x kh x kw (the coordinate channels are made, not learned)",
 )

@@ -96,3 +96,20 @@ def test_the_module_alone():
     m = CoordConv(3, 4, 3, padding=1)
     assert m(torch.randn(1, 3, 6, 7)).shape == (1, 4, 6, 7)
     assert m.conv.weight.shape == (4, 5, 3, 3)
+
+
+def test_a_model_holding_coordconv_imports(op):
+    """The operator reads its module back (``torch_classes``, ``from_torch``): a model
+    with a CoordConv imports to coordconv, its weights as they are."""
+    from cnndsl.importer.torch_check import self_check
+    from cnndsl.importer.torch_trace import import_module
+
+    model = torch.nn.Sequential(CoordConv(1, 8, 3, padding=1), torch.nn.ReLU(),
+                                CoordConv(8, 4, 3, stride=2, bias=False))
+    imported = import_module(model, (1, 8, 8))
+    assert imported.unsupported == []
+    assert [(n.op, n.path, str(n.type)) for n in imported.graph][1:] == [
+        ("coordconv", "0", "8x8x8"), ("relu", "1", "8x8x8"), ("coordconv", "2", "4x3x3")]
+    assert dict(imported.graph["2"].attrs)["bias"] is False
+    assert [tuple(t.shape) for t in imported.weights["0"]] == [(8, 3, 3, 3), (8,)]
+    assert self_check(model, imported) < 1e-6
