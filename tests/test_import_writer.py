@@ -367,7 +367,7 @@ def test_generated_programs_round_trip(prog: Program):
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, database=None, deadline=None, phases=[Phase.generate],
+@settings(max_examples=3000, derandomize=True, database=None, deadline=None, phases=[Phase.generate],
           suppress_health_check=list(HealthCheck))
 @given(programs())
 def test_many_generated_programs_round_trip(prog: Program):

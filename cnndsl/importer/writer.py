@@ -215,6 +215,11 @@ def _check(graph: Graph) -> None:
     broken = graph.lint()
     if broken:
         raise ImportFailure(f"the graph is not consistent: {'; '.join(broken[:3])}")
+    main = graph.ancestors([graph.output])
+    shared = [a for a in graph.aux if a in main]
+    if shared:  # aux(...) branches off; its own tensor cannot also be the main chain's
+        raise ImportFailure(f"an auxiliary head that continues from a tensor of another "
+                            f"part: the main output also reads {shared[0]}")
     live = graph.ancestors([graph.output, *graph.aux])
     dead = [n.path or n.name for n in graph.nodes if n.name not in live and n.op != "input"]
     if dead:
