@@ -41,8 +41,24 @@ def check_bindings(bindings: Mapping[str, Any] | None) -> dict[str, Any]:
             raise UserError(f"parameter `{k}`: {shown} is not a value the language has",
                             help="bind a whole number, a finite number below 2^63, "
                             "true/false, or a name", exit_code=2)
+        check_switch(k, v)
         out[k] = v
     return out
+
+
+def check_switch(name: str, value: Any) -> None:
+    """An optional part's switch (``pool?``, ``?`` for all) is on or off, nothing else:
+    ``--set POOL?=maybe`` is a usage error, not a part left on.
+
+    >>> check_switch("pool?", "maybe")
+    Traceback (most recent call last):
+    cnndsl.diagnostics.UserError: `pool?` switches an optional part on or off, got 'maybe'
+      help: --set pool?=on or --set pool?=off (true/false, yes/no also read)
+    """
+    if name.endswith("?") and not isinstance(value, bool):
+        raise UserError(f"`{name}` switches an optional part on or off, got {value!r:.40}",
+                        help=f"--set {name}=on or --set {name}=off (true/false, yes/no "
+                        "also read)", exit_code=2)
 
 
 def parse_bindings(items: list[str] | None) -> dict[str, Any]:

@@ -278,3 +278,43 @@ def test_a_family_no_member_of_which_compiles_says_why(capsys, tmp_path):
     assert "error[E0201]: parameter `K` has no value" in capsys.readouterr().err
     assert main(["enumerate", "resnet", "--preset", "nope"]) == 1
     assert "no preset named `nope`" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- bindings checked
+@pytest.mark.parametrize("value", ["maybe", "2", "1..2", "{on,maybe}", "0.5"])
+def test_an_optional_part_is_switched_on_or_off_only(capsys, slides, value):
+    assert main(["enumerate", str(slides), "--set", f"POOL?={value}"]) == 2
+    err = capsys.readouterr().err
+    assert "`POOL?` switches an optional part on or off" in err and "--set POOL?=off" in err
+
+
+def test_the_python_api_refuses_a_switch_that_is_not_a_boolean():
+    with pytest.raises(cnndsl.UserError, match="switches an optional part on or off, got 1"):
+        cnndsl.compile(SLIDES, bindings={"POOL?": 1})
+    with pytest.raises(cnndsl.UserError, match="got 'yes please'"):
+        list(cnndsl.enumerate(SLIDES, {"POOL?": (True, "yes please")}))
+    on_off = list(cnndsl.enumerate(SLIDES, {"POOL?": (True, False), "K": 0, "M": 1}))
+    assert [b["pool?"] for b, _ in on_off] == [True, False] * 3  # pool? varies fastest
+
+
+def test_a_binding_no_member_uses_is_warned_once(capsys, slides):
+    assert main(["enumerate", str(slides), "--set", "K=0", "--set", "dpeth=3",
+                 "--set", "PUOL?=off"]) == 0
+    out, err = capsys.readouterr()
+    assert "15 valid members" in out  # the members are listed all the same
+    assert err.count("warning[W0201]") == 2
+    assert "parameter `dpeth` was bound but the network does not use it" in err
+    assert "`puol?` switches an optional part, but the network has no such part" in err
+
+
+def test_a_name_some_member_uses_is_not_warned(capsys, tmp_path):
+    # `hidden` (the built-in width of FC) is read only by the members with K > 0
+    p = tmp_path / "fam.cnn"
+    p.write_text("network f(K in 0..1):\n    input 1x8x8\n    conv(4) - (FC-RELU)*K - fc(2)\n",
+                 encoding="utf-8")
+    assert main(["enumerate", str(p), "--set", "hidden=16"]) == 0
+    assert "W0201" not in capsys.readouterr().err
+    fam = Family(p, {"hidden": 16, "widht": 3})
+    list(fam.members())
+    assert [d.message for d in fam.unused_bindings] == [
+        "parameter `widht` was bound but the network does not use it"]

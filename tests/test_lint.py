@@ -296,3 +296,43 @@ def test_the_families_page_shows_what_lint_prints(capsys, tmp_path, monkeypatch)
     assert cli_main(["lint", "lintdoc.cnn"]) == 1
     out = capsys.readouterr()
     assert (out.err + "\n" + out.out).strip() == shown.strip()
+
+
+# ---------------------------------------------------------------- --members
+WIDTHS = """\
+network f(w in {32, 16, 4}, depth in 1..2):
+    input 3x3x3
+    conv(32, 3, bias=false) - bn - relu - (conv(w, 1, bias=false) - bn - relu) * depth - gap - fc(10)
+"""
+
+
+def test_members_finds_the_warnings_only_some_members_have(capsys, tmp_path):
+    rc, diags = _family_lint(capsys, tmp_path, WIDTHS)
+    assert (rc, diags) == (0, [])  # the defaults (w=32, depth=1) are clean
+    rc, diags = _family_lint(capsys, tmp_path, WIDTHS, "--members")
+    assert rc == 1
+    [(code, col, message, notes)] = [(d["code"], d["span"]["column"], d["message"],
+                                      d["notes"]) for d in diags]
+    assert (code, col, message) == ("W0803", 44, "a bottleneck of 4 channels, fewer than "
+                                                 "the 10 classes")
+    assert notes[-1] == "in 2 of the family's 6 members, e.g. w=4 depth=1"
+
+
+def test_members_leaves_out_what_the_defaults_already_say(capsys, tmp_path):
+    src = WIDTHS.replace("conv(32, 3, bias=false)", "conv(32, 3)")  # W0802 in every member
+    rc, diags = _family_lint(capsys, tmp_path, src, "--members")
+    assert [(d["code"], d["notes"][-1:]) for d in diags] == [
+        ("W0802", []), ("W0803", ["in 2 of the family's 6 members, e.g. w=4 depth=1"])]
+
+
+def test_members_can_be_allowed_on_their_line(capsys, tmp_path):
+    src = WIDTHS.replace("fc(10)\n", "fc(10)  # allow W0803: w=4 is the ablation\n")
+    rc, diags = _family_lint(capsys, tmp_path, src, "--members")
+    assert (rc, diags) == (0, [])
+
+
+def test_a_misspelt_set_is_a_lint_warning(capsys, tmp_path):
+    rc, diags = _family_lint(capsys, tmp_path, WIDTHS, "--set", "dpeth=2")
+    assert rc == 1
+    assert [(d["code"], d["message"]) for d in diags] == [
+        ("W0201", "parameter `dpeth` was bound but the network does not use it")]

@@ -192,6 +192,12 @@ def test_a_wrong_data_spec_stops_the_search(slides, capsys):
     assert not (slides.parent / "search-slides.jsonl").exists()
 
 
+def test_a_misspelt_binding_is_warned_before_any_trial(slides, capsys):
+    assert main(["search", str(slides), *FAST, "--budget", "0s", "--set", "hiden=64"]) == 0
+    err = capsys.readouterr().err
+    assert "warning[W0201]: parameter `hiden` was bound but the network does not use it" in err
+
+
 def test_the_example_runs(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "search_slides.py")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -201,6 +207,23 @@ def test_the_example_runs(tmp_path):
 
 
 # ---------------------------------------------------------------- Ray
+def test_a_ray_address_nothing_listens_on_is_refused_at_once(slides, capsys):
+    """ray.init would retry such an address for ever; a closed port and a name that does
+    not resolve are usage errors before anything is written (Ray itself not needed)."""
+    from cnndsl.diagnostics import UserError
+    from cnndsl.family.trials import _check_reachable
+    for address in (f"127.0.0.1:{_free_port()}", f"ray://127.0.0.1:{_free_port()}",
+                    "no-such-host.invalid:6379"):
+        with pytest.raises(UserError, match=r"cannot connect to the Ray cluster at ") as e:
+            _check_reachable(address, timeout=2)
+        assert e.value.exit_code == 2 and "ray start --head" in str(e.value)
+    _check_reachable("auto")  # Ray finds a local cluster itself
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        _check_reachable(f"127.0.0.1:{listening.getsockname()[1]}")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

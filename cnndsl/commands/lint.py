@@ -19,6 +19,10 @@ def add_parser(sub) -> None:
                        "Exit 1 when there is any warning (or an error), 0 when clean.")
     add_network_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only")
+    p.add_argument("--members", action="store_true",
+                   help="for a family, also lint every member (2,000 drawn at random from a "
+                   "larger space): each warning some member has and the defaults lack, "
+                   "with how many members have it and the first binding that does")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                    help="text for people (default); json or sarif (2.1.0) on standard output "
                    "for tools, as `cnndsl check` writes them")
@@ -51,10 +55,13 @@ def _lint(args):
     plain = argparse.Namespace(**{**vars(args), "set": [s for s in args.set
                                                         if s not in ranged]})
     net = compile_from_args(plain)
-    diags = lint(net)
+    diags = lint(net) + [d for d in net.diagnostics if d.code == "W0201"]  # a misspelt --set
     family = family_from_args(args)
     if any(not d.optional for d in family.space.dims):
         diags += apply_allow_comments(dead_parts(family))
+    if args.members and family.space.dims:
+        from ..family.lint_members import member_warnings
+        diags += member_warnings(family, diags)
     return net, sorted(diags, key=lambda d: (d.span is not None, d.span.line if d.span
                                              else 0, d.span.col if d.span else 0, d.code))
 

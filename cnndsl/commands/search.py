@@ -66,6 +66,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cli import print_diagnostics
     from ..family.search import Interrupted, search
     from ..outputs import check_target
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                       results=results, budget=args.budget, bounds=bounds_from_args(args),
                       sample=args.sample, seed=args.seed, device=args.device,
                       ray_address=args.ray, retry_failed=args.retry_failed,
-                      report=_report, batch_size=args.batch_size,
+                      report=_report, warn=print_diagnostics, batch_size=args.batch_size,
                       optimizer=args.optimizer, lr=args.lr)
     except Interrupted as e:
         print(f"interrupted; run the same command again to resume ({e.done} of {e.total} "

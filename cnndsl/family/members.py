@@ -27,7 +27,7 @@ from typing import Any
 
 from ..api import Network, compile_program, read_source
 from ..deprecation import renamed_keywords
-from ..diagnostics import CnnError
+from ..diagnostics import CnnError, Diagnostic
 from ..elaborate import presets
 from ..elaborate.imports import FileSystem, display_name
 from ..ir.graph import Graph
@@ -90,6 +90,18 @@ class Family:
         self._files = FileSystem(base, include, self.limits)
         self._key = display_name(base / Path(name).name) if base is not None else name
         self._from_file = base is not None
+        self._unused: dict[str, Diagnostic] | None = None  # W0201 of every member walked
+
+    @property
+    def unused_bindings(self) -> list[Diagnostic]:
+        """W0201 for each ``--set`` name no member walked so far uses (a misspelt
+        parameter or optional part): the warning every valid member's compile gave."""
+        return list((self._unused or {}).values())
+
+    def _note_unused(self, net: Network) -> None:
+        found = {d.message: d for d in net.diagnostics if d.code == "W0201"}
+        self._unused = found if self._unused is None else {
+            k: d for k, d in self._unused.items() if k in found}
 
     def compile(self, values: Mapping[str, Any]) -> Network:
         """The member with these values of the free dimensions (CnnError if invalid)."""
@@ -112,6 +124,7 @@ class Family:
                 if invalid:
                     yield Member(index, values, None, e)
                 continue
+            self._note_unused(net)
             if unique:
                 key = fingerprint(net.graph)
                 if key in seen:

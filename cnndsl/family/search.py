@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..diagnostics import UserError
+from ..diagnostics import Diagnostic, UserError
 from .members import Family
 from .table import Bounds, Counts, Row, pareto, walk
 from .trials import VERSION, Record, Results, Trial, run_local, run_ray, trial_key
@@ -128,6 +128,7 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
            sample: int | None = None, seed: int = 0, device: str = "auto",
            ray_address: str | None = None, retry_failed: bool = False,
            report: Callable[[Record, int, int], None] | None = None,
+           warn: Callable[[list[Diagnostic]], None] | None = None,
            **recipe: Any) -> SearchResult:
     """Train ``trials`` members of a family on ``data`` (a data spec, ``"digits"``) for
     ``epochs`` each and return their rows (:class:`SearchResult`).
@@ -137,7 +138,8 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
     a JSON Lines file; trials already in it are not trained again (failed ones only
     with ``retry_failed``). ``budget`` (``"30m"``): no trial starts after it. The
     ``recipe`` is :func:`cnndsl.train`'s (``batch_size``, ``optimizer``, ``lr``, ...).
-    ``report(record, done, total)`` is called as each trial finishes.
+    ``report(record, done, total)`` is called as each trial finishes; ``warn`` is given
+    the family's warnings (W0201: a binding no member uses) before any trial starts.
 
     >>> rows = search("network f(N in 1..2):\\n input 1x8x8\\n conv(4)*N - gap - fc(10)",
     ...               "digits", trials=2, epochs=1)                     # doctest: +SKIP
@@ -150,6 +152,8 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
     recipe = _recipe(epochs, recipe)
     deadline = None if budget is None else start + parse_duration(budget)
     rows, counts = walk(family, bounds, sample, seed)
+    if warn is not None and family.unused_bindings:
+        warn(family.unused_bindings)
     chosen = select(rows, trials, strategy, seed)
     head = header(family, data, recipe)
     store, records, notes = (Results.open(results, head) if results is not None

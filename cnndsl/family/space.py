@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bindings import check_switch
 from ..diagnostics import UserError
 from ..syntax import ast
 
@@ -64,6 +65,12 @@ class Space:
         """The program's space, with ``bindings`` (``--set``) fixing a dimension (a value),
         or making one (a domain, see :func:`parse_domain`); the parameters a chosen
         ``preset`` binds are fixed at its values unless ``bindings`` range them."""
+        for k, v in (bindings or {}).items():  # a switch ranges over on and off only
+            if isinstance(v, ast.Domain) and k.endswith("?"):
+                check_switch(k, str(v))
+            for value in v if isinstance(v, tuple) else () if isinstance(v, ast.Domain) \
+                    else (v,):
+                check_switch(k, value)
         given = {_key(k): v for k, v in (bindings or {}).items()}
         ranged = {k: v for k, v in given.items() if isinstance(v, (ast.Domain, tuple))}
         fixed = {k: v for k, v in given.items() if k not in ranged}

@@ -186,6 +186,7 @@ def run_ray(trials: Iterable[Trial], address: str, jobs: int | None, threads: in
         raise UserError("--ray needs the ray package, which is not installed",
                         help="pip install 'cnndsl[ray]' (or pip install ray)",
                         exit_code=2) from None
+    _check_reachable(address)
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -217,6 +218,21 @@ def run_ray(trials: Iterable[Trial], address: str, jobs: int | None, threads: in
             raise
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse an address nothing listens on: ``ray.init`` would retry it for ever."""
+    import socket
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot connect to the Ray cluster at {address}: "
+                        f"{getattr(e, 'strerror', None) or e}",
+                        help="start one with `ray start --head` and give the address it "
+                             "prints (HOST:PORT)", exit_code=2) from None
 
 
 # ---------------------------------------------------------------- the results file
