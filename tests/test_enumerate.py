@@ -318,3 +318,79 @@ def test_a_name_some_member_uses_is_not_warned(capsys, tmp_path):
     list(fam.members())
     assert [d.message for d in fam.unused_bindings] == [
         "parameter `widht` was bound but the network does not use it"]
+
+
+# ---------------------------------------------------------------- figures and options
+def test_the_rf_is_the_main_paths_not_an_auxiliary_heads(capsys, tmp_path):
+    p = tmp_path / "ax.cnn"
+    p.write_text("network ax(n in 1..2):\n    input 3x32x32\n"
+                 "    conv(8) - aux(conv(8) * 10 - gap - fc(10)) - conv(8) * n - gap - fc(10)\n",
+                 encoding="utf-8")
+    rows = _json(capsys, p)["members"]
+    assert [(m["bindings"]["n"], m["receptive_field"]) for m in rows] == [(1, 5), (2, 7)]  # aux sees 23
+
+
+def test_strict_makes_a_member_with_a_warning_invalid(capsys, tmp_path):
+    p = tmp_path / "ws.cnn"  # k=3 at stride 2 leaves the 8x8 input's last row unseen: W0301
+    p.write_text("network ws(k in {2, 3}):\n    input 1x8x8\n"
+                 "    conv(4, k, stride=2, pad=0) - gap - fc(2)\n", encoding="utf-8")
+    assert _json(capsys, p)["counts"]["valid"] == 2
+    members = _json(capsys, p, "--strict")["members"]
+    assert [(m["bindings"]["k"], m.get("codes")) for m in members] == [
+        (2, None), (3, ["W0301"])]
+
+
+def test_a_sample_larger_than_a_walk_is_refused(capsys, tmp_path):
+    p = tmp_path / "huge.cnn"
+    p.write_text("network h(a in 1..1000000000):\n    input 1x8x8\n    conv(4) - gap - fc(2)\n",
+                 encoding="utf-8")
+    assert main(["enumerate", str(p), "--sample", "100000000"]) == 2
+    assert "--sample 100,000,000 is more members than a walk takes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bindings, message", [
+    ([("w", 8)], "bindings must be a mapping"),
+    ({1: 8}, "parameter names are strings"),
+    ({"w": ()}, "no choices for `w`"),
+    ({"w": cnndsl.syntax.ast.Domain(None, 9, 8)}, "the range 9..8 of `w` is empty"),
+    ({"w": (8, [1])}, "list [1] is not a value"),
+])
+def test_the_python_api_refuses_bindings_it_cannot_use(bindings, message):
+    src = "network f(w in {4, 8}):\n  input 1x8x8\n  conv(w) - gap - fc(2)"
+    with pytest.raises(cnndsl.UserError) as e:
+        list(cnndsl.enumerate(src, bindings))
+    assert message in str(e.value)
+
+
+def test_a_member_index_outside_the_space_is_an_index_error():
+    space = Family("network f(w in {4, 8}):\n  input 1x8x8\n  conv(w) - gap - fc(2)").space
+    assert space.bindings(1) == {"w": 8}
+    for index in (-1, 2):
+        with pytest.raises(IndexError):
+            space.bindings(index)
+
+
+def test_the_optional_parts_of_imported_blocks_the_network_calls_are_dimensions(tmp_path):
+    (tmp_path / "lib.cnn").write_text(
+        "block unit(c) = conv(c, 3, bias=false) - BN? - relu\n"
+        "block unused(c) = conv(c, 3) - DROPOUT?\n", encoding="utf-8")
+    (tmp_path / "own.cnn").write_text(
+        'import "lib.cnn"\nblock spare(c) = conv(c, 1) - POOL?\n'
+        "network im(N in 1..2):\n    input 1x8x8\n    unit(4) * N - gap - fc(2)\n",
+        encoding="utf-8")
+    fam = Family(tmp_path / "own.cnn")
+    assert [d.name for d in fam.space.dims] == ["N", "bn?"]  # spare and unused: not called
+    params = {(b["N"], b["bn?"]): net.params_count for b, net in fam.members()}
+    alone = cnndsl.compile(tmp_path / "own.cnn", bindings={"N": 1, "bn?": False})
+    assert params[(1, False)] == alone.params_count == params[(1, True)] - 8
+
+
+def test_sorting_by_a_figure_no_member_has_says_why(capsys, tmp_path):
+    p = tmp_path / "mlp.cnn"
+    p.write_text("network m(h in {8, 16}):\n    input 64\n    fc(h) - relu - fc(2)\n",
+                 encoding="utf-8")
+    assert main(["enumerate", str(p), "--sort", "rf"]) == 2
+    err = capsys.readouterr().err
+    assert "no member has a figure `rf`" in err and "sort by params, macs" in err
+    assert main(["enumerate", str(p), "--sort="]) == 2
+    assert "--sort needs a figure or a parameter" in capsys.readouterr().err

@@ -26,14 +26,14 @@ def add_family_args(p: argparse.ArgumentParser) -> None:
             action.metavar = "N | NAME=N"
             action.help = ("show the first N members only; NAME=N raises a bound of the "
                            "compiler, as elsewhere (--limit nodes=200000)")
-    p.set_defaults(strict=False)
     p.description += (" The free dimensions are the network's ranged parameters "
                       "(`N=2 in 1..5`), those --set gives a range or choices (--set "
                       "N=1..3, --set K=0,1,2, --set 'w={32,64}') and every optional part "
                       "(`POOL?`: on and off); --set N=2 or --set POOL?=on fixes one.")
     g = p.add_argument_group("filters (amounts take k, M, G, T: 1M, 2.5G, 64MiB)")
     g.add_argument("--max-params", type=parse_amount, metavar="N",
-                   help="at most N parameters (weights, biases and buffers)")
+                   help="at most N parameters (weights and biases, as the params column; "
+                   "buffers apart)")
     g.add_argument("--max-macs", type=parse_amount, metavar="N",
                    help="at most N multiply-accumulates per image (conv and linear)")
     g.add_argument("--max-activations", type=parse_amount, metavar="N",
@@ -68,8 +68,9 @@ def add_parser(sub) -> None:
     add_force_arg(p, "the --plot file")
 
 
-def family_from_args(args: argparse.Namespace) -> Family:
-    """The family FILE and the bindings name (a file on the command line is the file)."""
+def family_from_args(args: argparse.Namespace, strict: bool = False) -> Family:
+    """The family FILE and the bindings name (a file on the command line is the file);
+    ``strict``: a member with a warning is invalid."""
     name = args.file
     _refuse_trained(name)
     if os.path.isfile(name):
@@ -78,7 +79,7 @@ def family_from_args(args: argparse.Namespace) -> Family:
         _refuse_missing(name)
     bounds = [item for item in args.limit or () if "=" in item]
     return Family(name, parse_bindings(args.set), input=args.input, preset=args.preset,
-                  include=args.include, limits=Limits.parse(bounds))
+                  include=args.include, limits=Limits.parse(bounds), strict=strict)
 
 
 def max_rows(args: argparse.Namespace) -> int | None:
@@ -120,7 +121,7 @@ def metric_list(text: str | None, default: str = "params,macs") -> list[str]:
 def run(args) -> int:
     metrics = metric_list(args.pareto) if args.pareto or args.plot else []
     limit = max_rows(args)
-    family = family_from_args(args)
+    family = family_from_args(args, strict=args.strict)
     admitted, counts = walk(family, bounds_from_args(args), args.sample, args.seed,
                             keep_invalid=True)
     if counts.invalid and not counts.valid:
@@ -131,7 +132,7 @@ def run(args) -> int:
     rows = admitted
     if args.pareto:
         rows = pareto(rows, metrics) + [r for r in rows if not r.valid]
-    if args.sort:
+    if args.sort is not None:
         rows = sort_rows(rows, args.sort)
     if args.plot:
         from ..family.plot import plot_family

@@ -29,7 +29,7 @@ from ..api import Network, compile_program, read_source
 from ..deprecation import renamed_keywords
 from ..diagnostics import CnnError, Diagnostic
 from ..elaborate import presets
-from ..elaborate.imports import FileSystem, display_name
+from ..elaborate.imports import FileSystem, ImportLoader, display_name
 from ..ir.graph import Graph
 from ..limits import Limits
 from ..pause import paused_gc
@@ -71,24 +71,27 @@ class Family:
 
     ``bindings`` binds as ``--set`` does (``params=`` is its old, deprecated name); a value that is a domain (see
     :func:`cnndsl.family.space.parse_domain`, or an ``ast.Domain``/tuple) makes a free
-    dimension of it. ``input``, ``preset``, ``include`` and ``limits`` are
+    dimension of it. ``input``, ``preset``, ``include``, ``limits`` and ``strict`` are
     :func:`cnndsl.compile`'s."""
 
     @renamed_keywords(params="bindings")
     def __init__(self, source: str | os.PathLike, bindings: Mapping[str, Any] | None = None,
                  *, input: str | tuple[int, ...] | None = None, preset: str | None = None,
                  include: Iterable[str | os.PathLike] = (),
-                 limits: Limits | Mapping[str, int] | None = None):
+                 limits: Limits | Mapping[str, int] | None = None, strict: bool = False):
         self.limits = Limits.of(limits)
+        self.strict = strict  # a member with a warning is invalid, as `check --strict`
         text, name, base, member = read_source(source, self.limits)
         with paused_gc():
             self.program = parse(text, name, self.limits)
         self.preset = preset or member
-        self.space = Space.of(self.program, bindings,
-                              presets.bound_names(self.program, self.preset))
         self.input = input
         self._files = FileSystem(base, include, self.limits)
         self._key = display_name(base / Path(name).name) if base is not None else name
+        imported = [p for _, p in ImportLoader(self._files, self.limits).load(
+            self.program, self._key)]  # a file that fails to import: the compile says so
+        self.space = Space.of(self.program, bindings,
+                              presets.bound_names(self.program, self.preset), imported)
         self._from_file = base is not None
         self._unused: dict[str, Diagnostic] | None = None  # W0201 of every member walked
 
@@ -106,7 +109,7 @@ class Family:
     def compile(self, values: Mapping[str, Any]) -> Network:
         """The member with these values of the free dimensions (CnnError if invalid)."""
         return compile_program(self.program, self._files, self._key, self._from_file,
-                               self.space.compile_bindings(values), self.input, False,
+                               self.space.compile_bindings(values), self.input, self.strict,
                                self.limits, self.preset)
 
     def members(self, sample: int | None = None, seed: int = 0, invalid: bool = False,

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..bindings import check_switch
+from ..bindings import check_bindings, check_switch
 from ..diagnostics import UserError
 from ..syntax import ast
 
@@ -61,16 +61,13 @@ class Space:
 
     @classmethod
     def of(cls, program: ast.Program, bindings: Mapping[str, Any] | None = None,
-           preset: Iterable[str] = ()) -> Space:
+           preset: Iterable[str] = (), imported: Sequence[ast.Program] = ()) -> Space:
         """The program's space, with ``bindings`` (``--set``) fixing a dimension (a value),
         or making one (a domain, see :func:`parse_domain`); the parameters a chosen
-        ``preset`` binds are fixed at its values unless ``bindings`` range them."""
-        for k, v in (bindings or {}).items():  # a switch ranges over on and off only
-            if isinstance(v, ast.Domain) and k.endswith("?"):
-                check_switch(k, str(v))
-            for value in v if isinstance(v, tuple) else () if isinstance(v, ast.Domain) \
-                    else (v,):
-                check_switch(k, value)
+        ``preset`` binds are fixed at its values unless ``bindings`` range them. The
+        optional parts of ``imported`` programs' blocks that the network calls are
+        dimensions too."""
+        _check_given(bindings)
         given = {_key(k): v for k, v in (bindings or {}).items()}
         ranged = {k: v for k, v in given.items() if isinstance(v, (ast.Domain, tuple))}
         fixed = {k: v for k, v in given.items() if k not in ranged}
@@ -81,7 +78,7 @@ class Space:
             elif p.domain is not None and p.domain.size and p.name not in set(preset) | \
                     set(fixed):
                 dims[p.name] = Dimension(p.name, p.domain)
-        for key in optional_parts(program) if "?" not in fixed else ():
+        for key in optional_parts(program, imported) if "?" not in fixed else ():
             if key not in fixed:
                 dims[key] = Dimension(key, ranged.pop(key, (True, False)), optional=True)
         for k, v in ranged.items():  # a built-in default (channels), or a part in a block
@@ -101,6 +98,8 @@ class Space:
 
     def bindings(self, index: int) -> dict[str, Any]:
         """Member ``index``'s values of the free dimensions (the last varies fastest)."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"member {index} of a space of {self.size:,}")
         out: dict[str, Any] = {}
         for d in reversed(self.dims):
             index, i = divmod(index, d.size)
@@ -128,17 +127,72 @@ class Space:
         return out
 
 
-def optional_parts(program: ast.Program) -> list[str]:
-    """The switches of the program's optional parts (``pool?``), in source order: in the
-    network and in the program's own blocks."""
+def _check_given(bindings: Any) -> None:
+    """Bindings as ``Space.of`` takes them: names to values (checked as the compiler
+    checks them), non-empty tuples of values or ranges; a switch is on or off."""
+    if bindings is None:
+        return
+    if not isinstance(bindings, Mapping):
+        check_bindings(bindings)  # the compiler's own refusal of a non-mapping
+    for k, v in bindings.items():
+        if not isinstance(k, str):
+            check_bindings({k: v})
+        if isinstance(v, ast.Domain):
+            if not v.size:
+                raise UserError(f"the range {v} of `{k}` is empty", exit_code=2,
+                                help="write the smaller end first: 1..5")
+            if k.endswith("?"):
+                check_switch(k, str(v))
+            continue
+        values = v if isinstance(v, tuple) else (v,)
+        if not values:
+            raise UserError(f"no choices for `{k}`", exit_code=2,
+                            help='e.g. bindings={"K": (0, 1, 2)}')
+        for value in values:
+            check_bindings({k: value})
+
+
+def optional_parts(program: ast.Program, imported: Sequence[ast.Program] = ()) -> list[str]:
+    """The switches of the optional parts the network can build (``pool?``), in source
+    order: in its own lines and in the blocks it calls, directly or through other
+    blocks, the file's own (first) and imported ones (after). A block nothing calls
+    adds no dimension: a library of blocks imports no switches it does not use."""
+    libraries = list(imported)
+    defs: dict[str, list[ast.BlockDef]] = {}
+    for prog in (program, *libraries):
+        for b in prog.blocks:
+            defs.setdefault(b.name.lower(), []).append(b)
+    called = _called_blocks(program, defs)
     found: dict[str, None] = {}
-    stmts = [s for b in program.blocks for s in b.body]
-    stmts += list(program.network.body) if program.network else []
-    for stmt in stmts:
-        for node in _walk(getattr(stmt, "value", None)):
-            if isinstance(node, ast.Optional):
-                found.setdefault(node.value.text.replace(" ", "").lower() + "?")
+    for stmts in ([s for b in program.blocks if id(b) in called for s in b.body],
+                  list(program.network.body) if program.network else [],
+                  [s for lib in libraries for b in lib.blocks if id(b) in called
+                   for s in b.body]):
+        for stmt in stmts:
+            for node in _walk(getattr(stmt, "value", None)):
+                if isinstance(node, ast.Optional):
+                    found.setdefault(node.value.text.replace(" ", "").lower() + "?")
     return list(found)
+
+
+def _called_blocks(program: ast.Program, defs: Mapping[str, list[ast.BlockDef]]) -> set[int]:
+    """The ids of the block definitions the network reaches through calls and names (a
+    parameter's default or choice may name a block)."""
+    net = program.network
+    todo: list[Any] = [net.body, net.params] if net else []
+    names = [str(c) for p in (net.params if net else ()) if p.domain and p.domain.choices
+             for c in p.domain.choices]
+    called: set[int] = set()
+    while todo or names:
+        for node in _walk(todo.pop()) if todo else ():
+            if isinstance(node, ast.Name):
+                names.append(node.id)
+        while names:
+            for b in defs.get(names.pop().lower(), ()):
+                if id(b) not in called:
+                    called.add(id(b))
+                    todo.append(b.body)
+    return called
 
 
 def _walk(node: Any) -> Iterator[ast.Node]:

@@ -71,12 +71,28 @@ def measure(member: Member) -> Row:
                duplicates=member.duplicates)
 
 
-def last_map_field(net) -> int | None:
-    """The receptive field (smaller axis) of the widest-seeing feature map: what the
-    features that reach the classifier see."""
+def last_map_field(net) -> int | float | None:
+    """The receptive field (smaller axis) of the widest-seeing feature map the output is
+    computed from: what the features that reach the classifier see (an auxiliary
+    head's maps do not count)."""
+    feeds = _ancestors(net.graph)
     sizes = [min(rf.size) for n in net.graph.nodes
-             if n.type.is_map and (rf := net.receptive_fields.get(n.name)) is not None]
-    return max(sizes, default=None)
+             if n.name in feeds and n.type.is_map
+             and (rf := net.receptive_fields.get(n.name)) is not None]
+    size = max(sizes, default=None)
+    return int(size) if isinstance(size, float) and size.is_integer() else size
+
+
+def _ancestors(graph) -> set[str]:
+    """The nodes the main output is computed from, itself included."""
+    by_name = {n.name: n for n in graph.nodes}
+    found, todo = set(), [graph.output]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(by_name[name].inputs)
+    return found
 
 
 # ---------------------------------------------------------------- selecting
@@ -135,6 +151,11 @@ def walk(family, bounds: Bounds | None = None, sample: int | None = None, seed: 
         raise UserError(f"the family has {size:,} members ({dims}), too many to walk "
                         "them all", exit_code=2, help=f"draw some with --sample N (up to "
                         f"{WALK_LIMIT:,}), or fix dimensions with --set NAME=VALUE")
+    if sample is not None and sample > WALK_LIMIT and size > WALK_LIMIT:
+        raise UserError(f"--sample {sample:,} is more members than a walk takes "
+                        f"({WALK_LIMIT:,}, about 15 minutes)", exit_code=2,
+                        help=f"draw at most {WALK_LIMIT:,}, or fix dimensions with "
+                        "--set NAME=VALUE")
     bounds = bounds or Bounds()
     rows: list[Row] = []
     valid = invalid = 0
@@ -192,9 +213,16 @@ def sort_rows(rows: list[Row], key: str) -> list[Row]:
     reverse = key.startswith("-")
     name = key.lstrip("-")
     present = [r for r in rows if r.valid and r.get(name) is not None]
+    if not name:
+        raise UserError("--sort needs a figure or a parameter", exit_code=2,
+                        help="sort by " + ", ".join([*METRICS, *(rows[0].bindings if rows
+                                                                 else ())]))
     if rows and not present and not any(name in r.bindings for r in rows):
-        raise UserError(f"cannot sort by `{name}`", exit_code=2, help="sort by "
-                        + ", ".join([*METRICS, *rows[0].bindings, *rows[0].extra]))
+        known = [*METRICS, *rows[0].bindings, *rows[0].extra]
+        why = (f"no member has a figure `{name}` (a network without feature maps has no "
+               "receptive field)" if name in METRICS else f"cannot sort by `{name}`")
+        raise UserError(why, exit_code=2, help="sort by " + ", ".join(
+            k for k in known if k != name))
     rest = [r for r in rows if not (r.valid and r.get(name) is not None)]
     present.sort(key=lambda r: _sortable(r.get(name)), reverse=reverse)
     return present + rest
