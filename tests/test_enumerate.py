@@ -394,3 +394,12 @@ def test_sorting_by_a_figure_no_member_has_says_why(capsys, tmp_path):
     assert "no member has a figure `rf`" in err and "sort by params, macs" in err
     assert main(["enumerate", str(p), "--sort="]) == 2
     assert "--sort needs a figure or a parameter" in capsys.readouterr().err
+
+
+def test_a_markdown_row_stays_one_line_whatever_a_value_holds(capsys, tmp_path):
+    p = tmp_path / "m.cnn"
+    p.write_text("network f(act in {relu, gelu}):\n  input 1x8x8\n  conv(4) - act - gap - fc(2)\n",
+                 encoding="utf-8")
+    assert main(["enumerate", str(p), "--set", "act=relu,x\ny|z", "--format", "markdown"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[3] == "| x y\\|z |  |  |  |  |  |  | invalid: E0107 |"

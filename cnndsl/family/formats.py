@@ -34,7 +34,7 @@ def render(rows: Sequence[Row], dims: Sequence[str], counts: Counts, fmt: str,
         lines = ["| " + " | ".join(head) + " |",
                  "|" + "|".join("--:" if h not in ("output", "also") else "---"
                                 for h in head) + "|"]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        lines += ["| " + " | ".join(" ".join(c.replace("|", "\\|").split()) for c in cells) + " |"
                   for cells in body]
         return "\n".join(lines) + f"\n\n{counts.text()}"
     widths = [max([len(h)] + [len(c[i]) for c in body]) for i, h in enumerate(head)]
