@@ -336,3 +336,101 @@ def test_a_misspelt_set_is_a_lint_warning(capsys, tmp_path):
     assert rc == 1
     assert [(d["code"], d["message"]) for d in diags] == [
         ("W0201", "parameter `dpeth` was bound but the network does not use it")]
+
+
+# ---------------------------------------------------------------- review fixes
+ONE_LAYER = """\
+block single(c) = conv(c, 1)
+network inl2(K in 0..1):
+    input 8x8x8
+    conv(8, 3) - PART - conv(8, 3) - conv(8, 3) - gap - fc(10)
+"""
+
+
+@pytest.mark.parametrize("part", ["single(8) * K", "if(K > 0, single(8))"])
+def test_w0801_sees_a_conditional_call_of_a_one_layer_block(capsys, tmp_path, part):
+    # K=1 builds it: the inlined block's node carries the body's span, not the call's
+    rc, diags = _family_lint(capsys, tmp_path, ONE_LAYER.replace("PART", part))
+    assert [d for d in diags if d["code"] == "W0801"] == []
+
+
+def test_w0801_a_dead_call_of_a_one_layer_block_built_elsewhere(capsys, tmp_path):
+    src = ONE_LAYER.replace("PART", "single(8) - if(K > 1, single(8))")
+    rc, diags = _family_lint(capsys, tmp_path, src)
+    assert [(d["span"]["column"], d["message"]) for d in diags if d["code"] == "W0801"] == [
+        (40, "`single(8)` is not built by any of the family's 2 members")]
+
+
+def test_w0801_walks_a_copy_and_leaves_the_members_ir_alone():
+    from cnndsl.family import Family
+    from cnndsl.family.coverage import dead_parts
+    fam = Family(ONE_LAYER.replace("PART", "single(8) * K"))
+    assert dead_parts(fam) == []
+    graph = fam.compile({"K": 1}).graph
+    assert [n.name for n in graph.nodes][1:3] == ["conv1", "conv2"]
+    assert graph["conv2"].scope == () and graph["conv2"].span.line == 1
+
+
+def test_w0801_says_when_members_that_fail_to_compile_may_build_it():
+    from cnndsl.family import Family
+    from cnndsl.family.coverage import dead_parts
+    fam = Family("network f(K in 0..1):\n    input 1x4x4\n"
+                 "    conv(4) - if(K > 0, pool * 5) - fc(10)\n")
+    [d] = dead_parts(fam)
+    assert d.message == ("`pool * 5` is not built by any of the family's 1 valid member "
+                         "(1 of its 2 fail to compile)")
+    assert d.help == ("no binding of K turns it on in a member that compiles; it may be "
+                      "built only by members that fail to compile (e.g. K=1): fix those "
+                      "members, widen a range, or remove the part")
+
+
+def test_w0801_says_a_sample_is_a_sample():
+    from cnndsl.family import Family
+    from cnndsl.family.coverage import dead_parts
+    fam = Family("network f(K in 0..5):\n    input 1x8x8\n"
+                 "    conv(4) - if(K > 5, dropout) - gap - fc(2)\n")
+    [d] = dead_parts(fam, sample=4)
+    assert d.message == "`dropout` is not built by any of 4 members sampled from 6"
+    assert d.help.startswith("no sampled binding of K turns it on; it may be built only "
+                             "by the 2 members not sampled:")
+
+
+def test_w0805_judges_a_non_square_input_by_its_shorter_side():
+    # five 3x3-then-pool stages see 94x94: all of the 64 rows, not all 512 columns
+    stages = "(conv(16, 3, bias=false) - bn - relu - maxpool(2)) * 5"
+    assert codes(f"input 1x64x512\n{stages}\ngap - fc(10)\n", "W0805") == []
+    src = "input 3x32x128\nconv(16, 3) - relu - conv(16, 3) - relu\ngap - fc(10)\n"
+    [(code, line, col, msg)] = codes(src, "W0805")
+    assert (line, col, msg) == (3, 1, "the classifier's features see 5x5 pixels of the "
+                                      "32x128 input")
+    [d] = lint(cnndsl.compile(src))
+    assert "the input's shorter side (32)" in d.notes[0]
+
+
+RES_HEAD = "gap - fc(64) - relu - residual(fc(64) - relu - dropout(0.2) - fc(64)) - relu - fc(10)"
+NORMED_HEAD = "gap - fc(64) - residual(fc(64) - layernorm - relu - fc(64) - layernorm) * 2"
+
+
+def test_w0808_a_residual_mlp_head_is_not_a_conv_residual():
+    assert codes(_residual(f"b(16) * 3\n    {RES_HEAD}").replace("gap - fc(10)\n", ""),
+                 "W0808") == []
+
+
+def test_w0808_compares_vector_residuals_among_themselves():
+    src = _residual(f"b(16) * 3\n    {NORMED_HEAD} - {RES_HEAD[6:]}").replace(
+        "gap - fc(10)\n", "")
+    [(code, line, col, msg)] = codes(src, "W0808")
+    assert "2 of the network's 3 residual branches on vectors" in msg
+    [(_, _, _, msg)] = codes(_residual("b(16) * 2 - p(16)"), "W0808")
+    assert "2 of the network's 3 residual branches on feature maps" in msg
+
+
+def test_w0802_after_a_batch_norm_without_affine():
+    src = "input 3x3x3\nconv(16, 3) - bn(affine=false) - relu - gap - fc(10)\n"
+    [d] = lint(cnndsl.compile(src))
+    assert d.code == "W0802" and "cancelled" in d.message
+    assert d.help.startswith("drop it: conv(16, 3, bias=false); this batch norm "
+                             "(affine=false) has no shift")
+    assert "beta" not in d.help
+    [d] = lint(cnndsl.compile(src.replace("affine=false", "affine=true")))
+    assert d.help.endswith("the batch norm's shift (beta) does its job")

@@ -8,6 +8,16 @@ built by a part when its own span, or the span of a block call on its way (its s
 lies inside the part's span. Parts that build nothing by nature (``id``, a tensor name)
 are not judged.
 
+NOTE: the elaborator inlines a block whose body is one layer (``block single(c) =
+conv(c, 1)``): its node carries the body's span and no frame records the call, so the
+call's position would be lost. The members are walked from a copy of the program whose
+one-layer bodies are parenthesized (``(conv(c, 1))``): the same layers, each call now a
+scope frame with its span. Only this walk sees the copy; nothing compiled elsewhere
+changes.
+
+Only members that compile are walked (an invalid one has no graph): a part that only
+they would build is reported with how many there were, as a sample is with its size.
+
 >>> from cnndsl.family import Family
 >>> fam = Family("network f(K in 0..2):\\n  input 1x8x8\\n  conv(4) - if(K > 2, conv(4)) - gap - fc(2)")
 >>> [(d.code, d.span.col) for d in dead_parts(fam)]
@@ -16,13 +26,15 @@ are not judged.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from .. import ops
 from ..diagnostics import Diagnostic, Span
 from ..elaborate import builtins
 from ..syntax import ast
-from .members import Family
+from .members import Family, Member
 
 SAMPLE = 2_000  # members walked at most (a larger space is sampled)
 
@@ -37,25 +49,95 @@ def dead_parts(family: Family, sample: int = SAMPLE) -> list[Diagnostic]:
     size = family.space.size
     drawn = None if size <= sample else sample
     seen: set[tuple[int, int]] = set()  # (line, col) of spans that built something
-    walked = 0
-    for member in family.members(drawn, seed=0, unique=False):
-        walked += 1
+    walk = _Walk(size, drawn is not None)
+    for member in _framed(family).members(drawn, seed=0, invalid=True, unique=False):
+        walk.count(member)
+        if member.network is None:
+            continue
         for node in member.network.graph.nodes:
             for s in (node.span, *(f.span for f in node.scope)):
                 if s is not None and s.source.name == family.program.source.name:
                     seen.add((s.line, s.col))
-    if not walked:
+    if not walk.valid:
         return []  # no valid member: the errors say more than a lint could
-    out = []
-    for part in parts:
-        if not any(_inside(pos, part.span) for pos in seen):
-            where = (f"any of the family's {walked:,} members" if drawn is None else
-                     f"any of {walked:,} members sampled from {size:,}")
-            out.append(Diagnostic(
-                "W0801", f"`{_short(part.text)}` is not built by {where}", part.span,
-                help="no binding of " + ", ".join(d.name for d in family.space.dims) +
-                " turns it on: widen a range, or remove the part"))
-    return out
+    names = ", ".join(d.name for d in family.space.dims)
+    return [Diagnostic("W0801", f"`{_short(part.text)}` is not built by {walk.members()}",
+                       part.span, help=walk.help(names))
+            for part in parts if not any(_inside(pos, part.span) for pos in seen)]
+
+
+@dataclass
+class _Walk:
+    """The members a coverage walk saw: how many, how many failed to compile (the first
+    such binding, for the help), and whether they were a sample of ``size``."""
+
+    size: int
+    sampled: bool
+    walked: int = 0
+    invalid: int = 0
+    example: str = ""  # the first invalid member's binding, `K=1 N=2`
+
+    def count(self, member: Member) -> None:
+        self.walked += 1
+        if member.network is None:
+            self.invalid += 1
+            self.example = self.example or " ".join(
+                f"{k}={v}" for k, v in member.bindings.items())
+
+    @property
+    def valid(self) -> int:
+        return self.walked - self.invalid
+
+    def members(self) -> str:
+        """Which members were judged: ``any of the family's 6 members``."""
+        if not self.sampled:
+            if not self.invalid:
+                return f"any of the family's {_plural(self.walked, 'member')}"
+            return (f"any of the family's {_plural(self.valid, 'valid member')} "
+                    f"({self.invalid:,} of its {self.size:,} fail to compile)")
+        if not self.invalid:
+            return f"any of {self.walked:,} members sampled from {self.size:,}"
+        return (f"any of the {_plural(self.valid, 'valid member')} of {self.walked:,} "
+                f"sampled from {self.size:,} ({self.invalid:,} fail to compile)")
+
+    def help(self, names: str) -> str:
+        """What the walk shows, and no more: a member that failed to compile, or one not
+        drawn, may build the part."""
+        if not self.sampled and not self.invalid:
+            return f"no binding of {names} turns it on: widen a range, or remove the part"
+        which = "no sampled binding" if self.sampled else "no binding"
+        where = " in a member that compiles" if self.invalid else ""
+        maybe = []
+        if self.invalid:
+            maybe.append(f"members that fail to compile (e.g. {self.example})")
+        if self.sampled:
+            maybe.append(f"the {self.size - self.walked:,} members not sampled")
+        fix = "fix those members, " if self.invalid else ""
+        return (f"{which} of {names} turns it on{where}; it may be built only by "
+                f"{' or '.join(maybe)}: {fix}widen a range, or remove the part")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' if n != 1 else ''}"
+
+
+def _framed(family: Family) -> Family:
+    """``family`` walking a copy of its program whose one-layer blocks are parenthesized,
+    so that the elaborator gives each call a scope frame with its span (see the NOTE)."""
+    if not any(_one_layer(b) for b in family.program.blocks):
+        return family
+    blocks = tuple(replace(b, body=(replace(b.body[0], value=ast.Group(
+        b.body[0].value.span, b.body[0].value)),)) if _one_layer(b) else b
+        for b in family.program.blocks)
+    framed = copy.copy(family)
+    framed.program = replace(family.program, blocks=blocks)
+    return framed
+
+
+def _one_layer(block: ast.BlockDef) -> bool:
+    """Whether the elaborator may inline the block: one chain of one name or call."""
+    return (len(block.body) == 1 and isinstance(block.body[0], ast.ChainStmt)
+            and isinstance(block.body[0].value, (ast.Call, ast.Name)))
 
 
 def _conditional_parts(program: ast.Program, dims: set[str]) -> Iterator[ast.Expr]:

@@ -36,12 +36,15 @@ def bias_before_batch_norm(f: Facts) -> Iterator[Diagnostic]:
                 or n.name in outputs or g[users[0]].op != BATCH_NORM):
             continue
         bias = f.cost.nodes[n.name].params.bias
+        fix = f"drop it: {_with_arg(n.span, op.name, 'bias=false')}"
         yield Diagnostic(
             "W0802", f"the bias of this {op.name} ({bias:,} parameters) is cancelled by the "
             "batch norm after it", n.span,
             label="batch norm subtracts each channel's mean, the bias with it",
-            help=f"drop it: {_with_arg(n.span, op.name, 'bias=false')}; the batch norm's "
-            "shift (beta) does its job")
+            help=f"{fix}; the batch norm's shift (beta) does its job"
+            if g[users[0]].attr_map.get("affine", True) else
+            f"{fix}; this batch norm (affine=false) has no shift to take its place: "
+            "use `bn` with its affine scale and shift where the network needs one")
 
 
 def _with_arg(span, name: str, arg: str) -> str:
@@ -122,14 +125,17 @@ def small_receptive_field(f: Facts) -> Iterator[Diagnostic]:
         return
     rf = f.fields.get(prev)
     _, h, w = g.input_type.dims
+    side = min(h, w)  # on a 64x512 spectrogram, pooling along the long axis is meant
     if (f.op(name).family != "pool" or rf is None or not g[prev].type.is_map
-            or (rf.size[0] >= h and rf.size[1] >= w)):
+            or min(rf.size) >= side):
         return
     yield Diagnostic(
         "W0805", f"the classifier's features see {rf.size[0]}x{rf.size[1]} pixels of the "
         f"{h}x{w} input", g[name].span,
         label=f"pools a {g[prev].type} map whose receptive field is "
         f"{rf.size[0]}x{rf.size[1]}",
+        notes=(f"judged against the input's shorter side ({side}): a field that spans it "
+               "may pool along the longer one",) if h != w else (),
         help="let the field cover the input before pooling it away: more 3x3 "
         "convolutions, or a stride or pooling earlier")
 
@@ -197,9 +203,11 @@ def early_pooling(f: Facts) -> Iterator[Diagnostic]:
 
 
 def residual_without_norm(f: Facts) -> Iterator[Diagnostic]:
-    """W0808: a residual branch with no normalization where most of its siblings have one."""
+    """W0808: a residual branch with no normalization where most of its siblings of the
+    same kind have one. A residual on feature maps and one on vectors (an MLP head after
+    global pooling) are different blocks: each is judged among its own kind only."""
     g = f.graph
-    with_norm, without = [], []
+    kinds: dict[str, tuple[list, list]] = {}  # kind -> (with a norm, without)
     for n in g:
         if n.op != RESIDUAL_SUM or len(n.inputs) < 2:
             continue
@@ -207,16 +215,22 @@ def residual_without_norm(f: Facts) -> Iterator[Diagnostic]:
         body = max((f.branch(i, fork) for i in n.inputs), key=len)
         if body:
             normed = any(f.op(x).macs_kind == "norm" for x in body)
-            (with_norm if normed else without).append(n)
-    if len(with_norm) < 2 or len(with_norm) <= len(without):
-        return
-    for n in without:
-        yield Diagnostic(
-            "W0808", f"a residual branch without normalization: {len(with_norm)} of the "
-            f"network's {len(with_norm) + len(without)} residual branches have a batch, "
-            "group or layer norm", n.span, label="this branch has none",
-            help="add the norm its siblings have (... - bn), or mark the block deliberate "
-            "(`# allow W0808`, e.g. a Fixup or SkipInit block)")
+            kinds.setdefault(_kind(n), ([], []))[0 if normed else 1].append(n)
+    for kind, (with_norm, without) in kinds.items():
+        if len(with_norm) < 2 or len(with_norm) <= len(without):
+            continue
+        for n in without:
+            yield Diagnostic(
+                "W0808", f"a residual branch without normalization: {len(with_norm)} of the "
+                f"network's {len(with_norm) + len(without)} residual branches {kind} have a "
+                "batch, group or layer norm", n.span, label="this branch has none",
+                help="add the norm its siblings have (... - bn), or mark the block "
+                "deliberate (`# allow W0808`, e.g. a Fixup or SkipInit block)")
+
+
+def _kind(node) -> str:
+    """What a residual sum adds, as its message says it."""
+    return "on feature maps" if node.type.is_map else "on vectors"
 
 
 RULES = (bias_before_batch_norm, narrow_bottleneck, fc_dominates, small_receptive_field,
