@@ -206,6 +206,112 @@ def test_the_example_runs(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+# ---------------------------------------------------------------- hardening
+def test_a_results_path_that_cannot_be_written_is_refused_before_any_training(slides,
+                                                                              capsys):
+    (slides.parent / "somefile.csv").write_text("a,b\n")
+    bad = ["somefile.csv/r.jsonl"] + (["/proc/r.jsonl"] if Path("/proc/self").exists() else [])
+    for path in bad:
+        started = time.monotonic()
+        assert main(["search", str(slides), *FAST, "--trials", "2", "--results", path]) == 2
+        err = capsys.readouterr().err
+        assert f"the results file {path}: " in err and "internal error" not in err
+        assert "[1/2]" not in err and time.monotonic() - started < 5  # nothing trained
+    assert (slides.parent / "somefile.csv").read_text() == "a,b\n"
+
+
+def test_a_failed_append_is_a_usage_error_and_keeps_the_file(tmp_path, monkeypatch):
+    from cnndsl.diagnostics import UserError
+    from cnndsl.family import results as results_module
+    head = header(Family(SLIDES), "digits", {"epochs": 1})
+    store, _, _ = results_module.Results.open(tmp_path / "new" / "r.jsonl", head)
+    store.begin()  # the missing folder is created, the header written
+    store.append(_fake_trial({"N": 1}))
+
+    def disk_full(fd, data):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(results_module, "_write_all", disk_full)
+    with pytest.raises(UserError, match=r"r\.jsonl: No space left on device") as e:
+        store.append(_fake_trial({"N": 2}))
+    assert e.value.exit_code == 2 and "run the same command again" in e.value.help
+    assert _records(store.path) == (head, [_fake_trial({"N": 1})])
+
+
+def test_two_searches_creating_one_file_share_it_and_a_different_one_is_refused(tmp_path):
+    from cnndsl.diagnostics import UserError
+    from cnndsl.family.results import Results
+    family, path = Family(SLIDES), tmp_path / "r.jsonl"
+    head = header(family, "digits", {"epochs": 1})
+    first, _, _ = Results.open(path, head)
+    second, _, _ = Results.open(path, head)  # both found no file
+    other, _, _ = Results.open(path, header(family, "digits", {"epochs": 2}))
+    first.begin()
+    second.begin()  # finds the file the first created, with the same header
+    second.append(_fake_trial({"N": 1}))
+    first.append(_fake_trial({"N": 2}))
+    assert _records(path) == (head, [_fake_trial({"N": 1}), _fake_trial({"N": 2})])
+    with pytest.raises(UserError, match="holds a different search: recipe"):
+        other.begin()
+    second.discard_unused()  # not its file to remove
+    assert path.exists()
+
+
+@pytest.mark.parametrize("bad", [{"trials": -1}, {"trials": 0}, {"jobs": -1},
+                                 {"threads": 0}, {"sample": 2.5}, {"epochs": True},
+                                 {"trials": "2"}])
+def test_search_from_python_checks_its_counts(tmp_path, bad):
+    from cnndsl.diagnostics import UserError
+    from cnndsl.family.search import search
+    name = next(iter(bad))
+    with pytest.raises(UserError, match=f"{name} must be a whole number, at least 1") as e:
+        search(SLIDES, "digits", results=tmp_path / "r.jsonl", **bad)
+    assert e.value.exit_code == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_durations_are_read_strictly():
+    from cnndsl.diagnostics import UserError
+    from cnndsl.family.search import parse_duration
+    good = {"90s": 90, "30m": 1800, "1h": 3600, "1h30m": 5400, "1.5h": 5400, "90": 90,
+            " 2H ": 7200, "1h30m15s": 5415, "0s": 0, 45: 45}
+    assert {k: parse_duration(k) for k in good} == good
+    for text in ("1h30", "1m30m", "30m1h", "", "h", "1.h", "-5", "1d", "1h 30", 1e999, -1,
+                 True):
+        with pytest.raises(UserError, match="not a duration") as e:
+            parse_duration(text)
+        assert "1h30m" in e.value.help and e.value.exit_code == 2
+
+
+def test_json_and_csv_list_each_trials_status_and_error(slides, capsys):
+    family = Family(slides)
+    cheapest = select(walk(family)[0], 2)
+    results = slides.parent / "r.jsonl"
+    _fake_results(results, family, {"epochs": 1},
+                  [_fake_trial(cheapest[0].bindings, accuracy=0.25),
+                   _fake_trial(cheapest[1].bindings, status="failed", accuracy=None,
+                               error="RuntimeError: boom")])
+    argv = ["search", str(slides), "--data", "digits", "--epochs", "1", "--trials", "2",
+            "--results", str(results), "--format"]
+    assert main([*argv, "json"]) == 0  # all recorded: nothing trains
+    members = json.loads(capsys.readouterr().out)["members"]
+    assert [(m["status"], m["error"], m["accuracy"]) for m in members] == [
+        ("ok", "", 0.25), ("failed", "RuntimeError: boom", None)]
+    assert main([*argv, "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = lines[0].split(",")
+    cells = [dict(zip(head, line.split(","))) for line in lines[1:]]
+    assert [(c["status"], c["error"], c["accuracy"]) for c in cells] == [
+        ("ok", "", "0.25"), ("failed", "RuntimeError: boom", "")]
+
+
+def test_source_text_names_the_default_results_file_safely(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    named = "network f(N in 1..2):\n input 1x8x8\n conv(4)*N - gap - fc(10)"
+    nameless = "input 1x8x8\nconv(4) - gap - fc(10)"
+    for text, file in ((named, "search-f.jsonl"), (nameless, "search-network.jsonl")):
+        assert main(["search", text, *FAST, "--budget", "0s"]) == 0
+        assert f"resumed from {file}," in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- Ray
 def test_a_ray_address_nothing_listens_on_is_refused_at_once(slides, capsys):
     """ray.init would retry such an address for ever; a closed port and a name that does

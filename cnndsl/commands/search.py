@@ -16,6 +16,8 @@ from .enumerate import add_family_args, bounds_from_args, family_from_args, max_
 DATA_HELP = ("digits (embedded) | mnist:DIR | cifar10:DIR | folder:DIR | npz:FILE | "
              "synthetic:N=512,shape=1x28x28,classes=10")
 EXTRA = ("accuracy", "seconds", "front")
+# json and csv are read by programs: a failed trial's status and error, not just a null
+RECORD_EXTRA = (*EXTRA, "status", "error")
 
 
 def add_parser(sub) -> None:
@@ -36,10 +38,10 @@ def add_parser(sub) -> None:
                    help="cheapest: the N members with the fewest MACs (default); sample: "
                    "N drawn at random with --seed, among those the filters admit")
     s.add_argument("--budget", metavar="DURATION", help="start no trial after this long "
-                   "(90s, 30m, 2h, 1h30m); running trials finish")
+                   "(90s, 30m, 1h, 1h30m, 1.5h, or seconds); running trials finish")
     s.add_argument("--results", type=Path, metavar="FILE.jsonl", help="the results file, "
-                   "appended as trials finish and read to resume (default "
-                   "search-NETWORK.jsonl here)")
+                   "created as the first trial starts, appended as trials finish and "
+                   "read to resume (default search-NETWORK.jsonl here)")
     s.add_argument("--retry-failed", action="store_true",
                    help="train again the members whose trial failed")
     r = p.add_argument_group("recipe (each trial, as cnndsl train)")
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     limit = max_rows(args)
     if args.plot:
         check_target(args.plot, args.force)  # before the training, which takes a while
-    family = family_from_args(args)
+    family = family_from_args(args, strict=args.strict)
     results = args.results or Path(f"search-{_name(family)}.jsonl")
     try:
         rows = search(family, args.data, trials=args.trials, strategy=args.strategy,
@@ -101,15 +103,25 @@ def run(args: argparse.Namespace) -> int:
     c = rows.counts
     counts = Counts(c.bindings, c.space, c.valid, c.invalid, c.duplicates, len(shown))
     dims = [d.name for d in family.space.dims]
-    print(render(shown, dims, counts, args.format, extra=EXTRA, name=rows.name))
+    extra = RECORD_EXTRA if args.format in ("json", "csv") else EXTRA
+    print(render(shown, dims, counts, args.format, extra=extra, name=rows.name))
     if args.format == "table":
         print(_footer(rows))
     return 0
 
 
 def _name(family) -> str:
+    """NETWORK in the default search-NETWORK.jsonl: the network's name, else the file's
+    stem; never anything of source text given on the command line (its display name is
+    ``<input>``), which could hold slashes or newlines."""
     net = family.program.network
-    return net.name if net and net.name else Path(family.program.source.name).stem
+    if net and net.name:
+        return net.name
+    source = family.program.source.name
+    stem = Path(source).stem
+    if source.startswith("<") or not stem.isprintable() or stem in ("", ".", ".."):
+        return "network"
+    return stem
 
 
 def _report(record: dict, done: int, total: int) -> None:

@@ -9,8 +9,9 @@ NOTE: the search in four steps.
 2. *Select* (:func:`select`, pure): the ``trials`` cheapest by MACs (then parameters),
    or ``trials`` drawn with ``seed``. The same command selects the same members, which
    is what makes resuming simple.
-3. *Train* (:mod:`.trials`): one trial per member not yet in the results file, in
-   ``jobs`` worker processes or as Ray tasks; each record appended as it finishes.
+3. *Train* (:mod:`.trials`): one trial per member not yet in the results file
+   (:mod:`.results`, created as the first trial starts), in ``jobs`` worker processes
+   or as Ray tasks; each record appended as it finishes.
 4. *Report*: the rows of the trained members with ``accuracy`` (best validation
    accuracy, 0..1) and ``seconds`` (training time) as extra columns, the front of
    accuracy against MACs marked.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 import os
 import random
 import re
@@ -36,11 +39,16 @@ from typing import Any
 
 from ..diagnostics import Diagnostic, UserError
 from .members import Family
+from .results import Results
 from .table import Bounds, Counts, Row, pareto, walk
-from .trials import VERSION, Record, Results, Trial, run_local, run_ray, trial_key
+from .trials import VERSION, Record, Trial, run_local, run_ray, trial_key
 
 STRATEGIES = ("cheapest", "sample")
 FRONT = ("macs", "accuracy")  # the front a search reports
+# 90s, 30m, 1h, 1h30m, 1.5h, 1h30m15s: each unit once, in that order, each with its number
+DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?")
+SECONDS = re.compile(r"\d+(?:\.\d+)?")
+DURATION_HELP = "e.g. 90s, 30m, 1h, 1h30m, 1.5h, or 90 (seconds)"
 # train() arguments a search sets itself (each trial trains in memory, quietly)
 NOT_RECIPE = frozenset({"out", "overwrite", "force", "resume", "progress", "plots",
                         "callback", "tensorboard", "device", "network", "data"})
@@ -56,7 +64,8 @@ class Interrupted(KeyboardInterrupt):
 
 class SearchResult(list):
     """The trained members' rows (by MACs), ``extra`` holding ``accuracy``,
-    ``seconds``, ``status`` and ``front`` (``"*"`` on the accuracy-MACs front)."""
+    ``seconds``, ``status`` (``ok``, ``failed``), ``error`` (``""`` when ok) and
+    ``front`` (``"*"`` on the accuracy-MACs front)."""
 
     name: str = ""
     counts: Counts | None = None
@@ -71,19 +80,24 @@ class SearchResult(list):
 
 
 def parse_duration(text: str | float) -> float:
-    """Seconds in ``90s``, ``30m``, ``2h``, ``1h30m`` or a plain number (seconds).
+    """Seconds in ``90s``, ``30m``, ``1h``, ``1h30m``, ``1.5h`` or a plain number
+    (seconds). Strict: ``1h30`` (a number after a unit) or ``1m30m`` (a unit twice) is
+    a usage error, not a guess.
 
-    >>> parse_duration("90s"), parse_duration("30m"), parse_duration("1h30m"), parse_duration("45")
-    (90.0, 1800.0, 5400.0, 45.0)
+    >>> parse_duration("90s"), parse_duration("1h30m"), parse_duration("1.5h"), parse_duration("45")
+    (90.0, 5400.0, 5400.0, 45.0)
     """
-    if isinstance(text, (int, float)):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d*)?)\s*([hms]?)", text.strip().lower())
-    joined = "".join(f"{n}{u}" for n, u in parts)
-    if not parts or joined != re.sub(r"\s+", "", text.strip().lower()):
-        raise UserError(f"not a duration: {text!r}", help="e.g. 90s, 30m, 2h or 1h30m",
-                        exit_code=2)
-    return sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if math.isfinite(text) and text >= 0:
+            return float(text)
+    elif isinstance(text, str):
+        spec = text.strip().lower()
+        if SECONDS.fullmatch(spec):
+            return float(spec)
+        m = DURATION.fullmatch(spec)
+        if m and any(m.groups()):
+            return sum(float(n) * unit for n, unit in zip(m.groups(), (3600, 60, 1)) if n)
+    raise UserError(f"not a duration: {text!r}", help=DURATION_HELP, exit_code=2)
 
 
 def select(rows: Sequence[Row], trials: int, strategy: str = "cheapest",
@@ -135,8 +149,10 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
 
     ``jobs`` worker processes (default 1; on Ray, as many as the cluster's CPUs allow)
     with ``threads`` torch threads each (default: the cores shared out). ``results``:
-    a JSON Lines file; trials already in it are not trained again (failed ones only
-    with ``retry_failed``). ``budget`` (``"30m"``): no trial starts after it. The
+    a JSON Lines file (created, with missing folders, as the first trial starts); trials
+    already in it are not trained again (failed ones only with ``retry_failed``).
+    ``budget`` (``"30m"``, seconds): no trial starts after it. The counts (``trials``,
+    ``epochs``, ``jobs``, ``threads``, ``sample``) are whole numbers >= 1. The
     ``recipe`` is :func:`cnndsl.train`'s (``batch_size``, ``optimizer``, ``lr``, ...).
     ``report(record, done, total)`` is called as each trial finishes; ``warn`` is given
     the family's warnings (W0201: a binding no member uses) before any trial starts.
@@ -146,6 +162,7 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
     >>> [(r.bindings, r.extra["accuracy"]) for r in rows]               # doctest: +SKIP
     [({'N': 1}, 0.31...), ({'N': 2}, 0.25...)]
     """
+    _check_counts(trials=trials, epochs=epochs, jobs=jobs, threads=threads, sample=sample)
     start = time.monotonic()
     family = family_or_source if isinstance(family_or_source, Family) else \
         Family(family_or_source)
@@ -167,6 +184,7 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
         threads = max(1, _cores() // jobs) if local else 1
     todo = [Trial(family, r.bindings, data, recipe, device, threads) for r in chosen
             if (rec := records.get(trial_key(r.bindings))) is None or rec.get("status") in redo]
+    starting = todo if store is None else _first_starts(todo, store.begin)
     done = [resumed]
 
     def finished(record: Record) -> None:
@@ -188,18 +206,42 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
 
     try:
         if local:
-            run_local(todo, jobs, finished, expired)
+            run_local(starting, jobs, finished, expired)
         else:
-            run_ray(todo, ray_address, jobs, threads, 1 if device.startswith("cuda") else 0,
-                    finished, expired)
+            run_ray(starting, ray_address, jobs, threads,
+                    1 if device.startswith("cuda") else 0, finished, expired)
     except KeyboardInterrupt:
         raise Interrupted(done[0], len(chosen), store.path if store else None) from None
+    except UserError:
+        if store is not None:
+            store.discard_unused()
+        raise
     out = _rows(rows, records)
     out.name, out.counts, out.selected, out.resumed = head["family"], counts, len(chosen), resumed
     out.unstarted = sum(1 for k in keys if k not in records)
     out.failed = sum(1 for r in out if r.extra["status"] != "ok")
     out.seconds, out.path, out.notes = time.monotonic() - start, store and store.path, notes
     return out
+
+
+def _check_counts(**counts: Any) -> None:
+    """Each count a whole number >= 1 (``None``: the default, where there is one): a
+    negative ``trials`` would slice off members, a fractional ``sample`` round up."""
+    for name, value in counts.items():
+        if value is None and name not in ("trials", "epochs"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise UserError(f"search(): {name} must be a whole number, at least 1, got "
+                            f"{value!r}", exit_code=2)
+
+
+def _first_starts(trials: list[Trial], begin: Callable[[], None]) -> Iterator[Trial]:
+    """The trials, ``begin()`` called as the first is about to start (not sooner: a
+    search whose budget is spent, or with nothing to train, writes nothing)."""
+    for i, trial in enumerate(trials):
+        if i == 0:
+            begin()
+        yield trial
 
 
 def _recipe(epochs: int, given: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +272,7 @@ def _rows(rows: list[Row], records: dict[str, Record]) -> SearchResult:
         if rec is None:
             continue
         r.extra = {"accuracy": rec.get("accuracy"), "seconds": rec.get("seconds"),
-                   "status": rec.get("status"), "error": rec.get("error"), "front": "",
+                   "status": rec.get("status"), "error": rec.get("error") or "", "front": "",
                    "pid": rec.get("pid"), "started": rec.get("started")}
         out.append(r)
     ok = [r for r in out if r.extra["status"] == "ok" and r.extra["accuracy"] is not None]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import UserError
+from ..ir.graph import ancestors
 from ..passes.memory import activation_memory
 from .members import Member
 
@@ -75,24 +76,12 @@ def last_map_field(net) -> int | float | None:
     """The receptive field (smaller axis) of the widest-seeing feature map the output is
     computed from: what the features that reach the classifier see (an auxiliary
     head's maps do not count)."""
-    feeds = _ancestors(net.graph)
+    feeds = ancestors({n.name: n for n in net.graph.nodes}, [net.graph.output])
     sizes = [min(rf.size) for n in net.graph.nodes
              if n.name in feeds and n.type.is_map
              and (rf := net.receptive_fields.get(n.name)) is not None]
     size = max(sizes, default=None)
     return int(size) if isinstance(size, float) and size.is_integer() else size
-
-
-def _ancestors(graph) -> set[str]:
-    """The nodes the main output is computed from, itself included."""
-    by_name = {n.name: n for n in graph.nodes}
-    found, todo = set(), [graph.output]
-    while todo:
-        name = todo.pop()
-        if name not in found:
-            found.add(name)
-            todo.extend(by_name[name].inputs)
-    return found
 
 
 # ---------------------------------------------------------------- selecting

@@ -1,5 +1,5 @@
-"""A search's trials: one member trained per trial, in worker processes or on Ray, and
-the results file that makes a search resumable.
+"""A search's trials: one member trained per trial, in worker processes or on Ray (the
+results file that makes a search resumable is :mod:`.results`).
 
 NOTE: why the pieces are shaped so.
 
@@ -14,9 +14,6 @@ NOTE: why the pieces are shaped so.
   record with ``status: failed``; only a mistake in the command (a data spec that
   names nothing, an unknown optimizer: a UserError) comes back as ``status: usage``,
   which stops the search instead of being recorded against every member.
-- The results file is JSON Lines, append-only: a header naming what was searched, then
-  one line per finished trial, flushed and synced as it finishes. An interruption
-  loses at most the trials that were running; a line cut short by a kill is dropped.
 """
 
 from __future__ import annotations
@@ -26,14 +23,12 @@ import multiprocessing
 import os
 import signal
 import socket
-import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from ..diagnostics import CnnError, UserError
@@ -233,86 +228,3 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                         f"{getattr(e, 'strerror', None) or e}",
                         help="start one with `ray start --head` and give the address it "
                              "prints (HOST:PORT)", exit_code=2) from None
-
-
-# ---------------------------------------------------------------- the results file
-class Results:
-    """A search's results file: its header line, then one line per finished trial."""
-
-    def __init__(self, path: Path, header: Record | None = None):
-        self.path = path
-        self._header = header  # still to write (a new file)
-
-    @classmethod
-    def open(cls, path: str | os.PathLike, header: Record) -> tuple[Results, dict[str, Record],
-                                                                    list[str]]:
-        """The file (created with ``header`` when new), its trials by key, and notes.
-        Refuses (exit 2) anything but a cnndsl search of the same family, compile
-        options, data and recipe."""
-        p = Path(path)
-        try:
-            st = os.lstat(p)
-        except FileNotFoundError:  # written with the first trial: a search that
-            return cls(p, header), {}, []  # cannot start leaves no file behind
-        if not stat.S_ISREG(st.st_mode):
-            raise UserError(f"{p} is not a regular file; the results go to a file",
-                            help="give another --results FILE.jsonl", exit_code=2)
-        data = p.read_bytes()
-        lines = data.split(b"\n")
-        first = _json(lines[0])
-        if not (isinstance(first, dict) and first.get("generator") == "cnndsl"
-                and first.get("kind") == "search"):
-            raise UserError(f"{p} is not a cnndsl search results file; refusing to "
-                            "append to it", help="give another --results FILE.jsonl",
-                            exit_code=2)
-        differ = [k for k in ("version", "source_sha256", "compile", "data", "recipe")
-                  if first.get(k) != header.get(k)]
-        if differ:
-            what = ", ".join(f"{k} (was {json.dumps(first.get(k))}, now "
-                             f"{json.dumps(header.get(k))})" for k in differ)
-            raise UserError(f"{p} holds a different search: {what}",
-                            help="run the command that wrote it to resume that search, or "
-                                 "start a new one with --results OTHER.jsonl", exit_code=2)
-        records: dict[str, Record] = {}
-        notes: list[str] = []
-        for i, line in enumerate(lines[1:], start=2):
-            if not line.strip():
-                continue
-            record = _json(line)
-            if record is None and i == len(lines):  # cut short by a kill: drop it
-                notes.append(f"{p}: ignored a truncated last line")
-                with open(p, "r+b") as f:
-                    f.truncate(len(data) - len(line))
-            elif not isinstance(record, dict):
-                raise UserError(f"{p}:{i} is not a JSON record; the file is damaged",
-                                help="remove that line, or start a new search with "
-                                     "--results OTHER.jsonl", exit_code=2)
-            elif record.get("kind") == "trial" and "key" in record:
-                records[record["key"]] = record
-        if not data.endswith(b"\n") and _json(lines[-1]) is not None:
-            with open(p, "ab") as f:  # a whole last record without its newline
-                f.write(b"\n")
-        return cls(p), records, notes
-
-    def append(self, record: Record) -> None:
-        """One trial, on disk before this returns."""
-        if self._header is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "x", encoding="utf-8") as f:
-                _write_line(f, self._header)
-            self._header = None
-        with open(self.path, "a", encoding="utf-8") as f:
-            _write_line(f, record)
-
-
-def _write_line(f: Any, record: Record) -> None:
-    f.write(json.dumps(record) + "\n")
-    f.flush()
-    os.fsync(f.fileno())
-
-
-def _json(line: bytes) -> Any:
-    try:
-        return json.loads(line.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError is one
-        return None

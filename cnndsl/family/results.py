@@ -1,0 +1,201 @@
+"""A search's results file: JSON Lines, append-only, what makes a search resumable.
+
+NOTE: how the file is written.
+
+- A header line naming what was searched, then one line per finished trial. Each line
+  is one ``write`` to a file opened for appending, then synced: two searches on one file
+  (the same command started twice) interleave whole lines, and an interruption loses at
+  most the trials that were running; a line cut short by a kill is dropped on reading.
+- The file is created (with its header) only as the first trial is about to start, with
+  ``O_EXCL``: a search that trains nothing writes nothing, a path that cannot be written
+  is refused before any training, and of two searches creating the same new file at once
+  one creates it and the other reads its header, as it would on a resume.
+- Every ``OSError`` on the way is a usage error naming the file (exit 2), never an
+  internal error: a disk that fills up keeps the trials already on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import UserError
+
+Record = dict[str, Any]
+BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+HEADER_WAIT = 5.0  # seconds to wait for the header of a file another search just created
+
+
+class Results:
+    """A search's results file: its header line, then one line per finished trial."""
+
+    def __init__(self, path: Path, header: Record, new: bool):
+        self.path = path
+        self._header = header
+        self._new = new  # the file is still to create, with the header
+        self._created = False  # this search created it (and may remove it unused)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, header: Record) -> tuple[Results, dict[str, Record],
+                                                                    list[str]]:
+        """The file (created with ``header`` by :meth:`begin` when new), its trials by
+        key, and notes. Refuses (exit 2) anything but a cnndsl search of the same
+        family, compile options, data and recipe, and a path that cannot be used."""
+        p = Path(path)
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:  # created as the first trial starts
+            return cls(p, header, new=True), {}, []
+        except OSError as e:  # a parent that is a file, a folder not searchable, ...
+            raise _unusable(p, e, "use") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{p} is not a regular file; the results go to a file",
+                            help="give another --results FILE.jsonl", exit_code=2)
+        try:
+            records, notes = _read(p, header)
+        except OSError as e:
+            raise _unusable(p, e, "read") from None
+        return cls(p, header, new=False), records, notes
+
+    def begin(self) -> None:
+        """Before the first trial starts: create the file with its header (missing
+        folders too), or, where it exists, check that it can be appended to."""
+        try:
+            if not self._new:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | BINARY))
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._created = _create(self.path, _line(self._header))
+            if not self._created:  # another search created it since open(): resume it
+                _check_header(self.path, _first_line(self.path), self._header)
+        except OSError as e:
+            raise _unusable(self.path, e, "write") from None
+        self._new = False
+
+    def append(self, record: Record) -> None:
+        """One trial, on disk before this returns."""
+        if self._new:
+            self.begin()
+        try:
+            _append(self.path, _line(record))
+        except OSError as e:
+            raise UserError(f"cannot append to the results file {self.path}: "
+                            f"{e.strerror or e}", help="the trials recorded so far are kept; "
+                            "make room (or fix the file's permissions) and run the same "
+                            "command again to resume", exit_code=2) from None
+
+    def discard_unused(self) -> None:
+        """Remove the file if this search created it and it holds only its header: a
+        search stopped before any trial finished (a wrong data spec) leaves nothing."""
+        try:
+            if self._created and self.path.stat().st_size == len(_line(self._header)):
+                self.path.unlink()
+        except OSError:
+            pass  # another search's by now, or gone: either way not this search's to clean
+
+
+def _unusable(p: Path, e: OSError, verb: str) -> UserError:
+    return UserError(f"cannot {verb} the results file {p}: {e.strerror or e}",
+                     help="give another --results FILE.jsonl (missing folders are created)",
+                     exit_code=2)
+
+
+def _read(p: Path, header: Record) -> tuple[dict[str, Record], list[str]]:
+    """The trials of an existing file whose header matches; a cut last line is removed."""
+    data = p.read_bytes()
+    lines = data.split(b"\n")
+    _check_header(p, lines[0], header)
+    records: dict[str, Record] = {}
+    notes: list[str] = []
+    for i, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        record = _json(line)
+        if record is None and i == len(lines):  # cut short by a kill: drop it
+            notes.append(f"{p}: ignored a truncated last line")
+            with open(p, "r+b") as f:
+                f.truncate(len(data) - len(line))
+        elif not isinstance(record, dict):
+            raise UserError(f"{p}:{i} is not a JSON record; the file is damaged",
+                            help="remove that line, or start a new search with "
+                                 "--results OTHER.jsonl", exit_code=2)
+        elif record.get("kind") == "trial" and "key" in record:
+            records[record["key"]] = record
+    if not data.endswith(b"\n") and _json(lines[-1]) is not None:
+        _append(p, b"\n")  # a whole last record without its newline
+    return records, notes
+
+
+def _check_header(p: Path, line: bytes, header: Record) -> None:
+    """Refuse a file that is not a cnndsl search's, or is a different search's."""
+    first = _json(line)
+    if not (isinstance(first, dict) and first.get("generator") == "cnndsl"
+            and first.get("kind") == "search"):
+        raise UserError(f"{p} is not a cnndsl search results file; refusing to "
+                        "append to it", help="give another --results FILE.jsonl",
+                        exit_code=2)
+    differ = [k for k in ("version", "source_sha256", "compile", "data", "recipe")
+              if first.get(k) != header.get(k)]
+    if differ:
+        what = ", ".join(f"{k} (was {json.dumps(first.get(k))}, now "
+                         f"{json.dumps(header.get(k))})" for k in differ)
+        raise UserError(f"{p} holds a different search: {what}",
+                        help="run the command that wrote it to resume that search, or "
+                             "start a new one with --results OTHER.jsonl", exit_code=2)
+
+
+def _create(path: Path, header: bytes) -> bool:
+    """Create ``path`` holding ``header``; False if it exists already."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o666)
+    except FileExistsError:
+        return False
+    try:
+        _write_all(fd, header)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _first_line(path: Path, wait: float = HEADER_WAIT) -> bytes:
+    """The first line of a file another search has just created: its creation and its
+    header's write are two steps, so an empty file is waited for (a little)."""
+    deadline = time.monotonic() + wait
+    while True:
+        with open(path, "rb") as f:
+            line = f.readline()
+        if line.endswith(b"\n") or time.monotonic() >= deadline:
+            return line
+        time.sleep(0.01)
+
+
+def _append(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | BINARY)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """One ``write`` (a regular file takes it whole; the loop is for a short write),
+    synced before returning."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
+
+
+def _line(record: Record) -> bytes:
+    return (json.dumps(record) + "\n").encode("utf-8")
+
+
+def _json(line: bytes) -> Any:
+    try:
+        return json.loads(line.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return None
