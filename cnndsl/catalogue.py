@@ -43,7 +43,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
         'E0202': ('division by zero in an integer expression',),
         'E0203': ('`in_c`, `in_h`, `in_w` used outside a block, or `in_h` of a vector',),
         'E0204': ('an unknown preset (`compile(path, preset=...)`), or a preset binding a name that is not a parameter of the network',),
-        'E0205': ('a parameter\'s range or choices are wrong: an empty range (`5..1`), a default outside them (`N=7 in 1..5`), a range on a block\'s parameter',),
+        'E0205': ('a parameter\'s range or choices are wrong: an empty range (`5..1`), a range end that is not a whole number (`1.5..3`: list such values as choices), a default outside them (`N=7 in 1..5`), a range on a block\'s parameter',),
         'W0201': ('a `--set` binding the network does not use (a misspelt parameter or optional part)',),
         'W0202': ('a binding (`--set`, `bindings=`, a preset) outside the parameter\'s declared range or choices: a network outside the family',),
     }),

@@ -34,6 +34,9 @@ class NetworkBinding:
                 env.vars[p.name] = p.domain[0]  # `N in 1..5`: the first value is the default
                 self.explicit.add(p.name)
                 continue
+            if p.default is None and p.domain is not None:
+                env.vars[p.name] = p.domain.low  # an empty range, E0205: no E0201 after it
+                continue
             if p.default is None:
                 self.report(Diagnostic("E0201", f"parameter `{p.name}` has no value", p.span,
                                        help=f"give a default (`{p.name}=...`) or bind it: "

@@ -173,8 +173,15 @@ class AstBuilder(Transformer):
         domain = c[-1] if isinstance(c[-1], ast.Domain) else None
         return ast.Param(self._span(c), str(c[0]), default, domain)
 
-    def bound(self, c):  # INT | MINUS INT: a range's end, as a number
-        num = self.number(c[-1])
+    def bound(self, c):  # INT | FLOAT | MINUS (INT | FLOAT): a range's end, a whole number
+        tok = c[-1]
+        if tok.type == "FLOAT":
+            self.errors.append(Diagnostic(
+                "E0205", f"a range's ends are whole numbers, got {tok}", self._tok(tok),
+                help="for other values, list them as choices: `in {0.5, 1.0, 1.5}`"))
+            num = ast.Num(self._tok(tok), 0)
+        else:
+            num = self.number(tok)
         return ast.Num(self._span(c), -num.value) if len(c) == 2 else num
 
     def range(self, c):  # bound DOTDOT bound
