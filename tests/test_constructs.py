@@ -359,3 +359,27 @@ def test_zeropad_takes_pixels_not_a_padding_mode(mode):
         cnndsl.compile(f"input 3x8x8\nzeropad({mode}) - conv(4)")
     d = e.value.diagnostics[0]
     assert (d.code, d.span.line) == ("E0105", 2) and f"not `{mode}`" in d.message
+
+
+@needs_torch
+def test_softmax_head_false_ends_a_network_as_the_channel_softmax():
+    import torch
+    net = cnndsl.compile("input 3x8x8\nconv(8, 3) - relu - conv(4, 1) - softmax(head=false)")
+    assert [n.op for n in net.graph.nodes][-1] == "softmax" and net.output_shape == (4, 8, 8)
+    assert net.params_count == 3 * 9 * 8 + 8 + 8 * 4 + 4  # no class-score fc added
+    module = net.to_torch().eval()
+    out = module(torch.randn(2, 3, 8, 8))
+    assert torch.allclose(out.sum(dim=1), torch.ones(2, 8, 8), atol=1e-6)
+    head = cnndsl.compile("input 3x8x8\nconv(8, 3) - gap - softmax(head=true)")
+    assert head.output_shape == (10,) and [n.op for n in head.graph.nodes][-2] == "fc"
+
+
+@pytest.mark.parametrize("source, code", [
+    ("conv(4) - softmax(head=true) - relu", "E0105"),  # the classifier ends the network
+    ("conv(4) - softmax(5)", "E0103"),
+    ("conv(4) - softmax(head=2)", "E0105"),
+])
+def test_softmax_options_are_checked(source, code):
+    with pytest.raises(cnndsl.CnnError) as e:
+        cnndsl.compile("input 3x8x8\n" + source)
+    assert [d.code for d in e.value.diagnostics if d.is_error] == [code]

@@ -344,7 +344,7 @@ def test_a_softmax_that_is_not_the_classifier_stays_one_at_the_end():
     g = GraphMaker("attention", (8,))
     g.add("softmax", {}, [g.add("fc", {"out": 4}, [g.input], "fc")], "softmax")
     text = round_trip(g.graph())
-    assert text.rstrip().endswith("fc(4) - add(softmax)")
+    assert text.rstrip().endswith("fc(4) - softmax(head=false)")
 
 
 # ---------------------------------------------------------------- generated programs

@@ -264,17 +264,35 @@ def auxiliary(host: Host, args, span, env, x):
 
 
 # ---------------------------------------------------------------- softmax classifier
+def _head_option(host: Host, args, span: Span, env) -> bool | None:
+    """``softmax``'s one option, ``head=true|false`` (None: not given)."""
+    if not args:
+        return None
+    if len(args) > 1 or args[0].name is None or args[0].name.lower() != "head":
+        raise err("E0103", "softmax takes only `head=true|false`; the class count is the "
+                  "parameter `classes`", span, help="network name(classes=1000): ... or "
+                  "--set classes=N; softmax(head=false) is a softmax over the channels")
+    value = host.value(args[0].value, env)
+    if not isinstance(value, bool):
+        raise err("E0105", f"`head` of softmax is true or false, got {value!r:.40}",
+                  args[0].span)
+    return value
+
+
 @builtin("softmax", "soft_max", "classifier")
 def softmax(host: Host, args, span, env, x):
     """At the end of the network (or of an auxiliary head), the softmax classifier over
     ``classes``: adds the class-score fc where needed, and the module returns the logits.
-    Anywhere else, a softmax over the channels that the module computes."""
-    if args:
-        raise err("E0103", "softmax takes no arguments; the class count is the parameter "
-                  "`classes`", span, help="network name(classes=1000): ... or --set classes=N")
+    Anywhere else, or written ``softmax(head=false)``, a softmax over the channels that
+    the module computes (a segmentation net's per-pixel class probabilities)."""
+    head = _head_option(host, args, span, env)
     if not x.ok:
         return POISON
-    if not host.tail:
+    if head is True and not host.tail:
+        raise err("E0105", "softmax(head=true) is the classifier: it ends the network or an "
+                  "auxiliary head", span, help="write softmax for a softmax over the channels "
+                  "here")
+    if not host.tail or head is False:
         return host.add_node(ops.get("softmax"), {"head": False}, [x], span)
     found, _ = env.find("classes")
     explicit = found or host.is_bound("classes")

@@ -297,7 +297,7 @@ def layer(it: Layer, ctx: Context, tail: bool = False) -> str:
             args.append((k, text))
     text = call_text(op, args, positional=lambda name, t: name == t)
     if tail and it.op == "softmax" and not dict(it.values).get("head"):
-        return f"add({text})"  # not the classifier: a one-branch merge is out of tail
+        return "softmax(head=false)"  # at the end, a bare softmax is the classifier
     return text
 
 
