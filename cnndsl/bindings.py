@@ -9,6 +9,7 @@ are the old names, kept for one release.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,8 +43,14 @@ def check_bindings(bindings: Mapping[str, Any] | None) -> dict[str, Any]:
                             help="bind a whole number, a finite number below 2^63, "
                             "true/false, or a name", exit_code=2)
         check_switch(k, v)
-        out[k] = v
+        out[_name(k)] = v
     return out
+
+
+def _name(key: str) -> str:
+    """A bound name as the parser reads names in the source (NFKC: a full-width ``Ｎ``
+    is ``N``, a decomposed ``ö`` the composed one)."""
+    return unicodedata.normalize("NFKC", key.strip())
 
 
 def check_switch(name: str, value: Any) -> None:
@@ -73,7 +80,10 @@ def parse_bindings(items: list[str] | None) -> dict[str, Any]:
             raise UserError(f"--set expects K=V, got {item!r}", help="e.g. --set N=2",
                             exit_code=2)
         k, v = item.split("=", 1)
-        out[k.strip()] = _scalar(v.strip())
+        if not k.strip():
+            raise UserError(f"--set {item!r} names no parameter", help="e.g. --set N=2",
+                            exit_code=2)
+        out[_name(k)] = _scalar(v.strip())
     return out
 
 

@@ -37,6 +37,10 @@ class Limits:
             return cls()
         if isinstance(value, Limits):
             return value
+        if not isinstance(value, Mapping):
+            raise UserError(f"limits must be a mapping of bounds to numbers, got "
+                            f"{type(value).__name__}", help='e.g. limits={"nodes": 200000}',
+                            exit_code=2)
         return cls.parse(f"{k}={v}" for k, v in value.items())
 
     @classmethod

@@ -202,8 +202,8 @@ def test_the_python_api_yields_bindings_and_networks():
     assert [(m.bindings, m.codes) for m in bad] == [({"M": 6}, ["E0301"])]
     errors = [d for d in bad[0].error.diagnostics if d.is_error]
     assert bad[0].network is None and [d.code for d in errors] == ["E0301"]
-    # M=6 lies outside the file's 1..3: the member says so too
-    assert "W0202" in [d.code for d in bad[0].error.diagnostics]
+    # M=6 lies outside the file's 1..3, but the bindings range M over (6,): no W0202
+    assert "W0202" not in [d.code for d in bad[0].error.diagnostics]
 
 
 @settings(max_examples=25, deadline=None)
@@ -403,3 +403,72 @@ def test_a_markdown_row_stays_one_line_whatever_a_value_holds(capsys, tmp_path):
     assert main(["enumerate", str(p), "--set", "act=relu,x\ny|z", "--format", "markdown"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[3] == "| x y\\|z |  |  |  |  |  |  | invalid: E0107 |"
+
+
+# ---------------------------------------------------------------- the space as --set gives it
+def test_a_part_ranged_by_name_is_built_when_on_though_every_part_is_off(capsys, slides):
+    members = _json(capsys, slides, "--set", "N=1", "--set", "M=1", "--set", "K=0",
+                    "--set", "?=off", "--set", "POOL?=on,off")["members"]
+    alone = cnndsl.compile(slides, bindings={"N": 1, "M": 1, "K": 0, "?": False,
+                                              "POOL?": True})
+    assert [(m["bindings"]["pool?"], m["params"]) for m in members] == [
+        (True, alone.params_count), (False, alone.params_count + 245_760)]
+
+
+def test_every_part_at_once_does_not_range(capsys, slides):
+    assert main(["enumerate", str(slides), "--set", "?=on,off"]) == 2
+    assert "`?` switches every optional part at once" in capsys.readouterr().err
+
+
+def test_a_range_set_wider_than_the_headers_is_the_familys_under_strict(capsys, tmp_path):
+    p = tmp_path / "s.cnn"
+    p.write_text("network s(N=2 in 1..3):\n    input 3x16x16\n    conv(8) * N - relu - gap - "
+                 "fc(10)\n", encoding="utf-8")
+    data = _json(capsys, p, "--set", "N=3..5", "--strict")  # outside 1..3, default 2 too
+    assert data["counts"]["valid"] == 3 and "W0202" not in capsys.readouterr().err
+    assert [m["bindings"]["N"] for m in data["members"]] == [3, 4, 5]
+
+
+def test_a_misspelt_part_given_a_range_is_warned(capsys, slides):
+    assert main(["enumerate", str(slides), "--set", "K=0", "--set", "PO0L?=on,off"]) == 0
+    assert "`po0l?` switches an optional part, but the network has no such part" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize("item, message", [
+    ("N=1..3,5", "mixes a range and choices"),
+    ("=3", "names no parameter"),
+])
+def test_set_values_that_cannot_be_read_are_refused(capsys, slides, item, message):
+    assert main(["enumerate", str(slides), "--set", item]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_braced_range_and_a_full_width_name_read_as_written(capsys, slides):
+    data = _json(capsys, slides, "--set", "N={1..2}", "--set", "Ｋ=0", "--set", "M=1")
+    assert [m["bindings"]["N"] for m in data["members"]] == [1, 1, 2, 2]
+    assert "W0201" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"sample": "3"}, "sample must be a whole number"),
+    ({"sample": 0}, "sample must be a whole number"),
+    ({"sample": 1.5}, "sample must be a whole number"),
+    ({"preset": "nope"}, "no preset named `nope`"),
+    ({"limits": "nodes=5"}, "limits must be a mapping"),
+])
+def test_the_python_api_refuses_options_it_cannot_use(options, message):
+    with pytest.raises((cnndsl.UserError, cnndsl.CnnError)) as e:
+        list(cnndsl.enumerate(SLIDES, **options))
+    assert message in str(e.value)
+
+
+def test_a_front_on_a_figure_no_member_has_says_why(capsys, tmp_path):
+    p = tmp_path / "mlp.cnn"
+    p.write_text("network m(h in {8, 16}):\n    input 64\n    fc(h) - relu - fc(2)\n",
+                 encoding="utf-8")
+    assert main(["enumerate", str(p), "--pareto", "params,rf"]) == 2
+    assert "no member has a figure `rf`" in capsys.readouterr().err
+    assert main(["enumerate", str(p), "--plot", str(tmp_path / "f.png"), "--pareto",
+                 "macs,rf"]) == 2
+    assert not (tmp_path / "f.png").exists()

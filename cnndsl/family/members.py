@@ -21,20 +21,21 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..api import Network, compile_program, read_source
 from ..deprecation import renamed_keywords
-from ..diagnostics import CnnError, Diagnostic
+from ..diagnostics import CnnError, Diagnostic, UserError
 from ..elaborate import presets
 from ..elaborate.imports import FileSystem, ImportLoader, display_name
 from ..ir.graph import Graph
 from ..limits import Limits
 from ..pause import paused_gc
+from ..syntax import ast
 from ..syntax.parser import parse
-from .space import Space
+from .space import Space, optional_parts
 
 
 @dataclass(eq=False)
@@ -85,13 +86,28 @@ class Family:
         with paused_gc():
             self.program = parse(text, name, self.limits)
         self.preset = preset or member
+        if self.preset is not None and presets.chosen(self.program, self.preset) is None:
+            names = ", ".join(p.name for p in self.program.presets) or "none"
+            raise CnnError([Diagnostic("E0204", f"no preset named `{self.preset}`", None,
+                                       help=f"this file's presets: {names}")])
         self.input = input
         self._files = FileSystem(base, include, self.limits)
         self._key = display_name(base / Path(name).name) if base is not None else name
-        imported = [p for _, p in ImportLoader(self._files, self.limits).load(
-            self.program, self._key)]  # a file that fails to import: the compile says so
+        loaded = ImportLoader(self._files, self.limits).load(self.program, self._key)
+        imported = [p for _, p in loaded]  # a file that fails to import: the compile says so
+        # the texts every member is compiled from: a search's results hold for these only
+        self.imported_sources = {key: p.source.text for key, p in loaded}
         self.space = Space.of(self.program, bindings,
                               presets.bound_names(self.program, self.preset), imported)
+        parts = set(optional_parts(self.program, imported))
+        self._unknown_switches = [  # a ranged switch reaches no compile when it is on
+            Diagnostic("W0201", f"`{d.name}` switches an optional part, but the network "
+                       "has no such part", None, help="optional parts are named by their "
+                       "text, e.g. `POOL?` is switched by `--set POOL?=off`")
+            for d in self.space.dims if d.optional and d.name not in parts]
+        # the members' values are the family's: a --set range replaces the header's, so
+        # that a value it adds (N=4 where the header says 1..3) is no W0202
+        self.program = with_domains(self.program, self.space)
         self._from_file = base is not None
         self._unused: dict[str, Diagnostic] | None = None  # W0201 of every member walked
 
@@ -99,7 +115,9 @@ class Family:
     def unused_bindings(self) -> list[Diagnostic]:
         """W0201 for each ``--set`` name no member walked so far uses (a misspelt
         parameter or optional part): the warning every valid member's compile gave."""
-        return list((self._unused or {}).values())
+        walked = list((self._unused or {}).values())
+        return self._unknown_switches + [d for d in walked if d.message not in
+                                         {u.message for u in self._unknown_switches}]
 
     def _note_unused(self, net: Network) -> None:
         found = {d.message: d for d in net.diagnostics if d.code == "W0201"}
@@ -107,10 +125,19 @@ class Family:
             k: d for k, d in self._unused.items() if k in found}
 
     def compile(self, values: Mapping[str, Any]) -> Network:
-        """The member with these values of the free dimensions (CnnError if invalid)."""
-        return compile_program(self.program, self._files, self._key, self._from_file,
-                               self.space.compile_bindings(values), self.input, self.strict,
-                               self.limits, self.preset)
+        """The member with these values of the free dimensions (CnnError if invalid).
+
+        Under ``strict`` a warning makes the member invalid, except W0201: a switch the
+        family passes for a part this member does not build is the family's doing, and
+        a name no member uses is reported once (:attr:`unused_bindings`)."""
+        net = compile_program(self.program, self._files, self._key, self._from_file,
+                              self.space.compile_bindings(values), self.input, False,
+                              self.limits, self.preset)
+        if self.strict and any(d.severity == "warning" and d.code != "W0201"
+                               for d in net.diagnostics):
+            raise CnnError([d if d.code == "W0201" else d.as_error()
+                            for d in net.diagnostics])
+        return net
 
     def members(self, sample: int | None = None, seed: int = 0, invalid: bool = False,
                 unique: bool = True) -> Iterator[Member]:
@@ -156,7 +183,31 @@ def enumerate_family(source: str | os.PathLike, bindings: Mapping[str, Any] | No
     {'N': 1, 'w': 16} 330
     {'N': 3, 'w': 8} 1338
     """
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int)
+                               or sample < 1):
+        raise UserError(f"sample must be a whole number of members, at least 1, got "
+                        f"{sample!r:.40}", help="sample=100, or None for every member",
+                        exit_code=2)
     return Family(source, bindings, **options).members(sample, seed, invalid, unique)
+
+
+def with_domains(program: ast.Program, space: Space) -> ast.Program:
+    """``program`` whose network parameters range over the space's values where the
+    bindings gave a parameter its range (the header's otherwise)."""
+    net = program.network
+    ranged = {d.name: d.values for d in space.dims if not d.optional}
+    if net is None or not any(p.name in ranged for p in net.params):
+        return program
+    params = tuple(replace(p, domain=_domain(ranged[p.name], p), default=None)
+                   if p.name in ranged else p  # each member binds it: no default to check
+                   for p in net.params)
+    return replace(program, network=replace(net, params=params))
+
+
+def _domain(values: Any, p: ast.Param) -> ast.Domain:
+    if isinstance(values, ast.Domain):
+        return replace(values, span=p.domain.span if p.domain else p.span)
+    return ast.Domain(p.domain.span if p.domain else p.span, choices=tuple(values))
 
 
 def fingerprint(graph: Graph) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..diagnostics import UserError
 from .table import Row, bindings_text, pareto
 
 LABELS = {"params": "parameters", "macs": "MACs", "activations": "activations",
@@ -24,6 +25,10 @@ def plot_family(rows: Sequence[Row], axes: Sequence[str], path: Path, title: str
 
     x, y = axes[0], axes[1]
     valid = [r for r in rows if r.valid and r.get(x) is not None and r.get(y) is not None]
+    if not valid and any(r.valid for r in rows):
+        raise UserError(f"no member has both `{x}` and `{y}` to plot (a network without "
+                        "feature maps has no receptive field; a failed trial no accuracy)",
+                        help="plot other figures: --pareto params,macs", exit_code=2)
     front = pareto(valid, [x, y])
     fig = _figure(7, 5)
     ax = fig.add_subplot()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,8 +122,9 @@ class Space:
         """What the compiler is given for a member: the fixed bindings and the member's
         values, an optional part switched off only (on is every part's default)."""
         out = dict(self.fixed)
+        everything_off = self.fixed.get("?") is False  # then a part on must say so
         for k, v in values.items():
-            if not k.endswith("?") or v is False:
+            if not k.endswith("?") or v is False or everything_off:
                 out[k] = v
         return out
 
@@ -137,6 +139,10 @@ def _check_given(bindings: Any) -> None:
     for k, v in bindings.items():
         if not isinstance(k, str):
             check_bindings({k: v})
+        if k == "?" and isinstance(v, (tuple, ast.Domain)):
+            raise UserError("`?` switches every optional part at once; it does not range",
+                            help="range a part by its name: --set 'pool?=on,off' (every "
+                            "part is a dimension already unless fixed)", exit_code=2)
         if isinstance(v, ast.Domain):
             if not v.size:
                 raise UserError(f"the range {v} of `{k}` is empty", exit_code=2,
@@ -208,6 +214,7 @@ def _walk(node: Any) -> Iterator[ast.Node]:
 
 
 def _key(name: str) -> str:
+    name = unicodedata.normalize("NFKC", name.strip())  # as the parser reads names
     return name.replace(" ", "").lower() if name.endswith("?") else name
 
 
@@ -232,8 +239,15 @@ def parse_domain(text: str) -> ast.Domain | tuple | None:
         return ast.Domain(None, low, high)  # type: ignore[arg-type]
     stripped = text.strip()
     braced = stripped.startswith("{") and stripped.endswith("}")
+    if braced and _RANGE.match(stripped[1:-1]):  # `{1..3}`: the range itself
+        return parse_domain(stripped[1:-1])
     if braced or "," in stripped:  # `{0,1,2}`, or `0,1,2` (a shell expands the braces)
-        items = [_scalar(v.strip()) for v in stripped.strip("{}").split(",") if v.strip()]
+        parts = [v.strip() for v in stripped.strip("{}").split(",") if v.strip()]
+        if any(_RANGE.match(v) for v in parts):
+            raise UserError(f"{stripped} mixes a range and choices", exit_code=2,
+                            help="list every value: --set 'N={1,2,3,5}'; or give a range "
+                            "alone: --set N=1..3")
+        items = [_scalar(v) for v in parts]
         if not items:
             raise UserError(f"no choices in {stripped}", help="e.g. --set K={0,1,2}",
                             exit_code=2)
@@ -248,11 +262,11 @@ def parse_bindings(items: Sequence[str] | None) -> dict[str, Any]:
     from ..bindings import parse_bindings as parse_values
     out: dict[str, Any] = {}
     for item in items or ():  # in order: a later --set of a name replaces an earlier one
-        value = parse_values([item])
-        k, v = item.split("=", 1)
-        domain = parse_domain(v)
-        out.pop(k.strip(), None)
-        out.update({k.strip(): domain} if domain is not None else value)
+        value = parse_values([item])  # checks the form; its key is the name normalized
+        [key] = value
+        domain = parse_domain(item.split("=", 1)[1])
+        out.pop(key, None)
+        out.update({key: domain} if domain is not None else value)
     return out
 
 

@@ -116,7 +116,8 @@ class Counts:
     shown: int
 
     def text(self) -> str:
-        walked = (f"{self.bindings:,} bindings" if self.bindings == self.space else
+        walked = (f"{self.bindings:,} binding{'s' if self.bindings != 1 else ''}"
+                  if self.bindings == self.space else
                   f"{self.bindings:,} sampled of {self.space:,} bindings")
         dup = f", {self.duplicates:,} duplicate{'s' if self.duplicates != 1 else ''}"
         return (f"{walked}: {self.valid:,} valid member{'s' if self.valid != 1 else ''}, "
@@ -173,8 +174,14 @@ def dominates(a: Row, b: Row, metrics: Sequence[str]) -> bool:
 def pareto(rows: Iterable[Row], metrics: Sequence[str]) -> list[Row]:
     """The valid rows no other valid row dominates, ordered by the first metric."""
     _check_metrics(metrics)
-    ordered = sorted((r for r in rows if r.valid), key=lambda r: [_oriented(r, m)
-                                                                  for m in metrics])
+    valid = [r for r in rows if r.valid]
+    missing = [m for m in metrics if valid and all(r.get(m) is None for r in valid)]
+    if missing:
+        raise UserError(f"no member has a figure `{missing[0]}` (a network without feature "
+                        "maps has no receptive field)", exit_code=2,
+                        help="choose from " + ", ".join(
+                            m for m in DIRECTIONS if any(r.get(m) is not None for r in valid)))
+    ordered = sorted(valid, key=lambda r: [_oriented(r, m) for m in metrics])
     front: list[Row] = []
     for r in ordered:  # nothing after r in this order can dominate it
         if not any(dominates(f, r, metrics) for f in front):

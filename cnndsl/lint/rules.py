@@ -75,7 +75,7 @@ def narrow_bottleneck(f: Facts) -> Iterator[Diagnostic]:
         widest = max(widest, w)
         if g[name].type.is_vector and w < k and w < before:
             node = g[origin]
-            unit = "channels" if node.type.is_map else "features"
+            unit = ("channel" if node.type.is_map else "feature") + ("s" if w != 1 else "")
             yield Diagnostic(
                 "W0803", f"a bottleneck of {w} {unit}, fewer than the {k} classes", node.span,
                 label=f"narrows the network from {before} to {w}",
