@@ -434,3 +434,134 @@ def test_w0802_after_a_batch_norm_without_affine():
     assert "beta" not in d.help
     [d] = lint(cnndsl.compile(src.replace("affine=false", "affine=true")))
     assert d.help.endswith("the batch norm's shift (beta) does its job")
+
+
+# ------------------------------------------- the first member of the family asked for
+NARROW = """\
+network ld(w in {4, 64}):
+    input 3x3x3
+    conv(32, 3, bias=false) - bn - relu - conv(w, 1, bias=false) - bn - relu - gap - fc(10)
+"""
+
+
+def test_lint_compiles_a_ranged_parameter_at_the_first_value_of_its_range(capsys, tmp_path):
+    # the header's w=4 is not in the family `--set w=16..32` asks for
+    rc, diags = _family_lint(capsys, tmp_path, NARROW, "--set", "w=16..32")
+    assert (rc, diags) == (0, [])
+    rc, diags = _family_lint(capsys, tmp_path, NARROW, "--set", "w={8,4}")
+    assert [(d["code"], d["message"]) for d in diags] == [
+        ("W0803", "a bottleneck of 8 channels, fewer than the 10 classes")]
+    rc, diags = _family_lint(capsys, tmp_path, NARROW)  # no --set: the header's default
+    assert [d["message"] for d in diags] == [
+        "a bottleneck of 4 channels, fewer than the 10 classes"]
+
+
+def test_lint_gives_a_parameter_without_default_its_range(capsys, tmp_path):
+    src = NARROW.replace("w in {4, 64}", "w")
+    rc, diags = _family_lint(capsys, tmp_path, src, "--set", "w=16..64", "--members")
+    assert (rc, diags) == (0, [])
+    rc, diags = _family_lint(capsys, tmp_path, src, "--set", "w=8..16", "--members")
+    # the first member's own warning: no member count
+    assert [(d["code"], d["message"], [n for n in d["notes"] if n.startswith("in ")])
+            for d in diags] == [
+        ("W0803", "a bottleneck of 8 channels, fewer than the 10 classes", [])]
+    rc, diags = _family_lint(capsys, tmp_path, src)  # nothing gives w a value
+    assert rc == 1 and {d["code"] for d in diags} == {"E0201"}
+
+
+def test_lint_does_not_compile_a_failing_default_outside_the_range(capsys, tmp_path):
+    src = ("network df(M=4 in 1..4):\n    input 3x8x8\n"
+           "    conv(8, 3, bias=false) - bn - relu - (conv(32, bias=false) - bn - relu - pool) * M"
+           " - gap - fc(10)\n")  # M=4 pools a 1x1 map
+    rc, diags = _family_lint(capsys, tmp_path, src, "--set", "M=2..3")
+    assert (rc, diags) == (0, [])
+    for asked in ([], ["--set", "M=4,2"]):  # the default, or the first choice
+        rc, diags = _family_lint(capsys, tmp_path, src, *asked)
+        assert rc == 1 and [d["code"] for d in diags] == ["E0301"]
+
+
+def test_first_values_keeps_plain_bindings_and_their_order():
+    assert lint_cmd.first_values(["w=16..32", "N=2", "pool?=off,on", "act={gelu, relu}",
+                                  "w=8", "p=0.5,0.1"]) == [
+        "w=16", "N=2", "pool?=off", "act=gelu", "w=8", "p=0.5"]
+
+
+# ------------------------------------------- W0801: values named like layers
+@pytest.mark.parametrize("header, body", [
+    ("m in 1..3, channels=16, scale=2",
+     "conv(channels * m) - relu - conv(channels * m * scale)"),
+    ("m in 1..3, dropout=0.2", "conv(16) - relu - dropout(dropout * m / 3)"),
+    ("m in 1..3, channels=16", "conv(if(m > 1, channels, 8))"),
+    ("m in 1..3", "conv(16) - dropout(if(m > 3, scale, 0.1))"),  # an operator's argument
+    ("m in 1..3", "conv(channels * m)"),  # the built-in default
+    ("N in 1..2, norm=bn", "conv(16, bias=false) - if(N > 1, norm)"),  # N=2 builds the bn
+])
+def test_w0801_a_value_named_like_a_layer_is_not_a_part(capsys, tmp_path, header, body):
+    src = f"network fp({header}):\n    input 3x8x8\n    {body} - relu - gap - fc(10)\n"
+    rc, diags = _family_lint(capsys, tmp_path, src)
+    assert [d["message"] for d in diags if d["code"] == "W0801"] == []
+
+
+def test_w0801_values_in_lets_and_block_parameters(capsys, tmp_path):
+    src = ("block wide(c) = conv(c) - relu\nblock normed(norm) = conv(16) - if(m > 1, norm)\n"
+           "network fp(m in 1..3):\n    input 3x8x8\n    scale = 8\n"
+           "    wide(scale * m) - wide(if(m > 1, channels, 8)) - normed(bn) - gap - fc(10)\n")
+    rc, diags = _family_lint(capsys, tmp_path, src)
+    assert [d["code"] for d in diags] == ["W0805"]  # `scale * m`, `channels`, `norm`: values
+
+
+@pytest.mark.parametrize("body, dead", [
+    ("conv(channels * m) - if(m > 3, dropout(dropout))", "dropout(dropout)"),
+    ("conv(16) - residual(if(m > 3, conv(16) - bn, id))", "conv(16) - bn"),
+    ("conv(16, bias=false) - if(m > 3, norm) - if(m > 3, bn)", "bn"),
+])
+def test_w0801_still_finds_dead_layers_beside_values(capsys, tmp_path, body, dead):
+    src = (f"network fp(m in 1..3, dropout=0.2, norm=bn):\n    input 3x8x8\n"
+           f"    {body} - relu - gap - fc(10)\n")
+    rc, diags = _family_lint(capsys, tmp_path, src)
+    assert [d["message"] for d in diags if d["code"] == "W0801"] == [
+        f"`{dead}` is not built by any of the family's 3 members"]
+
+
+# ------------------------------------------- --members counts what it walked
+MOSTLY_VALID = """\
+network mi(M in 1..6, w in {32, 4}):
+    input 3x16x16
+    (conv(32) - relu - pool) * M - conv(w, 1) - relu - gap - fc(10)
+"""
+
+
+def test_members_counts_the_bindings_that_compile(capsys, tmp_path):
+    rc, diags = _family_lint(capsys, tmp_path, MOSTLY_VALID, "--members")  # M=5, 6 fail: 8 of 12
+    assert [d["notes"][-1] for d in diags if d["code"] == "W0803"] == [
+        "in 4 of the 8 bindings that compile (12 in all), e.g. M=1 w=4"]
+
+
+def test_members_counts_bindings_where_two_build_one_graph(capsys, tmp_path):
+    src = ("network d(N in 1..2, M in 1..2, w in {32, 4}):\n    input 3x3x3\n"
+           "    [(conv(32, bias=false) - bn - relu) * N] * M - conv(w, 1, bias=false) - bn"
+           " - relu - gap - fc(10)\n")  # N=2 M=1 builds N=1 M=2's graph
+    rc, diags = _family_lint(capsys, tmp_path, src, "--members")
+    assert [d["notes"][-1] for d in diags] == [
+        "in 4 of the family's 8 bindings, e.g. N=1 M=1 w=4"]
+
+
+def test_members_says_a_sample_is_a_sample():
+    from cnndsl.family import Family
+    from cnndsl.family.lint_members import member_warnings
+    [d] = member_warnings(Family(WIDTHS), [], sample=4)  # drawn: 0, 2, 3, 4 of 6
+    assert (d.code, d.notes[-1]) == ("W0803", "in 1 of 4 members sampled from 6, e.g. w=4 "
+                                              "depth=1")
+    notes = [d.notes[-1] for d in member_warnings(Family(MOSTLY_VALID), [], sample=6)]
+    assert notes == [  # drawn: M=1 w=32, M=3 and M=4 (both w), M=5 w=32 (fails)
+        "in 1 of the 5 sampled bindings that compile (6 sampled from 12), e.g. M=1 w=32",
+        "in 2 of the 5 sampled bindings that compile (6 sampled from 12), e.g. M=3 w=4"]
+
+
+def test_a_misspelt_ranged_set_is_a_lint_warning_too(capsys, tmp_path):
+    rc, diags = _family_lint(capsys, tmp_path, WIDTHS, "--set", "dpeth=1..2")
+    assert rc == 1
+    assert [(d["code"], d["message"]) for d in diags] == [
+        ("W0201", "parameter `dpeth` was bound but the network does not use it")]
+    rc, diags = _family_lint(capsys, tmp_path, WIDTHS, "--set", "depth=1..2")
+    assert (rc, diags) == (0, [])

@@ -9,20 +9,21 @@ from . import add_network_args, compile_from_args
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("lint", description="Compile the network and warn about suspicious "
-                       "designs: a bias before batch norm, a bottleneck narrower than the "
-                       "classes, an FC layer holding most parameters, a receptive field "
-                       "smaller than the input, an activation on the class scores, early "
-                       "pooling, a residual branch missing its siblings' norm, and in a "
-                       "family (`N in 1..5`) a part no member builds (codes W08xx, "
+    p = sub.add_parser("lint", description="Compile the network (a family's first member: "
+                       "its defaults, with each --set range at its first value) and warn "
+                       "about suspicious designs: a bias before batch norm, a bottleneck "
+                       "narrower than the classes, an FC layer holding most parameters, a "
+                       "receptive field smaller than the input, an activation on the class "
+                       "scores, early pooling, a residual branch missing its siblings' "
+                       "norm, and in a family (`N in 1..5`) a part no member builds (codes W08xx, "
                        "docs/errors.md). `# allow W08xx` on a line accepts its warning. "
                        "Exit 1 when there is any warning (or an error), 0 when clean.")
     add_network_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print diagnostics only")
     p.add_argument("--members", action="store_true",
                    help="for a family, also lint every member (2,000 drawn at random from a "
-                   "larger space): each warning some member has and the defaults lack, "
-                   "with how many members have it and the first binding that does")
+                   "larger space): each warning some member has and the first member "
+                   "lacks, with how many have it and the first binding that does")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                    help="text for people (default); json or sarif (2.1.0) on standard output "
                    "for tools, as `cnndsl check` writes them")
@@ -44,17 +45,15 @@ def run(args) -> int:
 
 
 def _lint(args):
-    """The default network's warnings and, for a family, its dead parts (W0801): the
-    network is compiled at its defaults, with any --set range left to the family."""
+    """The warnings of the family's first member and, for a family, its dead parts
+    (W0801): a parameter or part a --set ranges is compiled at the range's first value
+    (the defaults may lie outside the family asked for, or have no value at all)."""
     from ..diagnostics import apply_allow_comments
     from ..family.coverage import dead_parts
-    from ..family.space import parse_domain
     from ..lint import lint
     from .enumerate import family_from_args
-    ranged = [s for s in args.set if "=" in s and parse_domain(s.split("=", 1)[1])]
-    plain = argparse.Namespace(**{**vars(args), "set": [s for s in args.set
-                                                        if s not in ranged]})
-    net = compile_from_args(plain)
+    first = argparse.Namespace(**{**vars(args), "set": first_values(args.set)})
+    net = compile_from_args(first)
     diags = lint(net) + [d for d in net.diagnostics if d.code == "W0201"]  # a misspelt --set
     family = family_from_args(args)
     if any(not d.optional for d in family.space.dims):
@@ -64,6 +63,24 @@ def _lint(args):
         diags += member_warnings(family, diags)
     return net, sorted(diags, key=lambda d: (d.span is not None, d.span.line if d.span
                                              else 0, d.span.col if d.span else 0, d.code))
+
+
+def first_values(items: list[str]) -> list[str]:
+    """``--set`` items with each range or choice list replaced by its first value
+    (``w=16..32`` -> ``w=16``, ``pool?=off,on`` -> ``pool?=off``), in their order, so a
+    later --set of a name still replaces an earlier one."""
+    from ..family.space import parse_domain
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        domain = parse_domain(value) if sep else None  # no `=`: the compile says so
+        out.append(item if domain is None else f"{name}={_text(domain[0])}")
+    return out
+
+
+def _text(value: object) -> str:
+    """A value as ``--set`` reads it back."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 def _strict(diags: list, args) -> list:

@@ -6,7 +6,11 @@ space:
 ``if(K > 2, fc(64))`` with ``K in 0..2``, ``(FC-RELU)*K`` with ``K in {0}``. A node was
 built by a part when its own span, or the span of a block call on its way (its scope),
 lies inside the part's span. Parts that build nothing by nature (``id``, a tensor name)
-are not judged.
+are not judged, nor are values: an operator's arguments (``conv(if(m > 1, 16, 8))``),
+arithmetic, and a name the program declares (a parameter, a ``NAME = ...`` line, a
+block's parameter, a built-in default such as ``channels``) even where a layer has that
+name (``dropout * m``). A parameter holding a layer (``norm=bn``) builds nodes spanning
+its default, not the part, so a part that only names it cannot be judged by spans.
 
 NOTE: the elaborator inlines a block whose body is one layer (``block single(c) =
 conv(c, 1)``): its node carries the body's span and no frame records the call, so the
@@ -33,6 +37,7 @@ from dataclasses import dataclass, replace
 from .. import ops
 from ..diagnostics import Diagnostic, Span
 from ..elaborate import builtins
+from ..elaborate.env import BUILTIN_DEFAULTS
 from ..syntax import ast
 from .members import Family, Member
 
@@ -43,7 +48,8 @@ def dead_parts(family: Family, sample: int = SAMPLE) -> list[Diagnostic]:
     """W0801 for each conditional part of the program's own text that no member of the
     family builds (judged on ``sample`` members drawn at random where there are more)."""
     dims = {d.name for d in family.space.dims}
-    parts = [p for p in _conditional_parts(family.program, dims) if _builds_layers(p, family)]
+    parts = [part for part, values in _conditional_parts(family.program, dims)
+             if _builds_layers(part, family, values)]
     if not parts:
         return []
     size = family.space.size
@@ -140,28 +146,55 @@ def _one_layer(block: ast.BlockDef) -> bool:
             and isinstance(block.body[0].value, (ast.Call, ast.Name)))
 
 
-def _conditional_parts(program: ast.Program, dims: set[str]) -> Iterator[ast.Expr]:
+def _conditional_parts(program: ast.Program, dims: set[str]
+                       ) -> Iterator[tuple[ast.Expr, frozenset[str]]]:
     """The branches of ``if`` whose test, and the repetitions whose count, read one of
     the family's dimensions ``dims`` (a part a fixed parameter controls is not the
-    family's to judge)."""
-    stmts = [s for b in program.blocks for s in b.body]
-    stmts += list(program.network.body) if program.network else []
-    for stmt in stmts:
-        todo = [getattr(stmt, "value", None)]
-        while todo:
-            n = todo.pop()
-            if isinstance(n, tuple):
-                todo.extend(n)
-                continue
-            if not isinstance(n, ast.Node):
-                continue
-            if isinstance(n, ast.Call) and n.func.id.lower() == "if" and n.args and \
-                    _names(n.args[0].value) & dims:
-                yield from (a.value for a in n.args[1:3] if a.name is None)
-            elif isinstance(n, ast.BinOp) and n.op == "*" and (
-                    _names(n.left) & dims or _names(n.right) & dims):
-                yield n  # the repetition (arithmetic builds nothing and is not judged)
-            todo.extend(getattr(n, f) for f in n.__dataclass_fields__ if f != "span")
+    family's to judge), each with the names that are values where it is written."""
+    net = program.network
+    network_values = _declared(net) if net else frozenset()
+    scopes = [(b.body, network_values | _declared(b)) for b in program.blocks]
+    scopes += [(net.body, network_values)] if net else []
+    for body, values in scopes:
+        for stmt in body:
+            for part in _parts_of(getattr(stmt, "value", None), dims):
+                yield part, values
+
+
+def _parts_of(expr: ast.Expr | None, dims: set[str]) -> Iterator[ast.Expr]:
+    """The conditional parts inside one line's expression."""
+    todo: list = [expr]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, tuple):
+            todo.extend(n)
+            continue
+        if not isinstance(n, ast.Node):
+            continue
+        if isinstance(n, ast.Call) and _operator(n.func.id):
+            continue  # its arguments are numbers and words (`conv(if(m > 1, 16, 8))`)
+        if isinstance(n, ast.Call) and n.func.id.lower() == "if" and n.args and \
+                _names(n.args[0].value) & dims:
+            yield from (a.value for a in n.args[1:3] if a.name is None)
+        elif isinstance(n, ast.BinOp) and n.op == "*" and (
+                _names(n.left) & dims or _names(n.right) & dims):
+            yield n  # the repetition (arithmetic builds nothing and is not judged)
+        todo.extend(getattr(n, f) for f in n.__dataclass_fields__ if f != "span")
+
+
+def _declared(defn: ast.NetworkDef | ast.BlockDef) -> frozenset[str]:
+    """The names that hold values in a network's or block's body: its parameters, its
+    ``NAME = ...`` lines and the built-in defaults (``channels``)."""
+    lets = {s.name for s in defn.body if isinstance(s, ast.Let)}
+    return frozenset({p.name for p in defn.params} | lets | set(BUILTIN_DEFAULTS))
+
+
+def _operator(name: str) -> bool:
+    """Whether a call of ``name`` is an operator (``conv``), whose arguments are values,
+    rather than a block or a built-in such as ``residual``, whose arguments are layers
+    (a block cannot take an operator's name, E0405)."""
+    return name.lower() != "if" and builtins.lookup(name) is None and \
+        ops.lookup(name) is not None
 
 
 def _names(e: ast.Node) -> set[str]:
@@ -177,8 +210,10 @@ def _names(e: ast.Node) -> set[str]:
     return out
 
 
-def _builds_layers(part: ast.Expr, family: Family) -> bool:
-    """Whether the part names a layer or block (an arithmetic product or ``id`` does not)."""
+def _builds_layers(part: ast.Expr, family: Family, values: frozenset[str] = frozenset()
+                   ) -> bool:
+    """Whether the part names a layer or block (an arithmetic product or ``id`` does not,
+    nor does a name in ``values``, which holds a number or a parameter's layer)."""
     blocks = {b.name.lower() for b in family.program.blocks}
     todo: list = [part]
     while todo:
@@ -187,14 +222,22 @@ def _builds_layers(part: ast.Expr, family: Family) -> bool:
             todo.extend(n)
         elif isinstance(n, (ast.VggConv, ast.VggFc)):
             return True
+        elif isinstance(n, ast.Call) and n.args:  # `norm(...)` calls the layer, not the value
+            if n.func.id.lower() != "if" and _layer(n.func.id, blocks):
+                return True
+            todo.append(n.args)
         elif isinstance(n, ast.Name):
-            key = n.id.lower()
-            if key not in ("id", "identity") and (key in blocks or ops.lookup(key) or
-                                                   builtins.lookup(key)):
+            if n.id not in values and _layer(n.id, blocks):
                 return True
         elif isinstance(n, ast.Node):
             todo.extend(getattr(n, f) for f in n.__dataclass_fields__ if f != "span")
     return False
+
+
+def _layer(name: str, blocks: set[str]) -> bool:
+    key = name.lower()
+    return key not in ("id", "identity") and bool(
+        key in blocks or ops.lookup(key) or builtins.lookup(key))
 
 
 def _inside(pos: tuple[int, int], span: Span) -> bool:
