@@ -3,6 +3,7 @@ file (resume, refusals, a cut-short line), and the same on a local Ray cluster."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -310,6 +311,126 @@ def test_source_text_names_the_default_results_file_safely(tmp_path, monkeypatch
     for text, file in ((named, "search-f.jsonl"), (nameless, "search-network.jsonl")):
         assert main(["search", text, *FAST, "--budget", "0s"]) == 0
         assert f"resumed from {file}," in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- review fixes
+IMPORTER = """\
+import "blocks.cnn"
+network fam(N in 1..2):
+    input 1x8x8
+    unit(4) * N - gap - fc(10)
+"""
+
+
+def test_an_edited_import_is_a_different_search_and_a_moved_project_resumes(tmp_path,
+                                                                            monkeypatch,
+                                                                            capsys):
+    # a family without imports hashes as it always has: older results files resume
+    assert header(Family(SLIDES), "digits", {})["source_sha256"] == \
+        hashlib.sha256(SLIDES.encode()).hexdigest()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "fam.cnn").write_text(IMPORTER)
+    (project / "blocks.cnn").write_text("block unit(c) = conv(c) - relu\n")
+    monkeypatch.chdir(project)
+    family = Family(project / "fam.cnn")
+    assert header(family, "digits", {})["source_sha256"] != \
+        hashlib.sha256(IMPORTER.encode()).hexdigest()  # the import is in it
+    results = tmp_path / "r.jsonl"
+    _fake_results(results, family, {"epochs": 1},
+                  [_fake_trial(r.bindings) for r in select(walk(family)[0], 2)])
+    before = results.read_bytes()
+    argv = ["search", "fam.cnn", "--data", "digits", "--epochs", "1", "--trials", "2",
+            "--results", str(results)]
+    moved = tmp_path / "moved"
+    shutil.copytree(project, moved)
+    monkeypatch.chdir(moved)  # the same texts elsewhere: the same search
+    assert main(argv) == 0 and "2 trials (2 resumed from" in capsys.readouterr().out
+    (moved / "blocks.cnn").write_text("block unit(c) = conv(c, 1)\n")
+    assert main(argv) == 2  # the recorded accuracies are the old network's
+    err = capsys.readouterr().err
+    assert "holds a different search: the source (fam.cnn) or a file it imports changed" in err
+    assert "restore the files" in err and results.read_bytes() == before
+
+
+FIT = """\
+network fit:
+    input 1x8x8
+    conv(4) - relu - gap - fc(10) - FC(3)?
+"""
+
+
+def test_a_member_that_does_not_fit_the_data_fails_alone_and_is_retried(tmp_path,
+                                                                         monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fit.cnn").write_text(FIT)
+    argv = ["search", "fit.cnn", *FAST, "--trials", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert "2 trials (0 resumed from search-fit.jsonl, 1 failed)" in out.out
+    _, trials = _records(tmp_path / "search-fit.jsonl")
+    status = {t["bindings"]["fc(3)?"]: (t["status"], t.get("error", "")) for t in trials}
+    assert status[False][0] == "ok"
+    assert status[True] == ("failed", "digits: label 3 (sample 3) is out of range for 3 "
+                            "classes (valid labels are 0..2)")
+    assert main([*argv, "--retry-failed"]) == 0  # trained again, failed again, recorded
+    assert "[2/2] fc(3)?=on: failed: digits: label 3" in capsys.readouterr().err
+    _, trials = _records(tmp_path / "search-fit.jsonl")
+    assert [t["bindings"]["fc(3)?"] for t in trials[2:]] == [True]
+
+
+def test_what_the_command_gets_wrong_stops_a_trial_and_what_the_member_does_fails_it():
+    from cnndsl.family.trials import Trial, run_trial
+    family = Family(FIT)
+    recipe = {"epochs": 1, "batch_size": 64}
+    ok, too_few = ({"fc(3)?": on} for on in (False, True))
+    assert run_trial(Trial(family, ok, "nothing:x", recipe))["status"] == "usage"
+    assert run_trial(Trial(family, ok, "folder:no/such/dir", recipe))["status"] == "usage"
+    assert run_trial(Trial(family, too_few, "nothing:x", recipe))["status"] == "usage"
+    member = run_trial(Trial(family, too_few, "digits", recipe))
+    assert member["status"] == "failed" and "out of range for 3 classes" in member["error"]
+    fits = run_trial(Trial(family, ok, "synthetic:N=64,shape=1x8x8", recipe))
+    assert fits["status"] == "ok" and 0 <= fits["accuracy"] <= 1
+
+
+@pytest.mark.parametrize("spec", ["folder:no/such/dir", "digits:extra"])
+def test_an_unreadable_data_spec_stops_the_search_at_the_first_trial(slides, capsys, spec):
+    assert main(["search", str(slides), "--data", spec, "--trials", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {spec.partition(':')[0]}" in err and "[1/2]" not in err
+    assert not (slides.parent / "search-slides.jsonl").exists()
+
+
+def test_a_family_no_member_of_which_compiles_gives_its_own_error(tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.cnn").write_text("block skip = id\n" + SLIDES)
+    results = tmp_path / "search-slides.jsonl"
+    results.write_text('{"generator": "cnndsl", "kind": "search", "version": 1}\n')
+    for extra in ([], ["--sample", "3", "--seed", "4"]):
+        assert main(["search", "bad.cnn", *FAST, *extra]) == 1
+        err = capsys.readouterr().err
+        assert "error[E0405]: `skip` is a built-in layer" in err
+        assert "no valid member" not in err and "different search" not in err
+    assert main(["search", str(ROOT / "zoo" / "lenet5.cnn"), *FAST, "--preset", "nope"]) == 1
+    assert "no valid member" not in capsys.readouterr().err
+
+
+def test_the_footer_and_csv_of_a_family_without_free_dimensions(tmp_path, monkeypatch,
+                                                                 capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "one.cnn").write_text("input 1x8x8\nconv(4) - gap - fc(10)\n")
+    results = tmp_path / "r.jsonl"
+    _fake_results(results, Family(tmp_path / "one.cnn"), {"epochs": 1},
+                  [_fake_trial({}, accuracy=0.12812345678901, seconds=1.23456)])
+    argv = ["search", "one.cnn", "--data", "digits", "--epochs", "1", "--results",
+            str(results)]
+    assert main(argv) == 0  # recorded: nothing trains
+    assert "front: the network (12.8%)" in capsys.readouterr().out
+    assert main([*argv, "--format", "csv"]) == 0
+    head, row = capsys.readouterr().out.splitlines()
+    cells = dict(zip(head.split(","), row.split(",")))
+    assert (cells["accuracy"], cells["seconds"]) == ("0.12812345678901", "1.23456")
 
 
 # ---------------------------------------------------------------- Ray

@@ -7,11 +7,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..diagnostics import UserError
+from ..diagnostics import CnnError, UserError
 from ..family.formats import FORMATS, render
-from ..family.table import Counts, bindings_text
+from ..family.members import Family
+from ..family.table import Counts, Row, bindings_text
 from . import add_force_arg, int_at_least
-from .enumerate import add_family_args, bounds_from_args, family_from_args, max_rows
+from .enumerate import (
+    add_family_args,
+    bounds_from_args,
+    every_member_invalid,
+    family_from_args,
+    max_rows,
+)
 
 DATA_HELP = ("digits (embedded) | mnist:DIR | cifar10:DIR | folder:DIR | npz:FILE | "
              "synthetic:N=512,shape=1x28x28,classes=10")
@@ -91,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     for note in rows.notes:
         print(f"note: {note}", file=sys.stderr)
+    if not rows.selected and rows.counts.invalid and not rows.counts.valid:
+        raise _no_member_compiles(family, args.sample, args.seed)
     if not rows.selected:
         raise UserError("no valid member passes the filters", exit_code=1,
                         help="loosen --max-params/--max-macs/..., or check the family with "
@@ -108,6 +117,13 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "table":
         print(_footer(rows))
     return 0
+
+
+def _no_member_compiles(family: Family, sample: int | None, seed: int) -> CnnError:
+    """The first member walked fails, as every one did: its own error says why (an
+    error in the file, an unknown preset), as `cnndsl enumerate` says it."""
+    first = next(family.space.indices(sample, seed))
+    return every_member_invalid(family, [Row(first, family.space.bindings(first), False)])
 
 
 def _name(family) -> str:
@@ -140,6 +156,6 @@ def _footer(rows) -> str:
     state = f"{rows.resumed} resumed from {rows.path}, {rows.failed} failed"
     if rows.unstarted:
         state += f", {rows.unstarted} not started (budget spent)"
-    front = "; ".join(f"{bindings_text(r.bindings)} ({100 * r.extra['accuracy']:.1f}%)"
-                      for r in rows.front)
+    front = "; ".join(f"{bindings_text(r.bindings) or 'the network'} "
+                      f"({100 * r.extra['accuracy']:.1f}%)" for r in rows.front)
     return f"{trials} ({state}) in {rows.seconds:.1f} s; front: {front or 'none'}"

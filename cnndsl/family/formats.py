@@ -84,6 +84,7 @@ def _csv(rows: Sequence[Row], dims: Sequence[str], extra: Sequence[str]) -> str:
         values = [_value_text(d, r.bindings[d]) if d in r.bindings else "" for d in dims]
         figures = [r.params, r.macs, r.activations, r.memory, r.rf, r.output]
         w.writerow([*values, int(r.valid), *("" if v is None else v for v in figures),
-                    *(_extra_text(r.extra.get(k)) for k in extra), " ".join(r.codes),
+                    *("" if r.extra.get(k) is None else r.extra[k] for k in extra),
+                    " ".join(r.codes),  # the extra numbers whole: a program reads them
                     "; ".join(bindings_text(d) for d in r.duplicates)])
     return buf.getvalue().rstrip("\n")

@@ -141,11 +141,21 @@ def _check_header(p: Path, line: bytes, header: Record) -> None:
     differ = [k for k in ("version", "source_sha256", "compile", "data", "recipe")
               if first.get(k) != header.get(k)]
     if differ:
-        what = ", ".join(f"{k} (was {json.dumps(first.get(k))}, now "
-                         f"{json.dumps(header.get(k))})" for k in differ)
+        what = ", ".join(_difference(k, first, header) for k in differ)
+        resume = ("its accuracies are the old networks': restore the files to resume that "
+                  "search" if "source_sha256" in differ else
+                  "run the command that wrote it to resume that search")
         raise UserError(f"{p} holds a different search: {what}",
-                        help="run the command that wrote it to resume that search, or "
-                             "start a new one with --results OTHER.jsonl", exit_code=2)
+                        help=f"{resume}, or start a new one with --results OTHER.jsonl",
+                        exit_code=2)
+
+
+def _difference(key: str, was: Record, now: Record) -> str:
+    """One way the file's search differs from this one, in words."""
+    if key == "source_sha256":  # two hashes alone do not say what happened
+        return (f"the source ({now.get('source')}) or a file it imports changed since "
+                f"(sha256 was {str(was.get(key))[:12]}..., now {str(now.get(key))[:12]}...)")
+    return f"{key} (was {json.dumps(was.get(key))}, now {json.dumps(now.get(key))})"
 
 
 def _create(path: Path, header: bytes) -> bool:

@@ -128,11 +128,20 @@ def header(family: Family, data: str, recipe: dict[str, Any]) -> Record:
     head = {"generator": "cnndsl", "kind": "search", "version": VERSION,
             "family": net.name if net and net.name else family.program.source.name,
             "source": family.program.source.name,
-            "source_sha256": hashlib.sha256(family.program.source.text.encode()).hexdigest(),
+            "source_sha256": source_sha256(family),
             "compile": {"fixed": dict(family.space.fixed), "input": family.input,
                         "preset": family.preset},
             "data": data, "recipe": recipe}
     return json.loads(json.dumps(head))  # tuples as lists: compared with the file's
+
+
+def source_sha256(family: Family) -> str:
+    """The hash of the texts every member is compiled from: the file's, then each file
+    it imports in load order. Texts, not paths, so that a moved project still resumes;
+    a file that imports nothing hashes its text alone, as results files always have."""
+    texts = [family.program.source.text, *family.imported_sources.values()]
+    hashed = texts[0] if len(texts) == 1 else json.dumps(texts)
+    return hashlib.sha256(hashed.encode()).hexdigest()
 
 
 def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: int = 8,
@@ -173,7 +182,9 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
         warn(family.unused_bindings)
     chosen = select(rows, trials, strategy, seed)
     head = header(family, data, recipe)
-    store, records, notes = (Results.open(results, head) if results is not None
+    # nothing to train, nothing to resume: a family with no valid member is refused
+    # for its own error, not for a results file an earlier version of it wrote
+    store, records, notes = (Results.open(results, head) if results is not None and chosen
                              else (None, {}, []))
     keys = {trial_key(r.bindings) for r in chosen}
     redo = {"failed"} if retry_failed else set()
@@ -220,7 +231,8 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
     out.name, out.counts, out.selected, out.resumed = head["family"], counts, len(chosen), resumed
     out.unstarted = sum(1 for k in keys if k not in records)
     out.failed = sum(1 for r in out if r.extra["status"] != "ok")
-    out.seconds, out.path, out.notes = time.monotonic() - start, store and store.path, notes
+    out.seconds, out.notes = time.monotonic() - start, notes
+    out.path = None if results is None else Path(results)
     return out
 
 

@@ -11,9 +11,13 @@ NOTE: why the pieces are shaped so.
   search decides what an interruption does) and set their own torch threads, so that
   ``jobs`` trials share the cores instead of each taking them all.
 - :func:`run_trial` never raises: a member that fails to compile or to train is a
-  record with ``status: failed``; only a mistake in the command (a data spec that
-  names nothing, an unknown optimizer: a UserError) comes back as ``status: usage``,
-  which stops the search instead of being recorded against every member.
+  record with ``status: failed``; only a mistake in the command comes back as
+  ``status: usage``, which stops the search instead of being recorded against every
+  member. Which is which is told by *when* it fails, not by its message: the recipe is
+  checked in the parent before any trial; in the trial, reading the data set and
+  finding the device come first (:func:`_command_inputs`: a UserError there is the
+  command's), then the member meets the data (a UserError from training, classes or
+  an input the data does not fit, is the member's).
 """
 
 from __future__ import annotations
@@ -82,15 +86,21 @@ def run_trial(trial: Trial) -> Record:
         torch.set_num_threads(max(1, trial.threads))
         net = trial.family.compile(trial.bindings)
         record.update(params=net.params_count, macs=net.cost.macs)
-        h = train(net, trial.data, device=trial.device, out=None, progress=False,
+        try:
+            data = _command_inputs(trial, net)
+        except UserError as e:
+            raise _CommandError(e) from None
+        h = train(net, data, device=trial.device, out=None, progress=False,
                   plots=False, **trial.recipe)
         record.update(status="interrupted" if h.stopped == "interrupted" else "ok",
                       accuracy=clean(h.best.get("val_acc")),
                       loss=clean(h.last.get("train_loss")), epochs=len(h),
                       seconds=round(sum(r.get("epoch_time") or 0 for r in h.records), 4),
                       stopped=h.stopped)
-    except UserError as e:
-        record.update(status="usage", error=e.message, help=e.help)
+    except _CommandError as e:  # the data or device the command names: stop the search
+        record.update(status="usage", error=e.error.message, help=e.error.help)
+    except UserError as e:  # the member does not fit the data (classes, input shape, ...)
+        record.update(status="failed", error=e.message)
     except CnnError as e:
         first = next((d for d in e.diagnostics if d.is_error), None)
         record.update(status="failed", error=f"{first.code}: {first.message}" if first
@@ -99,6 +109,29 @@ def run_trial(trial: Trial) -> Record:
         record.update(status="failed", error=f"{type(e).__name__}: {e}")
     record["finished"] = time.time()
     return record
+
+
+class _CommandError(Exception):
+    """A UserError in what the command gives every member, not in the member."""
+
+    def __init__(self, error: UserError):
+        super().__init__(error.message)
+        self.error = error
+
+
+def _command_inputs(trial: Trial, net: Any) -> Any:
+    """What the command gives every member, checked before this one trains: the device
+    and the data set (read for this member, as ``train`` would: a folder's mixed sizes
+    fitted to its input, synthetic data shaped like it). A UserError here is the
+    command's (an unknown data kind, a folder that cannot be read, no CUDA)."""
+    from ..train.data import load_source
+    from ..train.device import resolve_device
+
+    resolve_device(trial.device)
+    source = load_source(trial.data, net.input_shape, net.num_classes)
+    if len(source.train) == 0:
+        raise UserError(f"{source.spec}: the training set is empty", exit_code=2)
+    return source
 
 
 def _failed(trial: Trial, why: str) -> Record:
