@@ -60,12 +60,12 @@ def check_switch(name: str, value: Any) -> None:
     >>> check_switch("pool?", "maybe")
     Traceback (most recent call last):
     cnndsl.diagnostics.UserError: `pool?` switches an optional part on or off, got 'maybe'
-      help: --set pool?=on or --set pool?=off (true/false, yes/no also read)
+      help: --set pool?=on or --set pool?=off (true/false, yes/no also read); from Python, True or False
     """
     if name.endswith("?") and not isinstance(value, bool):
         raise UserError(f"`{name}` switches an optional part on or off, got {value!r:.40}",
                         help=f"--set {name}=on or --set {name}=off (true/false, yes/no "
-                        "also read)", exit_code=2)
+                        "also read); from Python, True or False", exit_code=2)
 
 
 def parse_bindings(items: list[str] | None) -> dict[str, Any]:

@@ -472,3 +472,16 @@ def test_a_front_on_a_figure_no_member_has_says_why(capsys, tmp_path):
     assert main(["enumerate", str(p), "--plot", str(tmp_path / "f.png"), "--pareto",
                  "macs,rf"]) == 2
     assert not (tmp_path / "f.png").exists()
+
+
+def test_the_parts_of_a_block_a_preset_or_a_binding_calls_are_dimensions(capsys, tmp_path):
+    p = tmp_path / "pre.cnn"
+    p.write_text("block fancy = conv(4) - POOL?\nnetwork f(stage=relu, K in 1..2):\n"
+                 "    input 1x8x8\n    conv(4) - stage * K - gap - fc(2)\n"
+                 "preset big(stage=fancy)\n", encoding="utf-8")
+    assert [d.name for d in Family(p).space.dims] == ["K"]  # relu: fancy is not called
+    for options in ({"preset": "big"}, {"bindings": {"stage": "fancy"}}):
+        fam = Family(p, **options)
+        assert [d.name for d in fam.space.dims] == ["K", "pool?"]
+        macs = [net.cost.macs for _, net in fam.members()]
+        assert len(set(macs)) == 3 and fam.unused_bindings == []  # K=1 on/off share MACs

@@ -480,10 +480,14 @@ def test_lint_does_not_compile_a_failing_default_outside_the_range(capsys, tmp_p
         assert rc == 1 and [d["code"] for d in diags] == ["E0301"]
 
 
-def test_first_values_keeps_plain_bindings_and_their_order():
-    assert lint_cmd.first_values(["w=16..32", "N=2", "pool?=off,on", "act={gelu, relu}",
-                                  "w=8", "p=0.5,0.1"]) == [
-        "w=16", "N=2", "pool?=off", "act=gelu", "w=8", "p=0.5"]
+def test_a_range_wider_than_the_headers_is_linted_without_w0202_under_strict(capsys,
+                                                                            tmp_path):
+    src = ("network f(N=2 in 1..3):\n    input 3x3x3\n"
+           "    conv(8, 3, bias=false) * N - bn - relu - gap - fc(10)\n")
+    rc, diags = _family_lint(capsys, tmp_path, src, "--set", "N=4..6", "--strict")
+    assert (rc, diags) == (0, [])
+    rc, diags = _family_lint(capsys, tmp_path, src, "--set", "N=4", "--strict")
+    assert rc == 1 and [d["code"] for d in diags] == ["W0202"]  # a value, not a range
 
 
 # ------------------------------------------- W0801: values named like layers

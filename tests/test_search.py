@@ -247,14 +247,36 @@ def test_two_searches_creating_one_file_share_it_and_a_different_one_is_refused(
     second, _, _ = Results.open(path, head)  # both found no file
     other, _, _ = Results.open(path, header(family, "digits", {"epochs": 2}))
     first.begin()
-    second.begin()  # finds the file the first created, with the same header
+    second.begin()
+    assert not path.exists()  # the file comes with the first record
     second.append(_fake_trial({"N": 1}))
-    first.append(_fake_trial({"N": 2}))
+    first.append(_fake_trial({"N": 2}))  # finds the file the second created: same header
     assert _records(path) == (head, [_fake_trial({"N": 1}), _fake_trial({"N": 2})])
     with pytest.raises(UserError, match="holds a different search: recipe"):
-        other.begin()
-    second.discard_unused()  # not its file to remove
-    assert path.exists()
+        other.append(_fake_trial({"N": 3}))
+    assert _records(path)[1] == [_fake_trial({"N": 1}), _fake_trial({"N": 2})]
+
+
+def test_a_write_that_fails_leaves_no_file_and_an_empty_one_is_taken_as_new(tmp_path,
+                                                                            monkeypatch):
+    from cnndsl.diagnostics import UserError
+    from cnndsl.family import results
+    family, path = Family(SLIDES), tmp_path / "r.jsonl"
+    head = header(family, "digits", {"epochs": 1})
+    store, _, _ = results.Results.open(path, head)
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(results.os, "write", full)
+    with pytest.raises(UserError, match="No space left on device"):
+        store.append(_fake_trial({"N": 1}))
+    assert not path.exists()  # a rerun is not refused for an empty file
+    monkeypatch.undo()
+    path.write_bytes(b"")  # a search killed between creating the file and writing it
+    store, records, _ = results.Results.open(path, head)
+    store.begin()
+    store.append(_fake_trial({"N": 1}))
+    assert records == {} and _records(path) == (head, [_fake_trial({"N": 1})])
 
 
 @pytest.mark.parametrize("bad", [{"trials": -1}, {"trials": 0}, {"jobs": -1},
@@ -510,3 +532,16 @@ def _end_session(head: subprocess.Popen) -> None:
             time.sleep(1)
         except subprocess.TimeoutExpired:
             continue
+
+
+def test_a_member_the_data_cannot_be_read_for_fails_alone(tmp_path, monkeypatch, capsys):
+    """synthetic data for a member with one class cannot be made (it needs two): that is
+    the member's, since the spec reads for the others; the search goes on."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cls.cnn").write_text("network f(classes in {1, 2}):\n    input 1x8x8\n"
+                                      "    conv(4) - gap - fc(classes)\n", encoding="utf-8")
+    assert main(["search", "cls.cnn", "--data", "synthetic:N=32,shape=1x8x8", "--trials",
+                 "2", "--epochs", "1", "--format", "json"]) == 0
+    trials = {t["bindings"]["classes"]: t for t in _records(tmp_path / "search-f.jsonl")[1]}
+    assert trials[1]["status"] == "failed" and "classes >= 2" in trials[1]["error"]
+    assert trials[2]["status"] == "ok"

@@ -7,7 +7,6 @@ import argparse
 import os
 from pathlib import Path
 
-from ..cli import print_diagnostics
 from ..diagnostics import CnnError, UserError
 from ..family.formats import FORMATS, render
 from ..family.members import Family
@@ -126,6 +125,7 @@ def run(args) -> int:
                             keep_invalid=True)
     if counts.invalid and not counts.valid:
         raise every_member_invalid(family, admitted)
+    from ..cli import print_diagnostics
     print_diagnostics(family.unused_bindings)
     if args.valid_only:
         admitted = [r for r in admitted if r.valid]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from . import add_network_args, compile_from_args
+from . import add_network_args
 
 
 def add_parser(sub) -> None:
@@ -52,10 +51,10 @@ def _lint(args):
     from ..family.coverage import dead_parts
     from ..lint import lint
     from .enumerate import family_from_args
-    first = argparse.Namespace(**{**vars(args), "set": first_values(args.set)})
-    net = compile_from_args(first)
+    family = family_from_args(args, strict=args.strict)
+    space = family.space
+    net = family.compile({d.name: d.values[0] for d in space.dims if d.name in space.given})
     diags = lint(net) + [d for d in net.diagnostics if d.code == "W0201"]  # a misspelt --set
-    family = family_from_args(args)
     if any(not d.optional for d in family.space.dims):
         diags += apply_allow_comments(dead_parts(family))
     if args.members and family.space.dims:
@@ -63,24 +62,6 @@ def _lint(args):
         diags += member_warnings(family, diags)
     return net, sorted(diags, key=lambda d: (d.span is not None, d.span.line if d.span
                                              else 0, d.span.col if d.span else 0, d.code))
-
-
-def first_values(items: list[str]) -> list[str]:
-    """``--set`` items with each range or choice list replaced by its first value
-    (``w=16..32`` -> ``w=16``, ``pool?=off,on`` -> ``pool?=off``), in their order, so a
-    later --set of a name still replaces an earlier one."""
-    from ..family.space import parse_domain
-    out = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        domain = parse_domain(value) if sep else None  # no `=`: the compile says so
-        out.append(item if domain is None else f"{name}={_text(domain[0])}")
-    return out
-
-
-def _text(value: object) -> str:
-    """A value as ``--set`` reads it back."""
-    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 def _strict(diags: list, args) -> list:

@@ -97,9 +97,12 @@ class Family:
         imported = [p for _, p in loaded]  # a file that fails to import: the compile says so
         # the texts every member is compiled from: a search's results hold for these only
         self.imported_sources = {key: p.source.text for key, p in loaded}
+        chosen = presets.chosen(self.program, self.preset)
+        roots = chosen.args if chosen else ()  # preset big(stage=fancy) calls fancy
         self.space = Space.of(self.program, bindings,
-                              presets.bound_names(self.program, self.preset), imported)
-        parts = set(optional_parts(self.program, imported))
+                              presets.bound_names(self.program, self.preset), imported, roots)
+        named = [v for v in (bindings or {}).values() if isinstance(v, str)]
+        parts = set(optional_parts(self.program, imported, (*roots, *named)))
         self._unknown_switches = [  # a ranged switch reaches no compile when it is on
             Diagnostic("W0201", f"`{d.name}` switches an optional part, but the network "
                        "has no such part", None, help="optional parts are named by their "
@@ -193,9 +196,10 @@ def enumerate_family(source: str | os.PathLike, bindings: Mapping[str, Any] | No
 
 def with_domains(program: ast.Program, space: Space) -> ast.Program:
     """``program`` whose network parameters range over the space's values where the
-    bindings gave a parameter its range (the header's otherwise)."""
+    bindings gave a parameter its range (the header's, and its default, otherwise)."""
     net = program.network
-    ranged = {d.name: d.values for d in space.dims if not d.optional}
+    ranged = {d.name: d.values for d in space.dims if d.name in space.given
+              and not d.optional}
     if net is None or not any(p.name in ranged for p in net.params):
         return program
     params = tuple(replace(p, domain=_domain(ranged[p.name], p), default=None)

@@ -6,10 +6,14 @@ NOTE: how the file is written.
   is one ``write`` to a file opened for appending, then synced: two searches on one file
   (the same command started twice) interleave whole lines, and an interruption loses at
   most the trials that were running; a line cut short by a kill is dropped on reading.
-- The file is created (with its header) only as the first trial is about to start, with
-  ``O_EXCL``: a search that trains nothing writes nothing, a path that cannot be written
-  is refused before any training, and of two searches creating the same new file at once
-  one creates it and the other reads its header, as it would on a resume.
+- As the first trial is about to start, :meth:`Results.begin` checks that the file can
+  be written (its folder made, a probe file created there and removed), so a path that
+  cannot be written is refused before any training. The file itself is created, with
+  ``O_EXCL``, by the first finished trial, its header and that record in one write: a
+  search that records nothing (its budget spent, its data spec wrong) leaves nothing,
+  and of two searches creating the same new file at once one creates it and the other
+  reads its header, as it would on a resume. An empty file (a crash between create and
+  write) is taken as new.
 - Every ``OSError`` on the way is a usage error naming the file (exit 2), never an
   internal error: a disk that fills up keeps the trials already on it.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +42,6 @@ class Results:
         self.path = path
         self._header = header
         self._new = new  # the file is still to create, with the header
-        self._created = False  # this search created it (and may remove it unused)
 
     @classmethod
     def open(cls, path: str | os.PathLike, header: Record) -> tuple[Results, dict[str, Record],
@@ -55,6 +59,8 @@ class Results:
         if not stat.S_ISREG(st.st_mode):
             raise UserError(f"{p} is not a regular file; the results go to a file",
                             help="give another --results FILE.jsonl", exit_code=2)
+        if st.st_size == 0:  # created by a search that died before writing: nothing in it
+            return cls(p, header, new=True), {}, []
         try:
             records, notes = _read(p, header)
         except OSError as e:
@@ -62,40 +68,39 @@ class Results:
         return cls(p, header, new=False), records, notes
 
     def begin(self) -> None:
-        """Before the first trial starts: create the file with its header (missing
-        folders too), or, where it exists, check that it can be appended to."""
+        """Before the first trial starts: check that the file can be written (a new
+        file's folders are made, and a probe file created there and removed)."""
         try:
             if not self._new:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | BINARY))
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._created = _create(self.path, _line(self._header))
-            if not self._created:  # another search created it since open(): resume it
-                _check_header(self.path, _first_line(self.path), self._header)
+            probe = tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".cnndsl-",
+                                                delete=False)
+            probe.close()
+            os.unlink(probe.name)
         except OSError as e:
             raise _unusable(self.path, e, "write") from None
-        self._new = False
 
     def append(self, record: Record) -> None:
-        """One trial, on disk before this returns."""
-        if self._new:
-            self.begin()
+        """One trial, on disk before this returns (the first one with the header)."""
         try:
+            if self._new:
+                self._new = False
+                if _create(self.path, _line(self._header) + _line(record)):
+                    return
+                # another search created it since open() (or an empty one is there)
+                first = _first_line(self.path)
+                if first:
+                    _check_header(self.path, first, self._header)
+                else:
+                    _append(self.path, _line(self._header))
             _append(self.path, _line(record))
         except OSError as e:
             raise UserError(f"cannot append to the results file {self.path}: "
                             f"{e.strerror or e}", help="the trials recorded so far are kept; "
                             "make room (or fix the file's permissions) and run the same "
                             "command again to resume", exit_code=2) from None
-
-    def discard_unused(self) -> None:
-        """Remove the file if this search created it and it holds only its header: a
-        search stopped before any trial finished (a wrong data spec) leaves nothing."""
-        try:
-            if self._created and self.path.stat().st_size == len(_line(self._header)):
-                self.path.unlink()
-        except OSError:
-            pass  # another search's by now, or gone: either way not this search's to clean
 
 
 def _unusable(p: Path, e: OSError, verb: str) -> UserError:
@@ -158,16 +163,20 @@ def _difference(key: str, was: Record, now: Record) -> str:
     return f"{key} (was {json.dumps(was.get(key))}, now {json.dumps(now.get(key))})"
 
 
-def _create(path: Path, header: bytes) -> bool:
-    """Create ``path`` holding ``header``; False if it exists already."""
+def _create(path: Path, data: bytes) -> bool:
+    """Create ``path`` holding ``data``; False if it exists already. A write that
+    fails (a full disk) removes the file again: a rerun finds no empty file."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o666)
     except FileExistsError:
         return False
     try:
-        _write_all(fd, header)
-    finally:
+        _write_all(fd, data)
+    except OSError:
         os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
     return True
 
 

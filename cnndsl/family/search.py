@@ -223,10 +223,6 @@ def search(family_or_source: Family | str | os.PathLike, data: str, *, trials: i
                     1 if device.startswith("cuda") else 0, finished, expired)
     except KeyboardInterrupt:
         raise Interrupted(done[0], len(chosen), store.path if store else None) from None
-    except UserError:
-        if store is not None:
-            store.discard_unused()
-        raise
     out = _rows(rows, records)
     out.name, out.counts, out.selected, out.resumed = head["family"], counts, len(chosen), resumed
     out.unstarted = sum(1 for k in keys if k not in records)

@@ -59,17 +59,20 @@ class Space:
 
     dims: tuple[Dimension, ...]
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    given: frozenset[str] = frozenset()  # the dimensions the bindings ranged (--set N=1..3)
 
     @classmethod
     def of(cls, program: ast.Program, bindings: Mapping[str, Any] | None = None,
-           preset: Iterable[str] = (), imported: Sequence[ast.Program] = ()) -> Space:
+           preset: Iterable[str] = (), imported: Sequence[ast.Program] = (),
+           roots: Iterable[Any] = ()) -> Space:
         """The program's space, with ``bindings`` (``--set``) fixing a dimension (a value),
         or making one (a domain, see :func:`parse_domain`); the parameters a chosen
         ``preset`` binds are fixed at its values unless ``bindings`` range them. The
         optional parts of ``imported`` programs' blocks that the network calls are
-        dimensions too."""
+        dimensions too, as are those of blocks ``roots`` name (the chosen preset's
+        arguments)."""
         _check_given(bindings)
-        given = {_key(k): v for k, v in (bindings or {}).items()}
+        given = {_key(k): _unique(v) for k, v in (bindings or {}).items()}
         ranged = {k: v for k, v in given.items() if isinstance(v, (ast.Domain, tuple))}
         fixed = {k: v for k, v in given.items() if k not in ranged}
         dims: dict[str, Dimension] = {}
@@ -79,12 +82,15 @@ class Space:
             elif p.domain is not None and p.domain.size and p.name not in set(preset) | \
                     set(fixed):
                 dims[p.name] = Dimension(p.name, p.domain)
-        for key in optional_parts(program, imported) if "?" not in fixed else ():
+        named = [v for v in given.values() for v in (v if isinstance(v, tuple) else (v,))
+                 if isinstance(v, str)]  # --set stage=fancy calls the block fancy
+        for key in optional_parts(program, imported, (*roots, *named)) \
+                if "?" not in fixed else ():
             if key not in fixed:
                 dims[key] = Dimension(key, ranged.pop(key, (True, False)), optional=True)
         for k, v in ranged.items():  # a built-in default (channels), or a part in a block
             dims[k] = Dimension(k, v, optional=k.endswith("?"))
-        return cls(tuple(dims.values()), fixed)
+        return cls(tuple(dims.values()), fixed, frozenset(given) - frozenset(fixed))
 
     @property
     def size(self) -> int:
@@ -158,17 +164,19 @@ def _check_given(bindings: Any) -> None:
             check_bindings({k: value})
 
 
-def optional_parts(program: ast.Program, imported: Sequence[ast.Program] = ()) -> list[str]:
+def optional_parts(program: ast.Program, imported: Sequence[ast.Program] = (),
+                   roots: Iterable[Any] = ()) -> list[str]:
     """The switches of the optional parts the network can build (``pool?``), in source
     order: in its own lines and in the blocks it calls, directly or through other
-    blocks, the file's own (first) and imported ones (after). A block nothing calls
-    adds no dimension: a library of blocks imports no switches it does not use."""
+    blocks, the file's own (first) and imported ones (after); ``roots`` (AST nodes or
+    names: a preset's arguments, a bound value) may call blocks too. A block nothing
+    calls adds no dimension: a library of blocks imports no switches it does not use."""
     libraries = list(imported)
     defs: dict[str, list[ast.BlockDef]] = {}
     for prog in (program, *libraries):
         for b in prog.blocks:
             defs.setdefault(b.name.lower(), []).append(b)
-    called = _called_blocks(program, defs)
+    called = _called_blocks(program, defs, roots)
     found: dict[str, None] = {}
     for stmts in ([s for b in program.blocks if id(b) in called for s in b.body],
                   list(program.network.body) if program.network else [],
@@ -181,13 +189,16 @@ def optional_parts(program: ast.Program, imported: Sequence[ast.Program] = ()) -
     return list(found)
 
 
-def _called_blocks(program: ast.Program, defs: Mapping[str, list[ast.BlockDef]]) -> set[int]:
+def _called_blocks(program: ast.Program, defs: Mapping[str, list[ast.BlockDef]],
+                   roots: Iterable[Any] = ()) -> set[int]:
     """The ids of the block definitions the network reaches through calls and names (a
-    parameter's default or choice may name a block)."""
+    parameter's default or choice may name a block, as may ``roots``)."""
     net = program.network
     todo: list[Any] = [net.body, net.params] if net else []
     names = [str(c) for p in (net.params if net else ()) if p.domain and p.domain.choices
              for c in p.domain.choices]
+    for root in roots:
+        (names if isinstance(root, str) else todo).append(root)
     called: set[int] = set()
     while todo or names:
         for node in _walk(todo.pop()) if todo else ():
@@ -211,6 +222,14 @@ def _walk(node: Any) -> Iterator[ast.Node]:
                                   if f != "span"]))
         elif isinstance(n, tuple):
             todo.extend(reversed(n))
+
+
+def _unique(value: Any) -> Any:
+    """Choices once each, as ``--set`` reads them: ``(1, 1)`` is one binding."""
+    if not isinstance(value, tuple):
+        return value
+    return tuple(v for i, v in enumerate(value)
+                 if not any(ast.same_value(v, w) for w in value[:i]))
 
 
 def _key(name: str) -> str:

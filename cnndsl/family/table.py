@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import UserError
-from ..ir.graph import ancestors
 from ..passes.memory import activation_memory
 from .members import Member
 
@@ -76,7 +75,7 @@ def last_map_field(net) -> int | float | None:
     """The receptive field (smaller axis) of the widest-seeing feature map the output is
     computed from: what the features that reach the classifier see (an auxiliary
     head's maps do not count)."""
-    feeds = ancestors({n.name: n for n in net.graph.nodes}, [net.graph.output])
+    feeds = net.graph.ancestors([net.graph.output])
     sizes = [min(rf.size) for n in net.graph.nodes
              if n.name in feeds and n.type.is_map
              and (rf := net.receptive_fields.get(n.name)) is not None]

@@ -86,10 +86,7 @@ def run_trial(trial: Trial) -> Record:
         torch.set_num_threads(max(1, trial.threads))
         net = trial.family.compile(trial.bindings)
         record.update(params=net.params_count, macs=net.cost.macs)
-        try:
-            data = _command_inputs(trial, net)
-        except UserError as e:
-            raise _CommandError(e) from None
+        data = _command_inputs(trial, net)
         h = train(net, data, device=trial.device, out=None, progress=False,
                   plots=False, **trial.recipe)
         record.update(status="interrupted" if h.stopped == "interrupted" else "ok",
@@ -120,17 +117,29 @@ class _CommandError(Exception):
 
 
 def _command_inputs(trial: Trial, net: Any) -> Any:
-    """What the command gives every member, checked before this one trains: the device
-    and the data set (read for this member, as ``train`` would: a folder's mixed sizes
-    fitted to its input, synthetic data shaped like it). A UserError here is the
-    command's (an unknown data kind, a folder that cannot be read, no CUDA)."""
+    """The device and the data set for this member, read as ``train`` would (a folder's
+    mixed sizes fitted to its input, synthetic data shaped like it). _CommandError for
+    what is the command's (no CUDA, an unknown data kind, a folder that cannot be read,
+    an empty training set); a UserError where only this member does not fit the data:
+    the same spec read without the member's input and classes reads."""
     from ..train.data import load_source
     from ..train.device import resolve_device
 
-    resolve_device(trial.device)
-    source = load_source(trial.data, net.input_shape, net.num_classes)
+    try:
+        resolve_device(trial.device)
+    except UserError as e:
+        raise _CommandError(e) from None
+    try:
+        source = load_source(trial.data, net.input_shape, net.num_classes)
+    except UserError as e:
+        try:
+            load_source(trial.data)  # the spec alone
+        except UserError:
+            raise _CommandError(e) from None
+        raise  # the member's: its input or classes do not fit the data
     if len(source.train) == 0:
-        raise UserError(f"{source.spec}: the training set is empty", exit_code=2)
+        raise _CommandError(UserError(f"{source.spec}: the training set is empty",
+                                      exit_code=2))
     return source
 
 
@@ -250,7 +259,6 @@ def run_ray(trials: Iterable[Trial], address: str, jobs: int | None, threads: in
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """Refuse an address nothing listens on: ``ray.init`` would retry it for ever."""
-    import socket
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit():
         return  # "auto" and other forms Ray resolves itself

@@ -177,7 +177,8 @@ class AstBuilder(Transformer):
         tok = c[-1]
         if tok.type == "FLOAT":
             self.errors.append(Diagnostic(
-                "E0205", f"a range's ends are whole numbers, got {tok}", self._tok(tok),
+                "E0205", f"a range's ends are whole numbers, got {'-' * (len(c) == 2)}{tok}",
+                self._span(c),
                 help="for other values, list them as choices: `in {0.5, 1.0, 1.5}`"))
             num = ast.Num(self._tok(tok), 0)
         else:
