@@ -38,10 +38,11 @@ HEADER_WAIT = 5.0  # seconds to wait for the header of a file another search jus
 class Results:
     """A search's results file: its header line, then one line per finished trial."""
 
-    def __init__(self, path: Path, header: Record, new: bool):
+    def __init__(self, path: Path, header: Record, new: bool, empty: bool = False):
         self.path = path
         self._header = header
         self._new = new  # the file is still to create, with the header
+        self._empty = empty  # found empty: a dead search's, its header not to wait for
 
     @classmethod
     def open(cls, path: str | os.PathLike, header: Record) -> tuple[Results, dict[str, Record],
@@ -60,7 +61,7 @@ class Results:
             raise UserError(f"{p} is not a regular file; the results go to a file",
                             help="give another --results FILE.jsonl", exit_code=2)
         if st.st_size == 0:  # created by a search that died before writing: nothing in it
-            return cls(p, header, new=True), {}, []
+            return cls(p, header, new=True, empty=True), {}, []
         try:
             records, notes = _read(p, header)
         except OSError as e:
@@ -90,7 +91,7 @@ class Results:
                 if _create(self.path, _line(self._header) + _line(record)):
                     return
                 # another search created it since open() (or an empty one is there)
-                first = _first_line(self.path)
+                first = _first_line(self.path, 0 if self._empty else HEADER_WAIT)
                 if first:
                     _check_header(self.path, first, self._header)
                 else:
