@@ -485,3 +485,12 @@ def test_the_parts_of_a_block_a_preset_or_a_binding_calls_are_dimensions(capsys,
         assert [d.name for d in fam.space.dims] == ["K", "pool?"]
         macs = [net.cost.macs for _, net in fam.members()]
         assert len(set(macs)) == 3 and fam.unused_bindings == []  # K=1 on/off share MACs
+
+
+def test_a_part_reached_through_a_ranged_choice_is_no_unknown_switch(tmp_path):
+    p = tmp_path / "pre.cnn"
+    p.write_text("block fancy = conv(4) - POOL?\nnetwork f(stage=relu):\n"
+                 "    input 1x8x8\n    conv(4) - stage - gap - fc(2)\n", encoding="utf-8")
+    fam = Family(p, {"stage": ("fancy", "relu")})
+    assert [d.name for d in fam.space.dims] == ["stage", "pool?"]
+    assert len(list(fam.members(unique=False))) == 4 and fam.unused_bindings == []

@@ -35,7 +35,7 @@ from ..limits import Limits
 from ..pause import paused_gc
 from ..syntax import ast
 from ..syntax.parser import parse
-from .space import Space, optional_parts
+from .space import Space
 
 
 @dataclass(eq=False)
@@ -101,13 +101,11 @@ class Family:
         roots = chosen.args if chosen else ()  # preset big(stage=fancy) calls fancy
         self.space = Space.of(self.program, bindings,
                               presets.bound_names(self.program, self.preset), imported, roots)
-        named = [v for v in (bindings or {}).values() if isinstance(v, str)]
-        parts = set(optional_parts(self.program, imported, (*roots, *named)))
         self._unknown_switches = [  # a ranged switch reaches no compile when it is on
             Diagnostic("W0201", f"`{d.name}` switches an optional part, but the network "
                        "has no such part", None, help="optional parts are named by their "
                        "text, e.g. `POOL?` is switched by `--set POOL?=off`")
-            for d in self.space.dims if d.optional and d.name not in parts]
+            for d in self.space.dims if d.optional and d.name not in self.space.switches]
         # the members' values are the family's: a --set range replaces the header's, so
         # that a value it adds (N=4 where the header says 1..3) is no W0202
         self.program = with_domains(self.program, self.space)

@@ -60,6 +60,7 @@ class Space:
     dims: tuple[Dimension, ...]
     fixed: Mapping[str, Any] = field(default_factory=dict)
     given: frozenset[str] = frozenset()  # the dimensions the bindings ranged (--set N=1..3)
+    switches: frozenset[str] = frozenset()  # the optional parts the network can build
 
     @classmethod
     def of(cls, program: ast.Program, bindings: Mapping[str, Any] | None = None,
@@ -84,13 +85,14 @@ class Space:
                 dims[p.name] = Dimension(p.name, p.domain)
         named = [v for v in given.values() for v in (v if isinstance(v, tuple) else (v,))
                  if isinstance(v, str)]  # --set stage=fancy calls the block fancy
-        for key in optional_parts(program, imported, (*roots, *named)) \
-                if "?" not in fixed else ():
+        switches = optional_parts(program, imported, (*roots, *named))
+        for key in switches if "?" not in fixed else ():
             if key not in fixed:
                 dims[key] = Dimension(key, ranged.pop(key, (True, False)), optional=True)
         for k, v in ranged.items():  # a built-in default (channels), or a part in a block
             dims[k] = Dimension(k, v, optional=k.endswith("?"))
-        return cls(tuple(dims.values()), fixed, frozenset(given) - frozenset(fixed))
+        return cls(tuple(dims.values()), fixed, frozenset(given) - frozenset(fixed),
+                   frozenset(switches))
 
     @property
     def size(self) -> int:
